@@ -1,0 +1,89 @@
+//! Command-line definitions of every subcommand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "hotspare", version, about = "N+1 failover appliance for IP video surveillance")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Camera simulator: serves rtsp://HOST:PORT/cam0..cam{N-1} replaying a clip.
+    SimCamera(SimCameraArgs),
+    /// Records one camera into a segment store.
+    Record(RecordArgs),
+    /// Writes an MP4 of a camera's recordings.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SimCameraArgs {
+    #[arg(long, default_value = "127.0.0.1:8554")]
+    pub listen: SocketAddr,
+    #[arg(long, default_value_t = 1)]
+    pub streams: u32,
+    /// Annex B H.264 (.h264) or H.265 (.h265) clip.
+    #[arg(long)]
+    pub clip: PathBuf,
+    #[arg(long, default_value_t = 25)]
+    pub fps: u32,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Also offer a G.711 audio track.
+    #[arg(long)]
+    pub audio: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RecordArgs {
+    /// rtsp://[user:password@]host[:port]/path
+    pub url: String,
+    #[arg(long)]
+    pub store: PathBuf,
+    #[arg(long)]
+    pub camera: String,
+    /// Stop after this long (e.g. 30s, 5m); default: until SIGINT/SIGTERM.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Segment length.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub segment: Duration,
+    /// Reconnect when no frame arrived for this long.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub stall_timeout: Duration,
+    /// Retention: keep volume usage under this percentage.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub high_water: u8,
+    /// Retention: delete recordings older than this.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_age: Option<Duration>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub store: PathBuf,
+    #[arg(long)]
+    pub camera: String,
+    /// RFC 3339 start time (default: first frame).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// RFC 3339 end time (default: last frame).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}

@@ -1,0 +1,67 @@
+//! `hotspare`: the multi-call binary of the failover appliance. Each
+//! subcommand is one process role or tool; see `hotspare --help`.
+
+mod cli;
+mod export;
+mod record;
+mod times;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Args::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+    let r = match args.command {
+        cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
+        cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),
+        cli::Command::Export(a) => export::run(a),
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hotspare: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors at the top level: a message with context for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl CliError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        CliError(msg.into())
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
+}
+
+async fn sim_camera(a: cli::SimCameraArgs) -> Result<(), CliError> {
+    if a.user.is_some() != a.password.is_some() {
+        return Err(CliError::new("--user and --password go together"));
+    }
+    let cfg = hotspare_sim::SimConfig {
+        listen: a.listen,
+        streams: a.streams,
+        clip: a.clip,
+        fps: a.fps,
+        user: a.user,
+        password: a.password,
+        audio: a.audio,
+    };
+    let sim = hotspare_sim::bind(cfg).await.map_err(|e| CliError::new(e.to_string()))?;
+    println!("sim-camera listening on rtsp://{}/cam0", sim.local_addr());
+    tokio::select! {
+        r = sim.serve() => r.map_err(|e| CliError::new(e.to_string())),
+        _ = record::terminated() => Ok(()),
+    }
+}

@@ -1,0 +1,97 @@
+//! One camera's recording task: connect, record, and on any failure
+//! reconnect with capped exponential backoff, until shut down. A camera
+//! that disappears and comes back is recorded again without a restart.
+
+use std::sync::Arc;
+
+use hotspare_rtsp::auth::Credentials;
+use hotspare_store::Store;
+use tokio::sync::watch;
+
+use crate::backoff::Backoff;
+use crate::session::record_session;
+use crate::status::{CameraState, StatusHandle};
+use crate::{RecordError, RecorderOptions};
+
+/// A camera to record.
+#[derive(Clone, Debug)]
+pub struct CameraConfig {
+    /// Store directory name: `[A-Za-z0-9_-]{1,64}`.
+    pub id: String,
+    /// `rtsp://[user:password@]host[:port]/path`.
+    pub url: String,
+    pub credentials: Option<Credentials>,
+}
+
+/// Records `cam` into `store` until `shutdown` turns true. Each new RTSP
+/// session starts a new segment (its first frame is a discontinuity). Returns an error
+/// only for store failures that make recording impossible (the camera
+/// directory cannot be created); network trouble is retried forever.
+pub async fn run_camera(
+    cam: CameraConfig,
+    store: Arc<Store>,
+    opts: RecorderOptions,
+    status: StatusHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RecordError> {
+    let mut writer = store.writer(&cam.id).map_err(RecordError::Store)?;
+    let mut backoff = Backoff::new(opts.backoff_min, opts.backoff_max);
+    let mut logged_error = String::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        status.update(|s| s.state = CameraState::Connecting);
+        let attempt = tokio::select! {
+            r = hotspare_rtsp::play(&cam.url, cam.credentials.clone(), &opts.client) => r,
+            _ = shutdown.changed() => break,
+        };
+        let error = match attempt {
+            Ok(session) => {
+                log::info!("{}: playing {:?} (session timeout {:?})", cam.id, session.video.codec, session.timeout);
+                status.update(|s| {
+                    s.state = CameraState::Recording;
+                    s.sessions += 1;
+                    s.last_error = None;
+                });
+                let frames_before = status.get().frames;
+                let r = record_session(session, &mut writer, &opts, &status, &mut shutdown, &cam.id).await;
+                if status.get().frames > frames_before {
+                    backoff.succeeded();
+                }
+                match r {
+                    Ok(()) => break,
+                    Err(e @ RecordError::Store(_)) => {
+                        // Not a camera problem: end the segment and go on.
+                        log::error!("{}: {e}", cam.id);
+                        e.to_string()
+                    }
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if e.is_config_error() {
+                    log::error!("{}: {text}", cam.id);
+                }
+                text
+            }
+        };
+        let wait = backoff.failed();
+        if error != logged_error {
+            log::warn!("{}: {error}; retrying in {:?}", cam.id, wait);
+            logged_error = error.clone();
+        }
+        status.update(|s| {
+            s.state = CameraState::Retrying { error: error.clone() };
+            s.last_error = Some(error);
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    writer.close().map_err(RecordError::Store)?;
+    status.update(|s| s.state = CameraState::Stopped);
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! The recording pipeline: an RTSP session's media goes through the
+//! depacketizer into the segment store, batched about once per second,
+//! with keep-alives, stall detection and reconnects.
+
+pub mod backoff;
+pub mod camera;
+pub mod clock;
+pub mod session;
+pub mod status;
+
+use std::time::Duration;
+
+pub use camera::{run_camera, CameraConfig};
+pub use status::{CameraState, CameraStatus, StatusHandle};
+
+/// Tunables of the recorder; defaults suit real cameras.
+#[derive(Clone, Debug)]
+pub struct RecorderOptions {
+    /// No completed frame for this long: drop the session and reconnect.
+    pub stall_timeout: Duration,
+    /// Frames are handed to the store about this often (at most 1 s is
+    /// lost on a power cut).
+    pub batch_duration: Duration,
+    /// Initial receive buffer per camera; grows up to `max_buffer` for
+    /// very large frames.
+    pub buffer_capacity: usize,
+    pub max_buffer: usize,
+    /// RTCP sender reports further than this from local time are ignored.
+    pub max_clock_skew: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub client: hotspare_rtsp::ClientOptions,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            stall_timeout: Duration::from_secs(10),
+            batch_duration: Duration::from_secs(1),
+            buffer_capacity: 1 << 20,
+            max_buffer: 16 << 20,
+            max_clock_skew: Duration::from_secs(300),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            client: hotspare_rtsp::ClientOptions::default(),
+        }
+    }
+}
+
+/// Why a recording session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Rtsp(#[from] hotspare_rtsp::RtspError),
+    #[error("store: {0}")]
+    Store(hotspare_store::StoreError),
+    #[error("no video for {secs} s (stalled)")]
+    Stalled { secs: f32 },
+    #[error("camera closed the connection")]
+    Closed,
+    #[error("connection error: {0}")]
+    Io(String),
+    #[error("malformed data from camera: {0}")]
+    Malformed(String),
+    #[error("a frame of over {0} bytes does not fit the receive buffer")]
+    FrameTooLarge(usize),
+}

@@ -1,0 +1,280 @@
+//! The hot loop of one playing RTSP session: socket bytes into a receive
+//! buffer, interleaved frames to the depacketizer, completed frames to the
+//! store in batches written with one vectored write.
+//!
+//! Copies: the kernel copies payload bytes once into the receive buffer;
+//! from there they go to the sample file through `writev`. The only other
+//! move is of the bytes of the frame still in progress when a batch is
+//! written (a fraction of one frame), shifted to the front of the buffer.
+//! Vectors are reused, so steady state allocates nothing per frame.
+
+use std::io::IoSlice;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hotspare_media::depacketize::{Depacketizer, Piece};
+use hotspare_media::{interleaved, rtp};
+use hotspare_rtsp::client::{parse_in_stream, InStream};
+use hotspare_rtsp::Session;
+use hotspare_store::contract::{FrameIn, StreamInfo};
+use hotspare_store::CameraWriter;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::clock::WallClock;
+use crate::status::StatusHandle;
+use crate::{RecordError, RecorderOptions};
+
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// State of the loop apart from the socket.
+struct Pipeline<'w> {
+    buf: Vec<u8>,
+    pos: usize,
+    d: Depacketizer,
+    frames: Vec<FrameIn>,
+    iov_storage: Vec<IoSlice<'static>>,
+    info: StreamInfo,
+    params_version: u32,
+    clock: WallClock,
+    writer: &'w mut CameraWriter,
+    status: StatusHandle,
+    channel: u8,
+    batch_90k: i64,
+    camera: String,
+    bad_packets_in_row: u32,
+    /// The next frame is the first of this session: a discontinuity.
+    first_frame: bool,
+}
+
+/// Records until `shutdown` turns true (`Ok`) or the session fails.
+pub async fn record_session(
+    session: Session,
+    writer: &mut CameraWriter,
+    opts: &RecorderOptions,
+    status: &StatusHandle,
+    shutdown: &mut watch::Receiver<bool>,
+    camera: &str,
+) -> Result<(), RecordError> {
+    let Session { mut stream, leftover, video, channel, timeout, mut control } = session;
+    let mut buf = Vec::with_capacity(opts.buffer_capacity.max(leftover.len() + 65536));
+    buf.extend_from_slice(&leftover);
+    let info = StreamInfo { codec: video.codec, params: video.params.clone() };
+    let mut p = Pipeline {
+        buf,
+        pos: 0,
+        d: Depacketizer::new(video.codec, video.payload_type, video.params),
+        frames: Vec::with_capacity(64),
+        iov_storage: Vec::with_capacity(1024),
+        info,
+        params_version: 0,
+        clock: WallClock::new(opts.max_clock_skew.as_micros() as i64),
+        writer,
+        status: status.clone(),
+        channel,
+        batch_90k: (opts.batch_duration.as_micros() as i64 * 9 / 100).max(1),
+        camera: camera.to_string(),
+        bad_packets_in_row: 0,
+        first_frame: true,
+    };
+    let (mut rd, mut wr) = stream.split();
+    let ka_period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let mut keepalive = tokio::time::interval_at(Instant::now() + ka_period, ka_period);
+    let mut last_media = Instant::now();
+    let mut frames_seen = 0u64;
+    let result = loop {
+        if *shutdown.borrow() {
+            break Ok(());
+        }
+        let spare = p.buf.capacity() - p.buf.len();
+        if spare < 64 * 1024 {
+            p.make_room(opts.max_buffer)?;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break Ok(()),
+            _ = keepalive.tick() => {
+                if let Err(e) = wr.write_all(&control.keepalive()).await {
+                    break Err(RecordError::Io(e.to_string()));
+                }
+            }
+            _ = tokio::time::sleep_until(last_media + opts.stall_timeout) => {
+                break Err(RecordError::Stalled { secs: opts.stall_timeout.as_secs_f32() });
+            }
+            r = rd.read_buf(&mut p.buf) => match r {
+                Ok(0) => break Err(RecordError::Closed),
+                Ok(_) => {
+                    if let Err(e) = p.parse() {
+                        break Err(e);
+                    }
+                    let s = p.d.stats();
+                    if s.frames > frames_seen {
+                        frames_seen = s.frames;
+                        last_media = Instant::now();
+                    }
+                    if p.batch_due() {
+                        p.flush()?;
+                    }
+                }
+                Err(e) => break Err(RecordError::Io(e.to_string())),
+            }
+        }
+    };
+    p.flush()?;
+    if result.is_ok() {
+        // Polite end; the camera may already be gone.
+        let _ = tokio::time::timeout(Duration::from_millis(500), wr.write_all(&control.teardown())).await;
+    }
+    result
+}
+
+impl Pipeline<'_> {
+    /// Handles every complete interleaved frame or RTSP message in the buffer.
+    fn parse(&mut self) -> Result<(), RecordError> {
+        loop {
+            let rest = &self.buf[self.pos..];
+            if rest.is_empty() {
+                return Ok(());
+            }
+            if rest[0] == b'$' {
+                let Some(f) = interleaved::parse(rest) else { return Ok(()) };
+                let (s, e) = (self.pos + f.packet.start, self.pos + f.packet.end);
+                self.pos += f.total;
+                if f.channel == self.channel {
+                    self.on_rtp(s, e)?;
+                } else if f.channel == self.channel.wrapping_add(1) {
+                    if let Some(sr) = rtp::find_sender_report(&self.buf[s..e]) {
+                        let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
+                        self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, now_us());
+                    }
+                }
+                // Other channels (audio, metadata we did not set up) are skipped.
+                continue;
+            }
+            match parse_in_stream(rest) {
+                Ok(InStream::Message { len, status }) => {
+                    if let Some(code) = status.filter(|c| !(200..300).contains(c)) {
+                        log::warn!("{}: camera answered a keep-alive with status {code}", self.camera);
+                    }
+                    self.pos += len;
+                }
+                Ok(InStream::NeedMore) => return Ok(()),
+                Err(msg) => return Err(RecordError::Malformed(msg)),
+            }
+        }
+    }
+
+    fn on_rtp(&mut self, s: usize, e: usize) -> Result<(), RecordError> {
+        let before = self.d.frames().len();
+        let version = self.d.params_version();
+        match self.d.push(&self.buf, s, e) {
+            Ok(()) => self.bad_packets_in_row = 0,
+            Err(err) => {
+                self.bad_packets_in_row += 1;
+                if self.bad_packets_in_row == 1 {
+                    log::warn!("{}: dropped a bad RTP packet: {err}", self.camera);
+                }
+                if self.bad_packets_in_row > 200 {
+                    return Err(RecordError::Malformed(format!("200 bad RTP packets in a row, last: {err}")));
+                }
+            }
+        }
+        let now = now_us();
+        for f in &self.d.frames()[before..] {
+            self.frames.push(FrameIn {
+                pts_90k: f.pts,
+                wall_us: self.clock.wall_us(f.pts, now),
+                keyframe: f.keyframe,
+                discontinuity: f.discontinuity || std::mem::take(&mut self.first_frame),
+                len: f.len,
+                pieces: f.pieces,
+            });
+        }
+        if self.d.params_version() != version {
+            // New parameter sets belong to the frame in progress: write what
+            // came before with the old ones.
+            self.flush()?;
+            self.params_version = self.d.params_version();
+            self.info.params = self.d.params().clone();
+        }
+        Ok(())
+    }
+
+    fn batch_due(&self) -> bool {
+        match (self.frames.first(), self.frames.last()) {
+            (Some(a), Some(b)) => b.pts_90k - a.pts_90k >= self.batch_90k,
+            _ => false,
+        }
+    }
+
+    /// Writes completed frames and drops consumed bytes from the buffer.
+    fn flush(&mut self) -> Result<(), RecordError> {
+        if !self.frames.is_empty() {
+            self.write_batch()?;
+        }
+        self.d.clear_completed();
+        self.frames.clear();
+        let floor = self.d.recv_floor().map(|f| f as usize).unwrap_or(self.pos).min(self.pos);
+        if floor > 0 {
+            self.buf.copy_within(floor.., 0);
+            self.buf.truncate(self.buf.len() - floor);
+            self.pos -= floor;
+            self.d.rebase(floor as u32);
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> Result<(), RecordError> {
+        let n = self.frames.len() as u64;
+        let bytes: u64 = self.frames.iter().map(|f| f.len as u64).sum();
+        let last_wall = self.frames.last().map(|f| f.wall_us);
+        if !self.info.params.is_complete(self.info.codec) {
+            self.status.update(|s| s.dropped_frames += n);
+            return Ok(());
+        }
+        let mut iov: Vec<IoSlice<'_>> = std::mem::take(&mut self.iov_storage);
+        let side = self.d.side();
+        for p in self.d.completed_pieces() {
+            iov.push(match *p {
+                Piece::Recv { start, len } => IoSlice::new(&self.buf[start as usize..][..len as usize]),
+                Piece::Side { start, len } => IoSlice::new(&side[start as usize..][..len as usize]),
+            });
+        }
+        let r = self.writer.write(&self.info, &self.frames, &iov);
+        iov.clear();
+        // Reuse the allocation: an empty Vec's buffer outlives the borrows.
+        self.iov_storage = iov.into_iter().map(|_| IoSlice::new(&[])).collect();
+        let stats = self.d.stats();
+        match r {
+            Ok(()) => self.status.update(|s| {
+                s.frames += n;
+                s.bytes += bytes;
+                s.last_frame_wall_us = last_wall;
+                s.lost_packets = stats.lost_packets;
+                s.discontinuities = stats.discontinuities;
+                s.dropped_frames = stats.dropped_frames;
+            }),
+            Err(e) if e.is_no_space() => {
+                log::error!("{}: {e}; {n} frames not stored", self.camera);
+                self.status.update(|s| s.store_failures += 1);
+            }
+            Err(e) => return Err(RecordError::Store(e)),
+        }
+        Ok(())
+    }
+
+    /// The buffer is nearly full: write what is complete, else grow.
+    fn make_room(&mut self, max: usize) -> Result<(), RecordError> {
+        self.flush()?;
+        let spare = self.buf.capacity() - self.buf.len();
+        if spare < 64 * 1024 {
+            let want = (self.buf.capacity() * 2).min(max);
+            if want <= self.buf.capacity() {
+                return Err(RecordError::FrameTooLarge(self.buf.len()));
+            }
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+        Ok(())
+    }
+}

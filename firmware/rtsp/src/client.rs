@@ -1,0 +1,399 @@
+//! RTSP client session set-up (OPTIONS, DESCRIBE, SETUP, PLAY) over TCP
+//! with RTP interleaved, and the requests sent while media flows
+//! (keep-alive, TEARDOWN). Reading media is the recorder's job: after PLAY
+//! the session hands over its socket and any bytes already read.
+
+use std::time::Duration;
+
+use rtsp_types::{headers, Message, Method, Request, Response, Url, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::auth::{Authenticator, Challenge, Credentials};
+use crate::error::RtspError;
+use hotspare_media::sdp::{self, Description, VideoTrack};
+
+/// Tunables of the client; the defaults suit real cameras.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            user_agent: concat!("hotspare/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// A playing session: the socket, what was read past the PLAY reply, and
+/// what the recorder needs to know.
+#[derive(Debug)]
+pub struct Session {
+    pub stream: TcpStream,
+    /// Bytes read after the PLAY response (media may already be there).
+    pub leftover: Vec<u8>,
+    pub video: VideoTrack,
+    /// Interleaved channel of the video RTP; RTCP is on `channel + 1`.
+    pub channel: u8,
+    /// Session timeout announced by the server.
+    pub timeout: Duration,
+    pub control: Controller,
+}
+
+/// Builds the requests sent on a playing session (keep-alive, TEARDOWN).
+#[derive(Debug)]
+pub struct Controller {
+    url: Url,
+    cseq: u32,
+    auth: Option<Authenticator>,
+    session_id: Option<String>,
+    keepalive: Method,
+    user_agent: String,
+}
+
+/// Camera URL with any `user:password@` removed, and those credentials.
+pub fn split_url(url: &str) -> Result<(Url, Option<Credentials>), RtspError> {
+    let bad = |why: &str| RtspError::Url { url: url.to_string(), why: why.to_string() };
+    let mut u = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if u.scheme() != "rtsp" {
+        return Err(bad("scheme must be rtsp"));
+    }
+    if u.host_str().is_none() {
+        return Err(bad("no host"));
+    }
+    let creds = (!u.username().is_empty()).then(|| Credentials {
+        user: pct_decode(u.username()),
+        password: pct_decode(u.password().unwrap_or("")),
+    });
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Ok((u, creds))
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Splits a header value that may join several challenges with commas
+/// (`Digest realm="a", nonce="b", Basic realm="a"`).
+fn split_challenges(v: &str) -> Vec<&str> {
+    let mut starts = Vec::new();
+    let lower = v.to_ascii_lowercase();
+    for scheme in ["digest ", "basic "] {
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(scheme) {
+            let at = from + i;
+            let before = lower[..at].trim_end();
+            if before.is_empty() || before.ends_with(',') {
+                starts.push(at);
+            }
+            from = at + scheme.len();
+        }
+    }
+    starts.sort_unstable();
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(v.len());
+        out.push(v[s..end].trim().trim_end_matches(',').trim());
+    }
+    if out.is_empty() {
+        out.push(v.trim());
+    }
+    out
+}
+
+struct Conn<'a> {
+    stream: &'a mut TcpStream,
+    buf: Vec<u8>,
+    url: String,
+    timeout: Duration,
+}
+
+impl Conn<'_> {
+    async fn read_response(&mut self, method: &str) -> Result<Response<Vec<u8>>, RtspError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            // Skip interleaved media that may precede the reply.
+            while self.buf.first() == Some(&b'$') {
+                match hotspare_media::interleaved::parse(&self.buf) {
+                    Some(f) => {
+                        self.buf.drain(..f.total);
+                    }
+                    None => break,
+                }
+            }
+            if !self.buf.is_empty() && self.buf[0] != b'$' {
+                match Message::<Vec<u8>>::parse(&self.buf) {
+                    Ok((Message::Response(r), n)) => {
+                        self.buf.drain(..n);
+                        return Ok(r);
+                    }
+                    Ok((_, n)) => {
+                        // A request or data from the server: not our answer.
+                        self.buf.drain(..n);
+                        continue;
+                    }
+                    Err(rtsp_types::ParseError::Incomplete(_)) => {}
+                    Err(rtsp_types::ParseError::Error) => {
+                        let head = String::from_utf8_lossy(&self.buf[..self.buf.len().min(60)]).into_owned();
+                        return Err(RtspError::Malformed {
+                            url: self.url.clone(),
+                            detail: format!("reply to {method} is not RTSP: {head:?}"),
+                        });
+                    }
+                }
+            }
+            if self.buf.len() > 1 << 20 {
+                return Err(RtspError::Malformed { url: self.url.clone(), detail: "reply over 1 MiB".into() });
+            }
+            let mut chunk = [0u8; 8192];
+            let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Err(_) => {
+                    return Err(RtspError::Timeout {
+                        method: method.into(),
+                        url: self.url.clone(),
+                        secs: self.timeout.as_secs(),
+                    })
+                }
+                Ok(Err(e)) => return Err(RtspError::Io { url: self.url.clone(), source: e }),
+                Ok(Ok(0)) => return Err(RtspError::Closed { url: self.url.clone() }),
+                Ok(Ok(n)) => n,
+            };
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+impl Controller {
+    fn request(&mut self, method: Method, uri: &Url, extra: &[(headers::HeaderName, String)]) -> Vec<u8> {
+        self.cseq += 1;
+        let mut b = Request::builder(method.clone(), Version::V1_0)
+            .request_uri(uri.clone())
+            .header(headers::CSEQ, self.cseq.to_string())
+            .header(headers::USER_AGENT, self.user_agent.clone());
+        if let Some(a) = &mut self.auth {
+            let m: &str = (&method).into();
+            b = b.header(headers::AUTHORIZATION, a.authorization(m, uri.as_str()));
+        }
+        if let Some(s) = &self.session_id {
+            b = b.header(headers::SESSION, s.clone());
+        }
+        for (k, v) in extra {
+            b = b.header(k.clone(), v.clone());
+        }
+        let mut out = Vec::with_capacity(256);
+        // Writing into a Vec cannot fail.
+        let _ = b.empty().write(&mut out);
+        out
+    }
+
+    /// Bytes of a keep-alive request (GET_PARAMETER when the camera lists
+    /// it in `Public`, else OPTIONS).
+    pub fn keepalive(&mut self) -> Vec<u8> {
+        let url = self.url.clone();
+        let m = self.keepalive.clone();
+        self.request(m, &url, &[])
+    }
+
+    /// Bytes of a TEARDOWN request.
+    pub fn teardown(&mut self) -> Vec<u8> {
+        let url = self.url.clone();
+        self.request(Method::Teardown, &url, &[])
+    }
+}
+
+async fn exchange(
+    conn: &mut Conn<'_>,
+    ctl: &mut Controller,
+    creds: &Option<Credentials>,
+    method: Method,
+    uri: &Url,
+    extra: &[(headers::HeaderName, String)],
+) -> Result<Response<Vec<u8>>, RtspError> {
+    let name: &str = (&method).into();
+    let name = name.to_string();
+    for attempt in 0..2 {
+        let req = ctl.request(method.clone(), uri, extra);
+        conn.stream.write_all(&req).await.map_err(|e| RtspError::Io { url: conn.url.clone(), source: e })?;
+        let resp = conn.read_response(&name).await?;
+        let status: u16 = resp.status().into();
+        if status == 401 {
+            let Some(c) = creds.clone() else {
+                return Err(RtspError::NeedCredentials { url: conn.url.clone() });
+            };
+            if attempt == 1 || ctl.auth.is_some() && !stale(&resp) {
+                return Err(RtspError::Unauthorized { url: conn.url.clone(), user: c.user });
+            }
+            let values: Vec<&str> = resp
+                .headers()
+                .filter(|(k, _)| **k == headers::WWW_AUTHENTICATE)
+                .flat_map(|(_, v)| split_challenges(v.as_str()))
+                .collect();
+            let ch = Challenge::best(values).map_err(|e| RtspError::Auth { url: conn.url.clone(), source: e })?;
+            ctl.auth = Some(Authenticator::new(c, ch));
+            continue;
+        }
+        if !(200..300).contains(&status) {
+            return Err(RtspError::Status {
+                method: name,
+                url: uri.to_string(),
+                status,
+                reason: resp.reason_phrase().to_string(),
+            });
+        }
+        return Ok(resp);
+    }
+    Err(RtspError::Unauthorized { url: conn.url.clone(), user: creds.as_ref().map(|c| c.user.clone()).unwrap_or_default() })
+}
+
+fn stale(resp: &Response<Vec<u8>>) -> bool {
+    resp.header(&headers::WWW_AUTHENTICATE).is_some_and(|v| v.as_str().to_ascii_lowercase().contains("stale=true"))
+}
+
+/// Connects and plays the camera's video track.
+pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -> Result<Session, RtspError> {
+    let (url, url_creds) = split_url(url)?;
+    let creds = creds.or(url_creds);
+    let host = url.host_str().unwrap_or_default().to_string();
+    let addr = format!("{}:{}", host.trim_start_matches('[').trim_end_matches(']'), url.port().unwrap_or(554));
+    let shown = url.to_string();
+    let mut stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(&addr)).await {
+        Err(_) => {
+            return Err(RtspError::Timeout { method: "connect".into(), url: shown, secs: opts.connect_timeout.as_secs() })
+        }
+        Ok(Err(e)) => return Err(RtspError::Connect { addr, source: e }),
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    let mut ctl = Controller {
+        url: url.clone(),
+        cseq: 0,
+        auth: None,
+        session_id: None,
+        keepalive: Method::Options,
+        user_agent: opts.user_agent.clone(),
+    };
+    let mut conn = Conn { stream: &mut stream, buf: Vec::new(), url: shown.clone(), timeout: opts.request_timeout };
+
+    let opt = exchange(&mut conn, &mut ctl, &creds, Method::Options, &url, &[]).await?;
+    if opt.header(&headers::PUBLIC).is_some_and(|p| p.as_str().to_ascii_uppercase().contains("GET_PARAMETER")) {
+        ctl.keepalive = Method::GetParameter;
+    }
+    let desc =
+        exchange(&mut conn, &mut ctl, &creds, Method::Describe, &url, &[(headers::ACCEPT, "application/sdp".into())])
+            .await?;
+    let base = desc
+        .header(&headers::CONTENT_BASE)
+        .or_else(|| desc.header(&headers::CONTENT_LOCATION))
+        .map(|v| v.as_str().to_string())
+        .unwrap_or_else(|| url.to_string());
+    let sdp_err = |e| RtspError::Sdp { url: shown.clone(), source: e };
+    let video = Description::parse(desc.body()).and_then(|d| {
+        let v = d.video()?;
+        Ok((d.control, v))
+    });
+    let (session_control, video) = video.map_err(sdp_err)?;
+    let base = sdp::resolve_control(&base, session_control.as_deref().filter(|c| c.contains("://")));
+    let track_url = sdp::resolve_control(&base, video.control.as_deref());
+    let track_url = Url::parse(&track_url)
+        .map_err(|e| RtspError::Malformed { url: shown.clone(), detail: format!("track URL {track_url:?}: {e}") })?;
+
+    let channel = 0u8;
+    let transport = format!("RTP/AVP/TCP;unicast;interleaved={}-{}", channel, channel + 1);
+    let setup = exchange(&mut conn, &mut ctl, &creds, Method::Setup, &track_url, &[(headers::TRANSPORT, transport)])
+        .await?;
+    let transport = setup.header(&headers::TRANSPORT).map(|v| v.as_str().to_string()).unwrap_or_default();
+    if !transport.to_ascii_uppercase().contains("TCP") {
+        return Err(RtspError::Transport { url: shown, detail: format!("Transport: {transport:?}") });
+    }
+    let channel = transport
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("interleaved="))
+        .and_then(|r| r.split('-').next())
+        .and_then(|c| c.trim().parse::<u8>().ok())
+        .unwrap_or(channel);
+    let session_hdr = setup
+        .header(&headers::SESSION)
+        .map(|v| v.as_str().to_string())
+        .ok_or_else(|| RtspError::Malformed { url: shown.clone(), detail: "SETUP reply has no Session header".into() })?;
+    let mut parts = session_hdr.split(';');
+    let id = parts.next().unwrap_or("").trim().to_string();
+    let timeout = parts
+        .find_map(|p| p.trim().strip_prefix("timeout="))
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(60);
+    ctl.session_id = Some(id);
+    let play_url = Url::parse(&base).unwrap_or_else(|_| url.clone());
+    exchange(&mut conn, &mut ctl, &creds, Method::Play, &play_url, &[(headers::RANGE, "npt=0.000-".into())]).await?;
+    let leftover = std::mem::take(&mut conn.buf);
+    Ok(Session { stream, leftover, video, channel, timeout: Duration::from_secs(timeout), control: ctl })
+}
+
+/// What the recorder found at the start of its buffer when it was not an
+/// interleaved frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InStream {
+    /// An RTSP message of this many bytes; `Some(status)` for responses.
+    Message { len: usize, status: Option<u16> },
+    NeedMore,
+}
+
+/// Classifies non-interleaved bytes on a playing session.
+pub fn parse_in_stream(buf: &[u8]) -> Result<InStream, String> {
+    match Message::<Vec<u8>>::parse(buf) {
+        Ok((Message::Response(r), len)) => Ok(InStream::Message { len, status: Some(r.status().into()) }),
+        Ok((_, len)) => Ok(InStream::Message { len, status: None }),
+        Err(rtsp_types::ParseError::Incomplete(_)) if buf.len() < 64 * 1024 => Ok(InStream::NeedMore),
+        Err(_) => Err(format!("unexpected bytes on the media stream: {:?}", String::from_utf8_lossy(&buf[..buf.len().min(40)]))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_split_off() {
+        let (u, c) = split_url("rtsp://ad%40min:p%3Ass@10.0.0.1:8554/cam0").unwrap();
+        assert_eq!(u.as_str(), "rtsp://10.0.0.1:8554/cam0");
+        let c = c.unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("ad@min", "p:ss"));
+        assert!(split_url("http://x/").is_err());
+        assert!(split_url("not a url").is_err());
+    }
+
+    #[test]
+    fn joined_challenges_are_split() {
+        let v = split_challenges(r#"Digest realm="a, b", nonce="n", Basic realm="a""#);
+        assert_eq!(v, vec![r#"Digest realm="a, b", nonce="n""#, r#"Basic realm="a""#]);
+    }
+
+    #[test]
+    fn in_stream_messages() {
+        let r = b"RTSP/1.0 200 OK\r\nCSeq: 5\r\n\r\n$";
+        assert_eq!(parse_in_stream(r).unwrap(), InStream::Message { len: r.len() - 1, status: Some(200) });
+        assert_eq!(parse_in_stream(b"RTSP/1.0 200 O").unwrap(), InStream::NeedMore);
+        assert!(parse_in_stream(b"\x00\x01garbage\r\n\r\n").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! RTSP for cameras: Basic/Digest authentication (client and server side),
+//! and the client that sets up a session (OPTIONS, DESCRIBE, SETUP, PLAY)
+//! with RTP interleaved over TCP and builds keep-alive/TEARDOWN requests.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+
+pub use client::{play, ClientOptions, Session};
+pub use error::RtspError;

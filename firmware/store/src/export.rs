@@ -1,0 +1,183 @@
+//! MP4 export as a *virtual file*: [`Store::export_mp4`] plans an MP4 of a
+//! camera's recording over a time range, across segment boundaries, without
+//! copying video: an [`Mp4Plan`] is a small header (`ftyp`, `moov`, `mdat`
+//! header) followed by byte ranges of sample files, so an HTTP server can
+//! serve any byte range with [`Mp4Plan::write_range`].
+//!
+//! Timeline choice: when there is a gap between two consecutive segments
+//! (the next one starts later than the earlier one ends), the last frame of
+//! the earlier segment is stretched to cover the gap, so presentation times in
+//! the MP4 stay aligned with wall-clock time. The export starts at the
+//! keyframe at or before `from` and ends with the last frame at or before
+//! `to`.
+
+use crate::error::StoreError;
+use crate::mp4::{self, Chunk, TrackTables};
+use crate::segment::{SegmentIndex, SegmentInfo};
+use crate::Store;
+use hotspare_media::{Codec, CodecParams};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+/// A planned MP4 file: `header` then each part's bytes, `total_len` bytes in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mp4Plan {
+    /// `ftyp` + `moov` + `mdat` header.
+    pub header: Vec<u8>,
+    /// Sample file byte ranges forming the `mdat` payload: (path, offset, len).
+    pub parts: Vec<(PathBuf, u64, u64)>,
+    pub total_len: u64,
+    pub frames: u32,
+    pub duration_90k: u64,
+}
+
+impl Mp4Plan {
+    /// Writes the whole file.
+    pub fn write_to(&self, w: &mut impl Write) -> Result<(), StoreError> {
+        self.write_range(0, self.total_len, w)
+    }
+
+    /// Writes bytes `start..end` (end exclusive) of the file.
+    pub fn write_range(&self, start: u64, end: u64, w: &mut impl Write) -> Result<(), StoreError> {
+        if start > end || end > self.total_len {
+            return Err(StoreError::BadRange { start, end, total: self.total_len });
+        }
+        let out_err = |e| StoreError::io("<export output>", "write", e);
+        let hlen = self.header.len() as u64;
+        if start < hlen {
+            w.write_all(&self.header[start as usize..end.min(hlen) as usize]).map_err(out_err)?;
+        }
+        let mut pos = hlen;
+        for (path, offset, len) in &self.parts {
+            let (a, b) = (start.max(pos), end.min(pos + len));
+            if a < b {
+                let mut f = File::open(path).map_err(|e| StoreError::io(path, "open sample file", e))?;
+                f.seek(SeekFrom::Start(offset + (a - pos))).map_err(|e| StoreError::io(path, "seek", e))?;
+                let copied = std::io::copy(&mut f.take(b - a), w).map_err(|e| StoreError::io(path, "copy", e))?;
+                if copied != b - a {
+                    return Err(StoreError::ShortSample { path: path.clone() });
+                }
+            }
+            pos += len;
+            if pos >= end {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Selected frames `[first, last]` of one segment index.
+struct Pick {
+    idx: SegmentIndex,
+    first: usize,
+    last: usize,
+}
+
+impl Store {
+    /// Plans an MP4 of `camera` from the keyframe at or before `from` to the last frame at or
+    /// before `to` (wall µs; `None` = unbounded). Open segments are included up to what is
+    /// indexed now.
+    pub fn export_mp4(&self, camera: &str, from: Option<i64>, to: Option<i64>) -> Result<Mp4Plan, StoreError> {
+        let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+        let segs: Vec<SegmentInfo> = self.segments(camera)?;
+        let mut picks: Vec<Pick> = Vec::new();
+        for s in &segs {
+            if s.start_wall_us > to || s.end_wall_us() <= from {
+                continue;
+            }
+            let idx = self.read_index(s)?;
+            if idx.frames.is_empty() {
+                continue;
+            }
+            let n = idx.frames.len();
+            let first = if idx.start_wall_us <= from {
+                (0..n).rev().find(|&k| idx.frames[k].keyframe && idx.frame_wall_us(k) <= from).unwrap_or(0)
+            } else {
+                0
+            };
+            let Some(last) = (first..n).rev().find(|&k| idx.frame_wall_us(k) <= to) else { continue };
+            picks.push(Pick { idx, first, last });
+        }
+        if picks.is_empty() {
+            return Err(StoreError::EmptyExport { camera: camera.to_owned() });
+        }
+        plan(&picks)
+    }
+}
+
+fn plan(picks: &[Pick]) -> Result<Mp4Plan, StoreError> {
+    let mut keys: Vec<(Codec, &CodecParams)> = Vec::new();
+    let mut entries: Vec<Vec<u8>> = Vec::new();
+    let (mut width, mut height) = (0, 0);
+    let (mut sizes, mut durations, mut sync) = (Vec::new(), Vec::new(), Vec::new());
+    let mut chunks = Vec::with_capacity(picks.len());
+    let mut parts = Vec::with_capacity(picks.len());
+    for (pi, p) in picks.iter().enumerate() {
+        let key = (p.idx.codec, &p.idx.params);
+        let entry = match keys.iter().position(|k| *k == key) {
+            Some(e) => e,
+            None => {
+                let (e, w, h) = mp4::sample_entry(p.idx.codec, &p.idx.params).map_err(|e| StoreError::SampleEntry {
+                    segment: format!("{}/{}", p.idx.camera, p.idx.id),
+                    reason: e.to_string(),
+                })?;
+                if entries.is_empty() {
+                    (width, height) = (w, h);
+                }
+                keys.push(key);
+                entries.push(e);
+                keys.len() - 1
+            }
+        };
+        let frames = &p.idx.frames[p.first..=p.last];
+        for f in frames {
+            sizes.push(f.len);
+            durations.push(f.duration_90k);
+            if f.keyframe {
+                sync.push(sizes.len() as u32);
+            }
+        }
+        // Stretch the last frame over a gap before the next segment.
+        if let (Some(next), true) = (picks.get(pi + 1), p.last + 1 == p.idx.frames.len()) {
+            let end_us = p.idx.frame_wall_us(p.last)
+                + crate::segment::ticks_to_us(u64::from(frames[frames.len() - 1].duration_90k));
+            let gap_us = next.idx.start_wall_us.saturating_sub(end_us);
+            if gap_us > 0 {
+                if let Some(d) = durations.last_mut() {
+                    *d = (u64::from(*d) + gap_us as u64 * 9 / 100).min(u64::from(u32::MAX)) as u32;
+                }
+            }
+        }
+        let offset = frames[0].offset;
+        let len = frames.iter().map(|f| u64::from(f.len)).sum::<u64>();
+        chunks.push(Chunk { entry: entry as u32 + 1, samples: frames.len() as u32, offset: 0 });
+        parts.push((p.idx.sample_path.clone(), offset, len));
+    }
+    let codec = keys[0].0;
+    let payload: u64 = parts.iter().map(|p| p.2).sum();
+    let build = |chunks: &[Chunk]| {
+        let t =
+            TrackTables { entries: &entries, width, height, sizes: &sizes, durations: &durations, sync: &sync, chunks };
+        let mut h = mp4::ftyp(codec);
+        h.extend_from_slice(&mp4::moov(&t));
+        h.extend_from_slice(&mp4::mdat_header(payload));
+        h
+    };
+    // co64 entries have a fixed size, so the header length does not depend on the offsets.
+    let header_len = build(&chunks).len() as u64;
+    let mut off = header_len;
+    for (c, p) in chunks.iter_mut().zip(&parts) {
+        c.offset = off;
+        off += p.2;
+    }
+    let header = build(&chunks);
+    Ok(Mp4Plan {
+        total_len: header.len() as u64 + payload,
+        header,
+        parts,
+        frames: sizes.len() as u32,
+        duration_90k: durations.iter().map(|&d| u64::from(d)).sum(),
+    })
+}

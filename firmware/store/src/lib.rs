@@ -1,0 +1,255 @@
+//! Segment store: the on-disk heart of the recorder. Owns the per-camera
+//! segment files on the RAID, their crash recovery, retention (recycling)
+//! and MP4 export.
+//!
+//! # Public API
+//! - [`Store::open`]`(root, StoreConfig) -> Result<Arc<Store>>` — creates `root`, runs crash recovery.
+//! - [`Store::writer`]`(&Arc<Store>, camera) -> Result<CameraWriter>` — one writer per camera.
+//! - [`CameraWriter::write`]`(&mut self, &StreamInfo, &[FrameIn], &[IoSlice]) -> Result<()>`,
+//!   [`CameraWriter::close`]`(self)`; dropping a writer closes it too.
+//! - [`Store::cameras`], [`Store::segments`]`(camera) -> Vec<SegmentInfo>` (sorted by start),
+//!   [`Store::read_index`]`(&SegmentInfo) -> SegmentIndex`.
+//! - [`Store::recycle`]`() -> RecycleState` (one retention pass; call it periodically, e.g. every
+//!   10 s), [`Store::recycle_state`].
+//! - [`Store::export_mp4`]`(camera, from, to) -> Mp4Plan`; [`Mp4Plan::write_to`],
+//!   [`Mp4Plan::write_range`] serve it as a virtual file.
+//! - [`parse_index`] decodes an index file and never panics (fuzz target).
+//!
+//! # On-disk format
+//! `ROOT/<camera>/` per camera (`[A-Za-z0-9_-]{1,64}`). Per segment two files named by the
+//! wall-clock time of its first frame: `<start_us:016x>-<seq:x>.sample` and `.index`
+//! (`seq` only disambiguates two segments of a camera starting in the same µs).
+//!
+//! - **sample file**: the frames concatenated exactly as handed to the store: each frame is a
+//!   sequence of `[u32 be length][NAL unit]`, i.e. what an MP4 `mdat` holds. Written with
+//!   vectored writes straight from the recorder's buffers.
+//! - **index file**: append-only log of records `[u32 le payload length][u32 le crc32(payload)]
+//!   [postcard payload]`. Record 0 is the header `{version: u16 = 1, codec, CodecParams {vps,
+//!   sps, pps}, start_wall_us: i64, first_pts_90k: i64}`; each following record is one written
+//!   batch: a postcard sequence of `{len: u32, pts_rel_90k: i64 (zigzag varint, pts minus the
+//!   segment's first pts), keyframe: bool}`. Frame offsets are the running sum of `len`; a
+//!   frame's duration is the pts delta to the next frame, the last frame gets the previous
+//!   frame's duration (1/25 s when alone). Storing pts rather than durations means a batch
+//!   never has to wait for the next frame.
+//! - A segment starts with a keyframe and is cut at a keyframe once it lasts
+//!   `segment_duration` (the first segment of each writer is shortened by a per-camera
+//!   stagger, FNV-1a(camera) mod `segment_duration`, so cameras don't rotate together), when
+//!   the `StreamInfo` changes, or at a `discontinuity` frame.
+//! - Write order per batch: `writev` to the sample file, append the index record, then (if
+//!   `sync_each_batch`, the default) `fdatasync` both. A new segment's files are created with
+//!   the header record, synced, and the camera directory is fsynced. With batches of at most
+//!   about 1 s, a `kill -9` loses nothing already handed to the store (the page cache has it)
+//!   and a power cut loses at most the last batch (~1 s).
+//! - **Crash recovery** (`Store::open`): per segment, index records are read up to the first
+//!   torn or bad-CRC record (a torn index tail is cut off). If the sample file is longer than
+//!   the indexed frames it is truncated to the indexed length; if it is shorter, index entries
+//!   past its end are dropped and the index is rewritten atomically (temp file, rename, fsync
+//!   directory). A missing index or one with an unreadable header is rebuilt by scanning the
+//!   sample file's length-prefixed NAL units (frame starts: H.264 VCL NAL with
+//!   `first_mb_in_slice == 0`, H.265 VCL NAL with `first_slice_segment_in_pic_flag`; codec and
+//!   parameters from in-band VPS/SPS/PPS; keyframes from IDR/IRAP NAL types; durations unknown
+//!   so 1/25 s each, first pts 0, start time from the file name). If nothing sane can be
+//!   recovered the pair is renamed `*.sample.corrupt` / `*.index.corrupt` and never served. A
+//!   segment with zero frames is removed, an index without sample file too. Readers and export
+//!   never read past the verified length.
+//! - **Retention**: [`Store::recycle`] deletes segments older than `max_age`, then the oldest
+//!   closed segments of any camera while the volume (statvfs on `ROOT`) is above
+//!   `high_water_percent`. Deletion removes the sample file first, then the index.
+
+pub mod contract;
+pub mod error;
+pub mod export;
+pub mod index;
+pub mod mp4;
+mod recover;
+mod retention;
+mod scan;
+pub mod segment;
+mod writer;
+
+pub use contract::{FrameIn, RecycleState, StreamInfo};
+pub use error::{IndexError, StoreError};
+pub use export::Mp4Plan;
+pub use index::{parse_index, ParsedIndex};
+pub use segment::{IndexedFrame, SegmentId, SegmentIndex, SegmentInfo};
+pub use writer::CameraWriter;
+
+use crate::index::frame_durations;
+use crate::segment::{valid_camera_id, Catalog};
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Store settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Target segment length (cut at the first keyframe after it). Default 60 s.
+    pub segment_duration: Duration,
+    /// Retention deletes old segments while volume usage is above this. Default 90.
+    pub high_water_percent: u8,
+    /// Segments ending longer ago than this are deleted. Default none.
+    pub max_age: Option<Duration>,
+    /// `fdatasync` sample and index after every batch. Default true.
+    pub sync_each_batch: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            segment_duration: Duration::from_secs(60),
+            high_water_percent: 90,
+            max_age: None,
+            sync_each_batch: true,
+        }
+    }
+}
+
+/// The segment store rooted at one directory (normally the RAID mount).
+pub struct Store {
+    root: PathBuf,
+    cfg: StoreConfig,
+    catalog: Mutex<Catalog>,
+    writers: Mutex<HashSet<String>>,
+    state: Mutex<RecycleState>,
+    recycle_lock: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// fsync a directory so created/renamed/removed entries are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, "fsync directory", e))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root` and runs crash recovery over every
+    /// camera directory.
+    pub fn open(root: &Path, cfg: StoreConfig) -> Result<Arc<Store>, StoreError> {
+        std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, "create store root", e))?;
+        let mut catalog = Catalog::new();
+        let entries = std::fs::read_dir(root).map_err(|e| StoreError::io(root, "list store root", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(root, "list store root", e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            if !valid_camera_id(&name) || !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            let segs = recover::recover_camera(&entry.path(), &name)?;
+            catalog.insert(name, segs);
+        }
+        Ok(Arc::new(Store {
+            root: root.to_owned(),
+            cfg,
+            catalog: Mutex::new(catalog),
+            writers: Mutex::new(HashSet::new()),
+            state: Mutex::new(RecycleState::Ok),
+            recycle_lock: Mutex::new(()),
+        }))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn camera_dir(&self, camera: &str) -> PathBuf {
+        self.root.join(camera)
+    }
+
+    /// Opens the writer of `camera` (creating its directory). Only one writer per camera may
+    /// exist at a time.
+    pub fn writer(self: &Arc<Self>, camera: &str) -> Result<CameraWriter, StoreError> {
+        if !valid_camera_id(camera) {
+            return Err(StoreError::BadCameraId(camera.to_owned()));
+        }
+        let dir = self.camera_dir(camera);
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, "create camera directory", e))?;
+            sync_dir(&self.root)?;
+        }
+        if !lock(&self.writers).insert(camera.to_owned()) {
+            return Err(StoreError::WriterBusy(camera.to_owned()));
+        }
+        lock(&self.catalog).entry(camera.to_owned()).or_default();
+        Ok(CameraWriter::new(Arc::clone(self), camera.to_owned(), dir))
+    }
+
+    pub(crate) fn release_writer(&self, camera: &str) {
+        lock(&self.writers).remove(camera);
+    }
+
+    /// Cameras that have a directory in the store, sorted.
+    pub fn cameras(&self) -> Vec<String> {
+        lock(&self.catalog).keys().cloned().collect()
+    }
+
+    /// Segments of `camera` sorted by start time (empty segments not listed).
+    pub fn segments(&self, camera: &str) -> Result<Vec<SegmentInfo>, StoreError> {
+        if !valid_camera_id(camera) {
+            return Err(StoreError::BadCameraId(camera.to_owned()));
+        }
+        let cat = lock(&self.catalog);
+        Ok(cat
+            .get(camera)
+            .map(|segs| {
+                segs.iter().filter(|(_, m)| m.frames > 0).map(|(id, m)| segment::info(camera, *id, m)).collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Reads the index of a segment. Frames are limited to those whose bytes are inside the
+    /// sample file as it is now.
+    pub fn read_index(&self, seg: &SegmentInfo) -> Result<SegmentIndex, StoreError> {
+        if !valid_camera_id(&seg.camera) {
+            return Err(StoreError::BadCameraId(seg.camera.clone()));
+        }
+        let dir = self.camera_dir(&seg.camera);
+        let index_path = seg.id.index_path(&dir);
+        let sample_path = seg.id.sample_path(&dir);
+        let bytes = std::fs::read(&index_path).map_err(|e| StoreError::io(&index_path, "read index", e))?;
+        let parsed = parse_index(&bytes).map_err(|source| StoreError::Index { path: index_path.clone(), source })?;
+        let sample_len =
+            std::fs::metadata(&sample_path).map_err(|e| StoreError::io(&sample_path, "stat sample file", e))?.len();
+        let mut frames = Vec::with_capacity(parsed.frames.len());
+        let mut offset = 0u64;
+        for (f, duration_90k) in parsed.frames.iter().zip(frame_durations(&parsed.frames)) {
+            if offset + u64::from(f.len) > sample_len {
+                break;
+            }
+            frames.push(IndexedFrame {
+                offset,
+                len: f.len,
+                duration_90k,
+                pts_rel_90k: f.pts_rel_90k,
+                keyframe: f.keyframe,
+            });
+            offset += u64::from(f.len);
+        }
+        Ok(SegmentIndex {
+            id: seg.id,
+            camera: seg.camera.clone(),
+            codec: parsed.header.codec,
+            params: parsed.header.params,
+            start_wall_us: parsed.header.start_wall_us,
+            first_pts_90k: parsed.header.first_pts_90k,
+            sample_path,
+            frames,
+        })
+    }
+
+    /// State left by the last retention pass or failed write.
+    pub fn recycle_state(&self) -> RecycleState {
+        lock(&self.state).clone()
+    }
+
+    pub(crate) fn set_state(&self, s: RecycleState) {
+        *lock(&self.state) = s;
+    }
+}

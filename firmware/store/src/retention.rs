@@ -1,0 +1,96 @@
+//! Retention: [`Store::recycle`] deletes segments past `max_age`, then the
+//! oldest closed segments of any camera while the volume is above the
+//! high-water mark, and reports [`RecycleState`].
+
+use crate::contract::RecycleState;
+use crate::segment::SegmentId;
+use crate::{lock, Store};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Volume usage of the filesystem holding `path`, as `(used_blocks, total_blocks)`.
+pub(crate) fn volume_usage(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    let st = rustix::fs::statvfs(path)?;
+    Ok((st.f_blocks.saturating_sub(st.f_bfree), st.f_blocks))
+}
+
+impl Store {
+    /// One retention pass (see the crate docs). Never deletes an open segment. Returns the new
+    /// state, also kept for [`Store::recycle_state`].
+    pub fn recycle(&self) -> RecycleState {
+        let _pass = lock(&self.recycle_lock);
+        if let Some(max_age) = self.cfg.max_age {
+            let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+            let cutoff = now_us.saturating_sub(max_age.as_micros().min(i64::MAX as u128) as i64);
+            let old: Vec<(String, SegmentId)> = lock(&self.catalog)
+                .iter()
+                .flat_map(|(cam, segs)| {
+                    segs.iter()
+                        .filter(|(id, m)| {
+                            !m.open
+                                && id.start_wall_us.saturating_add(crate::segment::ticks_to_us(m.duration_90k)) < cutoff
+                        })
+                        .map(move |(id, _)| (cam.clone(), *id))
+                })
+                .collect();
+            for (cam, id) in old {
+                self.delete_segment(&cam, id);
+            }
+        }
+        let hw = u64::from(self.cfg.high_water_percent.min(100));
+        let state = loop {
+            let (used, total) = match volume_usage(&self.root) {
+                Ok(u) => u,
+                Err(e) => break RecycleState::Failing { reason: format!("{}: statvfs: {e}", self.root.display()) },
+            };
+            if total == 0 || used * 100 <= hw * total {
+                break RecycleState::Ok;
+            }
+            let oldest = lock(&self.catalog)
+                .iter()
+                .flat_map(|(cam, segs)| {
+                    segs.iter().filter(|(_, m)| !m.open).map(move |(id, _)| (id.start_wall_us, id.seq, cam))
+                })
+                .min()
+                .map(|(start, seq, cam)| (cam.clone(), SegmentId { start_wall_us: start, seq }));
+            let Some((cam, id)) = oldest else {
+                break RecycleState::Failing {
+                    reason: format!(
+                        "{}: volume {}% used, above the {hw}% mark, and no closed segment left to delete",
+                        self.root.display(),
+                        used * 100 / total
+                    ),
+                };
+            };
+            if !self.delete_segment(&cam, id) {
+                break RecycleState::Failing {
+                    reason: format!("{}: cannot delete segment {cam}/{id}", self.root.display()),
+                };
+            }
+        };
+        if let RecycleState::Failing { reason } = &state {
+            log::warn!("retention failing: {reason}");
+        }
+        self.set_state(state.clone());
+        state
+    }
+
+    /// Removes a segment from the catalog and the disk (sample first, then index). Returns
+    /// false if the files could not be removed.
+    pub(crate) fn delete_segment(&self, camera: &str, id: SegmentId) -> bool {
+        if let Some(segs) = lock(&self.catalog).get_mut(camera) {
+            segs.remove(&id);
+        }
+        let dir = self.camera_dir(camera);
+        let mut ok = true;
+        for p in [id.sample_path(&dir), id.index_path(&dir)] {
+            if let Err(e) = std::fs::remove_file(&p) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    log::error!("{}: delete: {e}", p.display());
+                    ok = false;
+                }
+            }
+        }
+        log::info!("retention: deleted {camera}/{id}");
+        ok
+    }
+}

@@ -21,6 +21,24 @@ pub enum Command {
     Record(RecordArgs),
     /// Writes an MP4 of a camera's recordings.
     Export(ExportArgs),
+    /// Runs a whole site on loopback and shows what the appliance does.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Clip the simulated cameras replay.
+    #[arg(long, default_value = "fixtures/clip-h264.h264")]
+    pub clip: PathBuf,
+    /// Simulated cameras.
+    #[arg(long, default_value_t = 4)]
+    pub cameras: u32,
+    /// How long to record.
+    #[arg(long, default_value = "12s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Working directory (default: a fresh temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,10 +63,13 @@ pub struct SimCameraArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct RecordArgs {
-    /// rtsp://[user:password@]host[:port]/path
-    pub url: String,
+    /// rtsp://[user:password@]host[:port]/path; several URLs record several
+    /// cameras in this one process (ids CAMERA0, CAMERA1, …).
+    #[arg(required = true)]
+    pub url: Vec<String>,
     #[arg(long)]
     pub store: PathBuf,
+    /// Camera id in the store (`[A-Za-z0-9_-]{1,64}`); a prefix when several URLs are given.
     #[arg(long)]
     pub camera: String,
     /// Stop after this long (e.g. 30s, 5m); default: until SIGINT/SIGTERM.

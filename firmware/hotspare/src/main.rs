@@ -2,6 +2,7 @@
 //! subcommand is one process role or tool; see `hotspare --help`.
 
 mod cli;
+mod demo;
 mod export;
 mod record;
 mod times;
@@ -17,6 +18,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),
         cli::Command::Export(a) => export::run(a),
+        cli::Command::Demo(a) => runtime().and_then(|rt| rt.block_on(demo::run(a))),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

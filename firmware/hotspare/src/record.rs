@@ -1,12 +1,14 @@
-//! `hotspare record`: one-shot recording of a camera from the command line,
-//! with retention running beside it.
+//! `hotspare record`: recording of one or more cameras from the command
+//! line in one process, with retention running beside it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use hotspare_recorder::{run_camera, CameraConfig, RecorderOptions, StatusHandle};
+use hotspare_recorder::{run_camera, CameraConfig, CameraStatus, RecorderOptions, StatusHandle};
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::{RecycleState, Store, StoreConfig};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::cli::RecordArgs;
 use crate::times::format_us;
@@ -28,13 +30,77 @@ pub async fn terminated() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Runs retention passes every few seconds and logs state changes.
+pub fn spawn_retention(store: Arc<Store>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = RecycleState::Ok;
+        loop {
+            let s = tokio::task::spawn_blocking({
+                let store = store.clone();
+                move || store.recycle()
+            })
+            .await
+            .unwrap_or(RecycleState::Ok);
+            if s != last {
+                match &s {
+                    RecycleState::Ok => log::info!("recycling ok again"),
+                    RecycleState::Failing { reason } => log::error!("recycle failure: {reason}"),
+                }
+                last = s;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    })
+}
+
+/// Cameras being recorded by this process.
+pub struct Recording {
+    pub cameras: Vec<(CameraConfig, StatusHandle, JoinHandle<Result<(), hotspare_recorder::RecordError>>)>,
+    stop: watch::Sender<bool>,
+    retention: JoinHandle<()>,
+}
+
+impl Recording {
+    pub fn start(store: Arc<Store>, cams: Vec<CameraConfig>, opts: RecorderOptions) -> Recording {
+        let (stop, stop_rx) = watch::channel(false);
+        let cameras = cams
+            .into_iter()
+            .map(|cam| {
+                let status = StatusHandle::default();
+                let task = tokio::spawn(run_camera(cam.clone(), store.clone(), opts.clone(), status.clone(), stop_rx.clone()));
+                (cam, status, task)
+            })
+            .collect();
+        let retention = spawn_retention(store);
+        Recording { cameras, stop, retention }
+    }
+
+    /// Stops every camera (closing segments) and returns their final status.
+    pub async fn stop(self) -> Result<Vec<(CameraConfig, CameraStatus)>, CliError> {
+        let _ = self.stop.send(true);
+        let mut out = Vec::new();
+        for (cam, status, task) in self.cameras {
+            let r = task.await.map_err(|e| CliError::new(format!("camera {}: task failed: {e}", cam.id)))?;
+            r.map_err(|e| CliError::new(format!("camera {}: {e}", cam.id)))?;
+            out.push((cam, status.get()));
+        }
+        self.retention.abort();
+        Ok(out)
+    }
+}
+
 pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     let credentials = match (a.user, a.password) {
         (Some(user), Some(password)) => Some(Credentials { user, password }),
         (None, None) => None,
         _ => return Err(CliError::new("--user and --password go together")),
     };
-    hotspare_rtsp::client::split_url(&a.url).map_err(|e| CliError::new(e.to_string()))?;
+    let mut cams = Vec::new();
+    for (i, url) in a.url.iter().enumerate() {
+        hotspare_rtsp::client::split_url(url).map_err(|e| CliError::new(e.to_string()))?;
+        let id = if a.url.len() == 1 { a.camera.clone() } else { format!("{}{i}", a.camera) };
+        cams.push(CameraConfig { id, url: url.clone(), credentials: credentials.clone() });
+    }
     let cfg = StoreConfig {
         segment_duration: a.segment,
         high_water_percent: a.high_water,
@@ -44,34 +110,7 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     let store = Store::open(&a.store, cfg)
         .map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
     let opts = RecorderOptions { stall_timeout: a.stall_timeout, ..RecorderOptions::default() };
-    let status = StatusHandle::default();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let cam = CameraConfig { id: a.camera.clone(), url: a.url.clone(), credentials };
-    let task = tokio::spawn(run_camera(cam, store.clone(), opts, status.clone(), stop_rx));
-
-    let retention = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut last = RecycleState::Ok;
-            loop {
-                let s = tokio::task::spawn_blocking({
-                    let store = store.clone();
-                    move || store.recycle()
-                })
-                .await
-                .unwrap_or(RecycleState::Ok);
-                if s != last {
-                    match &s {
-                        RecycleState::Ok => log::info!("recycling ok again"),
-                        RecycleState::Failing { reason } => log::error!("recycle failure: {reason}"),
-                    }
-                    last = s;
-                }
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-        })
-    };
-
+    let rec = Recording::start(store.clone(), cams, opts);
     let deadline = async {
         match a.duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -82,30 +121,31 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
         _ = deadline => {}
         _ = terminated() => log::info!("stopping on signal"),
     }
-    let _ = stop_tx.send(true);
-    let result = task.await.map_err(|e| CliError::new(format!("recorder task failed: {e}")))?;
-    retention.abort();
-    result.map_err(|e| CliError::new(format!("camera {}: {e}", a.camera)))?;
-
-    let s = status.get();
-    let segs = store.segments(&a.camera).map_err(|e| CliError::new(e.to_string()))?;
-    println!(
-        "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}",
-        a.camera,
-        s.frames,
-        s.bytes,
-        segs.len(),
-        s.lost_packets,
-        s.discontinuities,
-        s.sessions,
-        s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default()
-    );
+    let done = rec.stop().await?;
+    let mut failures = Vec::new();
+    for (cam, s) in &done {
+        let segs = store.segments(&cam.id).map_err(|e| CliError::new(e.to_string()))?;
+        println!(
+            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}",
+            cam.id,
+            s.frames,
+            s.bytes,
+            segs.len(),
+            s.lost_packets,
+            s.discontinuities,
+            s.sessions,
+            s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default()
+        );
+        if s.frames == 0 {
+            let why = s.last_error.clone().unwrap_or_else(|| "no frames arrived".into());
+            failures.push(format!("nothing recorded from {}: {why}", cam.url));
+        }
+    }
     if let RecycleState::Failing { reason } = store.recycle_state() {
         println!("recycle failure: {reason}");
     }
-    if s.frames == 0 {
-        let why = s.last_error.unwrap_or_else(|| "no frames arrived".into());
-        return Err(CliError::new(format!("nothing recorded from {}: {why}", a.url)));
+    if !failures.is_empty() {
+        return Err(CliError::new(failures.join("; ")));
     }
     Ok(())
 }

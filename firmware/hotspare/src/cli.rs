@@ -23,6 +23,20 @@ pub enum Command {
     Export(ExportArgs),
     /// Runs a whole site on loopback and shows what the appliance does.
     Demo(DemoArgs),
+    /// Protected recording server: records its cameras and serves the API spares read.
+    Nvr(NvrArgs),
+    /// The recorder process of `nvr` (started by it).
+    #[command(hide = true)]
+    NvrRecorder(NvrArgs),
+    /// The failover spare: monitors NVRs, takes over, fails back, re-inserts.
+    Failover(crate::failover_cmd::FailoverArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct NvrArgs {
+    /// nvr.toml
+    #[arg(long)]
+    pub config: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -30,11 +44,8 @@ pub struct DemoArgs {
     /// Clip the simulated cameras replay.
     #[arg(long, default_value = "fixtures/clip-h264.h264")]
     pub clip: PathBuf,
-    /// Simulated cameras.
-    #[arg(long, default_value_t = 4)]
-    pub cameras: u32,
-    /// How long to record.
-    #[arg(long, default_value = "12s", value_parser = humantime::parse_duration)]
+    /// How long the spare records the failed NVR's cameras.
+    #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// Working directory (default: a fresh temporary directory).
     #[arg(long)]

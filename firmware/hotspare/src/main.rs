@@ -4,6 +4,9 @@
 mod cli;
 mod demo;
 mod export;
+mod failover_cmd;
+mod site;
+mod nvr_cmd;
 mod record;
 mod times;
 
@@ -19,6 +22,9 @@ fn main() -> std::process::ExitCode {
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),
         cli::Command::Export(a) => export::run(a),
         cli::Command::Demo(a) => runtime().and_then(|rt| rt.block_on(demo::run(a))),
+        cli::Command::Nvr(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run(a.config))),
+        cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
+        cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -27,6 +33,11 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Wall clock in µs since the Unix epoch.
+pub fn site_now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
 /// Errors at the top level: a message with context for the operator.

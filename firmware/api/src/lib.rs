@@ -1,0 +1,237 @@
+//! The HTTP/JSON contract between a protected NVR (`hotspare nvr`) and a
+//! failover spare (`hotspare failover`), documented for people in
+//! `docs/api.md`. Plain serde types, no I/O; both sides use these so the
+//! contract cannot drift. Times are µs since the Unix epoch (`*_us`).
+
+use serde::{Deserialize, Serialize};
+
+/// API version prefix of every path.
+pub const PREFIX: &str = "/api/v1";
+
+/// `GET /api/v1/status`: is the server alive, recording, healthy?
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NvrStatus {
+    pub server_name: String,
+    pub serial: String,
+    pub firmware_version: String,
+    pub uptime_s: u64,
+    pub now_us: i64,
+    pub cameras: Vec<CameraRecording>,
+    pub storage: StorageStatus,
+    pub recycling: RecyclingStatus,
+}
+
+/// Whether one camera is being recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraRecording {
+    pub id: String,
+    /// Frames arrived and were stored within the last few seconds.
+    pub recording: bool,
+    pub last_frame_us: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskState {
+    Ok,
+    /// RAID lost redundancy but still reads and writes.
+    Degraded,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disk {
+    pub name: String,
+    pub serial: String,
+    pub state: DiskState,
+}
+
+/// Recording volume health.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageStatus {
+    /// Worst of the volume probe and the RAID state.
+    pub state: DiskState,
+    /// A write + fsync probe on the recording volume succeeded.
+    pub writable: bool,
+    /// Why the volume is not ok (empty when ok).
+    pub detail: String,
+    pub raid: Option<RaidStatus>,
+    pub disks: Vec<Disk>,
+    /// Changes when the set of disk serials changes (a new HDD).
+    pub disk_generation: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaidStatus {
+    pub device: String,
+    pub state: DiskState,
+    /// e.g. `[2/1] [U_]`
+    pub members: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecyclingStatus {
+    pub failing: bool,
+    pub reason: String,
+}
+
+/// `GET /api/v1/config` (admin only): what a spare needs to take over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeoverConfig {
+    pub cameras: Vec<CameraSettings>,
+    pub recording: RecordingSettings,
+    pub events: Vec<EventRule>,
+    pub email: Option<EmailSettings>,
+    pub server: ServerSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSettings {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSettings {
+    /// `continuous` (the only mode today).
+    pub mode: String,
+    pub segment_seconds: u32,
+    pub retention_days: Option<u32>,
+    pub high_water_percent: u8,
+    /// Which camera stream is recorded (`main`).
+    pub stream: String,
+}
+
+/// Things that happen, to which actions are attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Takeover,
+    Failback,
+    CameraLost,
+    DiskFailed,
+    RecycleFailed,
+}
+
+/// An action: `"email"` or `"log"` (plain strings in JSON and TOML, and
+/// postcard-friendly for the spare's snapshots).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Email to the recipients of the email settings.
+    Email,
+    /// Log line at warning level.
+    Log,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRule {
+    pub on: EventKind,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub from: String,
+    pub to: Vec<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub name: String,
+    pub upnp: bool,
+    pub admin_user: String,
+    /// `pbkdf2-sha256$ITER$SALT_B64$HASH_B64`; the clear password never leaves the NVR.
+    pub admin_password_hash: String,
+}
+
+/// Where recorded video came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Recorded by this NVR.
+    Local,
+    /// Recorded by a spare during a takeover (light blue on timelines).
+    Failover,
+}
+
+/// Where the bytes of a span are now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    Nvr,
+    Spare,
+}
+
+/// `GET /api/v1/recordings?camera=ID&from=T&to=T`: contiguous spans.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSpan {
+    pub camera: String,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub frames: u64,
+    pub source: Source,
+    pub location: Location,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recordings {
+    pub camera: String,
+    pub spans: Vec<RecordingSpan>,
+}
+
+/// One failover segment offered for re-insertion: `POST /api/v1/import`
+/// with this as JSON in the `X-Hotspare-Segment` header and the segment's
+/// index file bytes followed by its sample file bytes as the body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSegment {
+    /// Unique and stable per segment: `<spare serial>/<camera>/<segment id>`.
+    pub uid: String,
+    pub camera: String,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub frames: u64,
+    pub index_len: u64,
+    pub sample_len: u64,
+    /// SHA-256 of the body (index bytes then sample bytes), lower-case hex.
+    pub sha256: String,
+}
+
+/// Reply to an import: the NVR has the segment durably (fsynced).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportReceipt {
+    pub uid: String,
+    /// False when the segment was already there (idempotent retry).
+    pub created: bool,
+    pub sha256: String,
+}
+
+/// Error body of every non-2xx reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiError {
+    pub error: String,
+}

@@ -1,0 +1,106 @@
+//! HTTP client for an NVR's API (`docs/api.md`): status, takeover
+//! settings, re-insertion. Every error says which NVR and what failed.
+
+use std::time::Duration;
+
+use hotspare_api::{ApiError, ImportReceipt, ImportSegment, NvrStatus, TakeoverConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url}: {detail}")]
+    Http { url: String, detail: String },
+    #[error("{url}: HTTP {status}: {message}")]
+    Status { url: String, status: u16, message: String },
+    #[error("{url}: reply is not the expected JSON: {detail}")]
+    Decode { url: String, detail: String },
+}
+
+/// One NVR's API.
+#[derive(Clone, Debug)]
+pub struct NvrClient {
+    base: String,
+    user: String,
+    password: String,
+    http: reqwest::Client,
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer (timeout)".into()
+    } else if e.is_connect() {
+        "connection refused or unreachable".into()
+    } else {
+        let mut s = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(inner) = src {
+            s = format!("{s}: {inner}");
+            src = inner.source();
+        }
+        s
+    }
+}
+
+impl NvrClient {
+    pub fn new(base: &str, user: &str, password: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap_or_default();
+        NvrClient { base: base.trim_end_matches('/').to_string(), user: user.into(), password: password.into(), http }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, auth: bool, timeout: Duration) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.get(&url).timeout(timeout);
+        if auth {
+            req = req.basic_auth(&self.user, Some(&self.password));
+        }
+        let resp = req.send().await.map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
+        decode(url, resp).await
+    }
+
+    /// `GET /api/v1/status`.
+    pub async fn status(&self, timeout: Duration) -> Result<NvrStatus, ClientError> {
+        self.get_json("/api/v1/status", false, timeout).await
+    }
+
+    /// `GET /api/v1/config` with the NVR's admin credentials.
+    pub async fn config(&self, timeout: Duration) -> Result<TakeoverConfig, ClientError> {
+        self.get_json("/api/v1/config", true, timeout).await
+    }
+
+    /// `POST /api/v1/import`: one segment, index bytes then sample bytes.
+    pub async fn import(&self, seg: &ImportSegment, body: Vec<u8>) -> Result<ImportReceipt, ClientError> {
+        let url = format!("{}/api/v1/import", self.base);
+        let header = serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
+        let resp = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(120))
+            .basic_auth(&self.user, Some(&self.password))
+            .header("X-Hotspare-Segment", header)
+            .header("Content-Type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
+        decode(url, resp).await
+    }
+}
+
+async fn decode<T: serde::de::DeserializeOwned>(url: String, resp: reqwest::Response) -> Result<T, ClientError> {
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<ApiError>(&bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned());
+        return Err(ClientError::Status { url, status: status.as_u16(), message });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { url, detail: e.to_string() })
+}

@@ -1,0 +1,458 @@
+//! The spare's configuration file, `failover.toml`: parsing, validation and
+//! the resolved monitoring timing. Every table denies unknown keys; every
+//! error names the file, the line and column, the key and the problem.
+//!
+//! ```toml
+//! [spare]
+//! name = "spare-1"                       # shown to people (emails, UI)
+//! serial = "HS-0001"                     # [A-Za-z0-9._-]{1,64}; SSDP uuids; the licence box id unless box_id is set
+//! listen = "127.0.0.1:8090"              # the spare's HTTP API
+//! store = "/var/lib/hotspare/failover"   # where failover video is recorded
+//! state = "/var/lib/hotspare/state"      # snapshots + state (postcard)
+//! licence = "/etc/hotspare/licence.toml" # optional; without it: 4 NVRs, 16 channels
+//! box_id = "HS-0001"                     # optional override of the licence box id
+//!
+//! [monitor]                              # optional table; these are the defaults
+//! profile = "default"                    # or "fast" (tests, demanding sites)
+//! check_interval_s = 30                  # 30..=180; NVR status check
+//! failures_to_takeover = 3               # 1..=10; unanswered checks in a row before takeover
+//! recording_check_interval_s = 60        # 10..=600; NVR disk/recording check
+//! failback_check_interval_s = 60         # 10..=600; is the failed NVR back?
+//!
+//! [[nvr]]                                # one table per protected NVR
+//! id = "nvr1"                            # [A-Za-z0-9_-]{1,32}, unique
+//! url = "http://192.168.1.10:8081"       # http:// or https://, the NVR's API
+//! admin_user = "admin"
+//! admin_password = "secret"
+//! priority = 1                           # optional (default 100); lower = covered first when channels run out
+//!
+//! [email]                                # optional: the spare's own notifications
+//! smtp_host = "mail.example.com"         # (same keys as hotspare_api::EmailSettings)
+//! smtp_port = 25
+//! from = "spare-1@example.com"
+//! to = ["security@example.com"]
+//! user = "spare"                         # optional
+//! password = "secret"                    # optional
+//! ```
+//!
+//! Profile `fast` fixes the intervals to 1 s (status), 1 s (recording) and
+//! 2 s (failback); interval keys given with it are ignored with a warning.
+//! `failures_to_takeover` applies to both profiles. The number of `[[nvr]]`
+//! tables is checked against the licence with [`Config::check_capacity`].
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::ops::{Range, RangeInclusive};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hotspare_api::EmailSettings;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::license::{Capacity, Licence, LicenceError};
+
+/// Allowed `check_interval_s` in the default profile (vendor behaviour).
+pub const CHECK_INTERVAL_RANGE: RangeInclusive<u32> = 30..=180;
+/// Allowed `failures_to_takeover`.
+pub const FAILURES_RANGE: RangeInclusive<u32> = 1..=10;
+/// Allowed `recording_check_interval_s` and `failback_check_interval_s`.
+pub const SLOW_CHECK_RANGE: RangeInclusive<u32> = 10..=600;
+/// Default `priority` of an NVR.
+pub const DEFAULT_PRIORITY: u32 = 100;
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// Syntax, type or value error at a place in the file.
+    #[error("{path}:{line}:{column}: {key}: {problem}")]
+    Invalid { path: PathBuf, line: usize, column: usize, key: String, problem: String },
+    #[error("{path}: {configured} NVRs configured but the licence allows {allowed} ({capacity})")]
+    TooManyNvrs { path: PathBuf, configured: usize, allowed: u8, capacity: String },
+}
+
+/// Monitoring profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// The vendor behaviour: 30–180 s checks, every minute for disks/failback.
+    Default,
+    /// 1 s checks (tests, demanding sites).
+    Fast,
+}
+
+/// The whole validated file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    pub spare: Spare,
+    pub monitor: Monitor,
+    /// In file order.
+    pub nvrs: Vec<NvrEntry>,
+    pub email: Option<EmailSettings>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spare {
+    pub name: String,
+    pub serial: String,
+    pub listen: SocketAddr,
+    pub store: PathBuf,
+    pub state: PathBuf,
+    pub licence: Option<PathBuf>,
+    pub box_id: Option<String>,
+}
+
+/// The `[monitor]` values as written (defaults filled in); see
+/// [`Config::timing`] for what is actually used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Monitor {
+    pub profile: Profile,
+    pub check_interval_s: u32,
+    pub failures_to_takeover: u32,
+    pub recording_check_interval_s: u32,
+    pub failback_check_interval_s: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NvrEntry {
+    pub id: String,
+    /// Base URL of the NVR's API, without a trailing `/`.
+    pub url: String,
+    pub admin_user: String,
+    pub admin_password: String,
+    /// Lower is covered first when channels run out.
+    pub priority: u32,
+}
+
+/// The monitoring timing in effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonitorTiming {
+    pub check_interval: Duration,
+    pub failures_to_takeover: u32,
+    pub recording_check_interval: Duration,
+    pub failback_check_interval: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    spare: RawSpare,
+    #[serde(default)]
+    monitor: Option<RawMonitor>,
+    #[serde(default)]
+    nvr: Vec<RawNvr>,
+    #[serde(default)]
+    email: Option<Spanned<EmailSettings>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpare {
+    name: Spanned<String>,
+    serial: Spanned<String>,
+    listen: SocketAddr,
+    store: PathBuf,
+    state: PathBuf,
+    licence: Option<PathBuf>,
+    box_id: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMonitor {
+    profile: Option<Spanned<String>>,
+    check_interval_s: Option<Spanned<u32>>,
+    failures_to_takeover: Option<Spanned<u32>>,
+    recording_check_interval_s: Option<Spanned<u32>>,
+    failback_check_interval_s: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNvr {
+    id: Spanned<String>,
+    url: Spanned<String>,
+    admin_user: String,
+    admin_password: String,
+    priority: Option<u32>,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let src = Source { text, path };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            src.error(offset, &key_at(text, offset), e.message().trim().to_owned())
+        })?;
+
+        let s = raw.spare;
+        let name = check_name(&src, &s.name, "spare.name")?;
+        let serial = check_token(&src, &s.serial, "spare.serial", 64, true)?;
+        let box_id = match &s.box_id {
+            Some(b) => Some(check_token(&src, b, "spare.box_id", 128, true)?),
+            None => None,
+        };
+        let spare =
+            Spare { name, serial, listen: s.listen, store: s.store, state: s.state, licence: s.licence, box_id };
+
+        let monitor = check_monitor(&src, raw.monitor)?;
+
+        let mut nvrs = Vec::with_capacity(raw.nvr.len());
+        let mut ids = HashSet::new();
+        for (i, n) in raw.nvr.into_iter().enumerate() {
+            let id = check_token(&src, &n.id, &format!("nvr[{i}].id"), 32, false)?;
+            if !ids.insert(id.clone()) {
+                return Err(src.error(n.id.span().start, &format!("nvr[{i}].id"), format!("duplicate NVR id {id:?}")));
+            }
+            let url = check_url(&src, &n.url, &format!("nvr[{i}].url"))?;
+            nvrs.push(NvrEntry {
+                id,
+                url,
+                admin_user: n.admin_user,
+                admin_password: n.admin_password,
+                priority: n.priority.unwrap_or(DEFAULT_PRIORITY),
+            });
+        }
+
+        let email = match raw.email {
+            Some(e) => {
+                let at = e.span().start;
+                let e = e.into_inner();
+                if let Err((key, problem)) = crate::email::check_settings(&e) {
+                    return Err(src.error(at, &format!("email.{key}"), problem));
+                }
+                Some(e)
+            }
+            None => None,
+        };
+
+        Ok(Config { path: path.to_owned(), spare, monitor, nvrs, email })
+    }
+
+    /// The timing in effect (profile applied).
+    pub fn timing(&self) -> MonitorTiming {
+        self.monitor.timing()
+    }
+
+    /// The id licences must be bound to: `spare.box_id`, else `spare.serial`.
+    pub fn box_id(&self) -> &str {
+        self.spare.box_id.as_deref().unwrap_or(&self.spare.serial)
+    }
+
+    /// The capacity: the configured licence verified for [`Config::box_id`],
+    /// or [`Capacity::unlicensed`] when no licence is configured. A
+    /// configured licence that does not verify is an error.
+    pub fn capacity(&self) -> Result<Capacity, LicenceError> {
+        match &self.spare.licence {
+            Some(p) => Licence::load(p, self.box_id()),
+            None => Ok(Capacity::unlicensed()),
+        }
+    }
+
+    /// More `[[nvr]]` tables than `capacity` allows is an error.
+    pub fn check_capacity(&self, capacity: &Capacity) -> Result<(), ConfigError> {
+        if self.nvrs.len() > usize::from(capacity.nvrs) {
+            return Err(ConfigError::TooManyNvrs {
+                path: self.path.clone(),
+                configured: self.nvrs.len(),
+                allowed: capacity.nvrs,
+                capacity: capacity.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Monitor {
+    /// The timing in effect (profile applied).
+    pub fn timing(&self) -> MonitorTiming {
+        match self.profile {
+            Profile::Default => MonitorTiming {
+                check_interval: Duration::from_secs(self.check_interval_s.into()),
+                failures_to_takeover: self.failures_to_takeover,
+                recording_check_interval: Duration::from_secs(self.recording_check_interval_s.into()),
+                failback_check_interval: Duration::from_secs(self.failback_check_interval_s.into()),
+            },
+            Profile::Fast => MonitorTiming {
+                check_interval: Duration::from_secs(1),
+                failures_to_takeover: self.failures_to_takeover,
+                recording_check_interval: Duration::from_secs(1),
+                failback_check_interval: Duration::from_secs(2),
+            },
+        }
+    }
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor {
+            profile: Profile::Default,
+            check_interval_s: 30,
+            failures_to_takeover: 3,
+            recording_check_interval_s: 60,
+            failback_check_interval_s: 60,
+        }
+    }
+}
+
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Source<'_> {
+    fn error(&self, offset: usize, key: &str, problem: String) -> ConfigError {
+        let (line, column) = line_col(self.text, offset);
+        ConfigError::Invalid { path: self.path.to_owned(), line, column, key: key.to_owned(), problem }
+    }
+}
+
+fn check_monitor(src: &Source<'_>, raw: Option<RawMonitor>) -> Result<Monitor, ConfigError> {
+    let mut m = Monitor::default();
+    let Some(raw) = raw else { return Ok(m) };
+    if let Some(p) = &raw.profile {
+        m.profile = match p.get_ref().as_str() {
+            "default" => Profile::Default,
+            "fast" => Profile::Fast,
+            other => {
+                return Err(src.error(
+                    p.span().start,
+                    "monitor.profile",
+                    format!("unknown profile {other:?} (allowed: \"default\", \"fast\")"),
+                ))
+            }
+        };
+    }
+    let ranged = |v: &Option<Spanned<u32>>, key: &str, range: RangeInclusive<u32>, default: u32| match v {
+        None => Ok(default),
+        Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
+        Some(v) => Err(src.error(
+            v.span().start,
+            key,
+            format!("{} is out of range (allowed {}..={})", v.get_ref(), range.start(), range.end()),
+        )),
+    };
+    m.failures_to_takeover =
+        ranged(&raw.failures_to_takeover, "monitor.failures_to_takeover", FAILURES_RANGE, m.failures_to_takeover)?;
+    let intervals = [
+        (&raw.check_interval_s, "monitor.check_interval_s"),
+        (&raw.recording_check_interval_s, "monitor.recording_check_interval_s"),
+        (&raw.failback_check_interval_s, "monitor.failback_check_interval_s"),
+    ];
+    if m.profile == Profile::Fast {
+        for (v, key) in intervals {
+            if v.is_some() {
+                log::warn!("{}: {key} is ignored with profile \"fast\"", src.path.display());
+            }
+        }
+        return Ok(m);
+    }
+    m.check_interval_s =
+        ranged(&raw.check_interval_s, "monitor.check_interval_s", CHECK_INTERVAL_RANGE, m.check_interval_s)?;
+    m.recording_check_interval_s = ranged(
+        &raw.recording_check_interval_s,
+        "monitor.recording_check_interval_s",
+        SLOW_CHECK_RANGE,
+        m.recording_check_interval_s,
+    )?;
+    m.failback_check_interval_s = ranged(
+        &raw.failback_check_interval_s,
+        "monitor.failback_check_interval_s",
+        SLOW_CHECK_RANGE,
+        m.failback_check_interval_s,
+    )?;
+    Ok(m)
+}
+
+fn check_name(src: &Source<'_>, v: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+    let s = v.get_ref();
+    if s.trim().is_empty() || s.chars().count() > 64 || s.chars().any(char::is_control) {
+        return Err(src.error(v.span().start, key, format!("{s:?}: 1 to 64 characters, no control characters")));
+    }
+    Ok(s.clone())
+}
+
+/// `[A-Za-z0-9_-]` (plus `.` when `dot`), 1..=max characters.
+fn check_token(src: &Source<'_>, v: &Spanned<String>, key: &str, max: usize, dot: bool) -> Result<String, ConfigError> {
+    let s = v.get_ref();
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (dot && c == '.');
+    if s.is_empty() || s.len() > max || !s.chars().all(ok_char) {
+        let allowed = if dot { "A-Z a-z 0-9 . _ -" } else { "A-Z a-z 0-9 _ -" };
+        return Err(src.error(v.span().start, key, format!("{s:?}: 1 to {max} characters of {allowed}")));
+    }
+    Ok(s.clone())
+}
+
+fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+    let s = v.get_ref();
+    let bad = |problem: String| src.error(v.span().start, key, format!("{s:?}: {problem}"));
+    let url = reqwest::Url::parse(s).map_err(|e| bad(format!("not a URL ({e})")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(bad(format!("scheme {:?} (allowed: http, https)", url.scheme())));
+    }
+    if url.host_str().map_or(true, str::is_empty) {
+        return Err(bad("no host".to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials belong in admin_user/admin_password, not in the URL".to_owned()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("no query or fragment allowed".to_owned()));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// Best-effort dotted key name at a byte offset: the enclosing table
+/// (`spare`, `nvr[1]`) and the key of the line (`check_interval_s`).
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let mut table = String::new();
+    let mut arrays: std::collections::HashMap<String, usize> = Default::default();
+    let mut pos = 0;
+    let mut key = None;
+    for line in text.split_inclusive('\n') {
+        let span: Range<usize> = pos..pos + line.len();
+        pos += line.len();
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_owned();
+            let n = arrays.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            table = name.trim().to_owned();
+        }
+        if span.contains(&offset) || (span.end == offset && pos == text.len()) {
+            if !t.starts_with('[') && !t.starts_with('#') {
+                key = t.split('=').next().map(|k| k.trim().trim_matches('"').to_owned()).filter(|k| !k.is_empty());
+            }
+            break;
+        }
+    }
+    match (table.is_empty(), key) {
+        (true, Some(k)) => k,
+        (false, Some(k)) => format!("{table}.{k}"),
+        (false, None) => table,
+        (true, None) => "(file)".to_owned(),
+    }
+}

@@ -1,0 +1,51 @@
+//! The spare's status as shown by its API and the demo.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::reinsert::ReinsertProgress;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpareStatus {
+    pub name: String,
+    pub serial: String,
+    pub nvrs_licensed: u8,
+    pub channels_licensed: u16,
+    pub channels_used: u16,
+    pub nvrs: Vec<NvrView>,
+}
+
+/// One takeover, for the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakeoverRecord {
+    pub at_us: i64,
+    pub reason: String,
+    pub failback_us: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NvrView {
+    pub id: String,
+    pub url: String,
+    pub server_name: Option<String>,
+    pub serial: Option<String>,
+    /// `watching` or `taken_over`.
+    pub phase: String,
+    pub reason: Option<String>,
+    pub since_us: Option<i64>,
+    pub misses: u32,
+    pub last_check_us: Option<i64>,
+    pub last_error: Option<String>,
+    pub snapshot_us: Option<i64>,
+    /// Cameras recorded here now.
+    pub recording: Vec<String>,
+    /// Cameras not yet handed back.
+    pub covering: Vec<String>,
+    /// Cameras the channel licence could not cover.
+    pub uncovered: Vec<String>,
+    /// Start of the newest failover segment per recorded camera.
+    pub first_frame_us: BTreeMap<String, Option<i64>>,
+    pub reinsert: ReinsertProgress,
+    pub takeovers: Vec<TakeoverRecord>,
+}

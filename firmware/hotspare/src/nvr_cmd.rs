@@ -1,0 +1,19 @@
+//! `hotspare nvr --config FILE` (the recording server's API process) and the
+//! hidden `hotspare nvr-recorder --config FILE` it starts (the recorder
+//! process); both live in `hotspare-nvr`.
+
+use std::path::PathBuf;
+
+use crate::CliError;
+
+/// The API process: serves until SIGTERM, supervising the recorder process.
+pub async fn run(config: PathBuf) -> Result<(), CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::new(format!("cannot find the hotspare binary: {e}")))?;
+    hotspare_nvr::run_nvr(&config, exe).await.map_err(|e| CliError::new(e.to_string()))
+}
+
+/// The recorder process (started by `nvr`).
+pub async fn run_recorder(config: PathBuf) -> Result<(), CliError> {
+    let cfg = hotspare_nvr::NvrConfig::load(&config).map_err(|e| CliError::new(e.to_string()))?;
+    hotspare_nvr::recorder::run_recorder(cfg).await.map_err(|e| CliError::new(e.to_string()))
+}

@@ -1,0 +1,187 @@
+//! A site on loopback for the demo and the failover benchmark: camera
+//! simulator, NVR processes and a spare process, with their configs written
+//! to a work directory and their APIs polled over HTTP.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hotspare_api::{NvrStatus, Recordings};
+use hotspare_failover::status::SpareStatus;
+use rustix::process::{kill_process_group, Pid, Signal};
+
+use crate::CliError;
+
+/// A free loopback TCP port.
+pub fn free_port() -> Result<u16, CliError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| CliError::new(format!("no free port: {e}")))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| CliError::new(e.to_string()))
+}
+
+/// A child process in its own process group, killed (with its children)
+/// when dropped.
+pub struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, args: &[&str], log: &Path) -> Result<Proc, CliError> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().map_err(|e| CliError::new(format!("own executable: {e}")))?;
+        let out = std::fs::File::create(log).map_err(|e| CliError::new(format!("{}: {e}", log.display())))?;
+        let err = out.try_clone().map_err(|e| CliError::new(e.to_string()))?;
+        let child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| CliError::new(format!("starting {name}: {e}")))?;
+        Ok(Proc { child })
+    }
+
+    fn signal_group(&self, sig: Signal) {
+        if let Some(pid) = Pid::from_raw(self.child.id() as i32) {
+            let _ = kill_process_group(pid, sig);
+        }
+    }
+
+    /// SIGKILL to the whole process group (the NVR and its recorder child).
+    pub fn kill_hard(&mut self) {
+        self.signal_group(Signal::KILL);
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM to the group, SIGKILL after 5 s.
+    pub fn terminate(&mut self) {
+        self.signal_group(Signal::TERM);
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill_hard();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill_hard();
+        }
+    }
+}
+
+/// JSON over HTTP to the processes of the site.
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new() -> Self {
+        Http { client: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default() }
+    }
+
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        let r = self.client.get(url).send().await.map_err(|e| format!("{url}: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("{url}: HTTP {}", r.status()));
+        }
+        r.json().await.map_err(|e| format!("{url}: {e}"))
+    }
+
+    pub async fn bytes(&self, url: &str) -> Result<Vec<u8>, String> {
+        let r = self.client.get(url).timeout(Duration::from_secs(60)).send().await.map_err(|e| format!("{url}: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("{url}: HTTP {}", r.status()));
+        }
+        r.bytes().await.map(|b| b.to_vec()).map_err(|e| format!("{url}: {e}"))
+    }
+
+    pub async fn spare(&self, base: &str) -> Result<SpareStatus, String> {
+        self.get(&format!("{base}/api/v1/status")).await
+    }
+
+    pub async fn nvr(&self, base: &str) -> Result<NvrStatus, String> {
+        self.get(&format!("{base}/api/v1/status")).await
+    }
+
+    pub async fn recordings(&self, base: &str, camera: &str) -> Result<Recordings, String> {
+        self.get(&format!("{base}/api/v1/recordings?camera={camera}")).await
+    }
+}
+
+/// One NVR of the site.
+pub struct NvrSpec {
+    pub id: String,
+    pub port: u16,
+    pub cameras: Vec<(String, String)>,
+    pub config: PathBuf,
+}
+
+impl NvrSpec {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Writes the config of an NVR recording `cameras` (id, RTSP URL).
+pub fn write_nvr_config(dir: &Path, id: &str, port: u16, cameras: &[(String, String)], spare_port: u16) -> Result<NvrSpec, CliError> {
+    let storage = dir.join(format!("{id}-store"));
+    let mut t = format!(
+        "[server]\nname = \"NVR {id}\"\nserial = \"SN-{id}\"\nlisten = \"127.0.0.1:{port}\"\n\
+         admin_user = \"admin\"\nadmin_password = \"demo-{id}\"\nupnp = true\n\n\
+         [storage]\ndir = \"{}\"\nsegment_seconds = 4\n\n[failover]\nspares = [\"http://127.0.0.1:{spare_port}\"]\n",
+        storage.display()
+    );
+    for (cid, url) in cameras {
+        t.push_str(&format!("\n[[camera]]\nid = \"{cid}\"\nname = \"Camera {cid}\"\nurl = \"{url}\"\n"));
+    }
+    let config = dir.join(format!("{id}.toml"));
+    std::fs::write(&config, t).map_err(|e| CliError::new(format!("{}: {e}", config.display())))?;
+    Ok(NvrSpec { id: id.to_string(), port, cameras: cameras.to_vec(), config })
+}
+
+/// Writes the spare's config watching `nvrs` in the fast profile.
+pub fn write_spare_config(dir: &Path, port: u16, nvrs: &[NvrSpec]) -> Result<PathBuf, CliError> {
+    let mut t = format!(
+        "[spare]\nname = \"spare-1\"\nserial = \"HS-DEMO\"\nlisten = \"127.0.0.1:{port}\"\n\
+         store = \"{}\"\nstate = \"{}\"\n\n[monitor]\nprofile = \"fast\"\n",
+        dir.join("spare-store").display(),
+        dir.join("spare-state").display()
+    );
+    for (i, n) in nvrs.iter().enumerate() {
+        t.push_str(&format!(
+            "\n[[nvr]]\nid = \"{}\"\nurl = \"{}\"\nadmin_user = \"admin\"\nadmin_password = \"demo-{}\"\npriority = {}\n",
+            n.id,
+            n.url(),
+            n.id,
+            i + 1
+        ));
+    }
+    let path = dir.join("failover.toml");
+    std::fs::write(&path, t).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// Polls `f` every 200 ms until it returns `Some` or `limit` passes.
+pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> Result<T, CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t0 = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return Ok(v);
+        }
+        if t0.elapsed() > limit {
+            return Err(CliError::new(format!("timed out after {limit:?} waiting for {what}")));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -26,6 +26,9 @@ pub struct ReinsertProgress {
     pub segments_left: u64,
     pub last_error: Option<String>,
     pub finished: bool,
+    /// When this round of re-insertion started and finished (µs since epoch).
+    pub started_us: i64,
+    pub finished_us: Option<i64>,
 }
 
 /// Stable id of a segment across restarts of either side.
@@ -87,11 +90,15 @@ async fn push_one(
 pub async fn run(store: Arc<Store>, client: NvrClient, spare_serial: String, nvr: String, progress: Arc<Mutex<ReinsertProgress>>) {
     let mut delay = Duration::from_millis(500);
     let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock().unwrap_or_else(|p| p.into_inner()));
+    set(&|p| p.started_us = crate::engine::now_us());
     loop {
         let segs = closed_segments(&store);
         set(&|p| p.segments_left = segs.len() as u64);
         if segs.is_empty() {
-            set(&|p| p.finished = true);
+            set(&|p| {
+                p.finished = true;
+                p.finished_us = Some(crate::engine::now_us());
+            });
             log::info!("{nvr}: re-insertion finished");
             return;
         }

@@ -30,6 +30,25 @@ pub enum Command {
     NvrRecorder(NvrArgs),
     /// The failover spare: monitors NVRs, takes over, fails back, re-inserts.
     Failover(crate::failover_cmd::FailoverArgs),
+    /// Failover latency and re-insertion throughput on a loopback site.
+    #[command(hide = true)]
+    BenchFailover(BenchFailoverArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchFailoverArgs {
+    #[arg(long, default_value = "fixtures/clip-h264.h264")]
+    pub clip: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub trials: u32,
+    /// Cameras of the NVR that fails.
+    #[arg(long, default_value_t = 4)]
+    pub cameras: u32,
+    /// Outage of the last trial (measures re-insertion throughput).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub long_outage: Duration,
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

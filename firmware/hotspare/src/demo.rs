@@ -8,12 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use hotspare_api::{RecordingSpan, Source};
 
 use crate::cli::DemoArgs;
-use crate::site::{free_port, wait_for, write_nvr_config, write_spare_config, Http, NvrSpec, Proc};
+use crate::site::{Http, NvrSpec, Site};
 use crate::times::format_us;
 use crate::CliError;
 
@@ -110,101 +109,41 @@ fn largest_gap(spans: &[RecordingSpan], from: i64, to: i64) -> i64 {
 
 pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let dir = work_dir(a.dir)?;
-    let http = Http::new();
-    let sim = hotspare_sim::bind(hotspare_sim::SimConfig {
-        listen: "127.0.0.1:0".parse().map_err(|_| CliError::new("bad listen address"))?,
-        streams: 4,
-        clip: a.clip.clone(),
-        fps: 25,
-        user: None,
-        password: None,
-        audio: true,
-    })
-    .await
-    .map_err(|e| CliError::new(format!("camera simulator: {e}")))?;
-    let cam_addr = sim.local_addr();
-    let sim_task = tokio::spawn(sim.serve());
     println!("Hotspare demo in {}", dir.display());
-    println!("camera simulator: 4 cameras at rtsp://{cam_addr}/cam0..cam3 (clip {}, GOP 1 s)", a.clip.display());
-
-    let spare_port = free_port()?;
-    let cams = |r: std::ops::Range<u32>| -> Vec<(String, String)> {
-        r.map(|i| (format!("cam{i}"), format!("rtsp://{cam_addr}/cam{i}"))).collect()
-    };
-    let nvrs = vec![
-        write_nvr_config(&dir, "nvr1", free_port()?, &cams(0..2), spare_port)?,
-        write_nvr_config(&dir, "nvr2", free_port()?, &cams(2..4), spare_port)?,
-    ];
-    let spare_cfg = write_spare_config(&dir, spare_port, &nvrs)?;
-    let spare = format!("http://127.0.0.1:{spare_port}");
-    let start_nvr = |n: &NvrSpec| {
-        let cfg = n.config.display().to_string();
-        Proc::spawn(&n.id, &["nvr", "--config", &cfg], &dir.join(format!("{}.log", n.id)))
-    };
-    let mut nvr_procs = Vec::new();
-    for n in &nvrs {
-        nvr_procs.push(start_nvr(n)?);
-    }
-    let spare_cfg_s = spare_cfg.display().to_string();
-    let _spare_proc =
-        Proc::spawn("spare", &["failover", "--config", &spare_cfg_s, "--ssdp", "off"], &dir.join("spare.log"))?;
-    println!("2 NVRs (2 cameras each) and 1 spare (fast profile: checks every 1 s, takeover after 3 misses)\n");
+    let mut site = Site::start(&dir, &a.clip, 2, 2).await?;
+    println!("camera simulator with 4 cameras (clip {}, GOP 1 s); 2 NVRs with 2 cameras each;", a.clip.display());
+    println!("1 spare in the fast profile (checks every 1 s, takeover after 3 misses)\n");
     let t0 = crate::site_now_us();
+    let (http, spare) = (site.http.clone(), site.spare.clone());
 
     // 1. Everything healthy and the spare holds both NVRs' settings.
-    wait_for(Duration::from_secs(30), "the spare to sync both NVRs' settings", || async {
-        let s = http.spare(&spare).await.ok()?;
-        s.nvrs.iter().all(|n| n.snapshot_us.is_some() && n.phase == "watching").then_some(())
-    })
-    .await?;
-    wait_for(Duration::from_secs(30), "both NVRs to record", || async {
-        for n in &nvrs {
-            let s = http.nvr(&n.url()).await.ok()?;
-            if !s.cameras.iter().all(|c| c.recording) {
-                return None;
-            }
-        }
-        Some(())
-    })
-    .await?;
-    print_table(&http, &spare, &nvrs, t0).await;
+    site.wait_healthy().await?;
+    print_table(&http, &spare, &site.nvrs, t0).await;
     tokio::time::sleep(a.duration / 2).await;
-    print_table(&http, &spare, &nvrs, t0).await;
+    print_table(&http, &spare, &site.nvrs, t0).await;
 
     // 2. Kill nvr1 (the process and its recorder: a power cut).
     println!("\n>>> killing nvr1 (SIGKILL to the NVR and its recorder process)\n");
-    let killed_us = crate::site_now_us();
-    nvr_procs[0].kill_hard();
-    let view = wait_for(Duration::from_secs(30), "the takeover of nvr1", || async {
-        let s = http.spare(&spare).await.ok()?;
-        let v = s.nvrs.into_iter().find(|n| n.id == "nvr1")?;
-        (v.phase == "taken_over" && v.first_frame_us.values().all(|f| f.is_some()) && v.recording.len() == 2).then_some(v)
-    })
-    .await?;
+    let killed_us = site.kill_nvr(0);
+    let view = site.wait_takeover(0).await?;
     let decided_us = view.since_us.unwrap_or(killed_us);
     let first_frames: Vec<(String, i64)> =
         view.first_frame_us.iter().map(|(c, f)| (c.clone(), f.unwrap_or(decided_us))).collect();
-    print_table(&http, &spare, &nvrs, t0).await;
+    print_table(&http, &spare, &site.nvrs, t0).await;
     println!(
         "\n    detection: {:.2} s after the kill; first frame on the spare: {}",
         secs(decided_us - killed_us),
         first_frames.iter().map(|(c, f)| format!("{c} +{:.2} s", secs(f - decided_us))).collect::<Vec<_>>().join(", ")
     );
     tokio::time::sleep(a.duration).await;
-    print_table(&http, &spare, &nvrs, t0).await;
+    print_table(&http, &spare, &site.nvrs, t0).await;
 
     // 3. nvr1 comes back with its original address and settings.
     println!("\n>>> restarting nvr1\n");
-    let back_us = crate::site_now_us();
-    nvr_procs[0] = start_nvr(&nvrs[0])?;
-    let view = wait_for(Duration::from_secs(60), "failback and re-insertion of nvr1", || async {
-        let s = http.spare(&spare).await.ok()?;
-        let v = s.nvrs.into_iter().find(|n| n.id == "nvr1")?;
-        (v.phase == "watching" && v.reinsert.finished).then_some(v)
-    })
-    .await?;
+    let back_us = site.restart_nvr(0)?;
+    let view = site.wait_failback(0).await?;
     let failback_us = view.takeovers.last().and_then(|t| t.failback_us).unwrap_or(back_us);
-    print_table(&http, &spare, &nvrs, t0).await;
+    print_table(&http, &spare, &site.nvrs, t0).await;
     println!(
         "\n    failback {:.2} s after nvr1 came back; re-inserted {} segments, {} frames, {:.1} MB ({} already there)",
         secs(failback_us - back_us),
@@ -217,9 +156,10 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     // 4. The NVR's own timeline and playback of the outage.
     let mut ok = true;
     let mut gaps = Vec::new();
+    let nvr1 = &site.nvrs[0];
     println!("\nnvr1 timeline ({LIGHT_BLUE}light blue{RESET} = recorded by the spare, now in the NVR):");
-    for (cam, _) in &nvrs[0].cameras {
-        let rec = http.recordings(&nvrs[0].url(), cam).await.map_err(CliError::new)?;
+    for (cam, _) in &nvr1.cameras {
+        let rec = http.recordings(&nvr1.url(), cam).await.map_err(CliError::new)?;
         for s in &rec.spans {
             let (c, r) = if s.source == Source::Failover { (LIGHT_BLUE, RESET) } else { ("", "") };
             println!(
@@ -235,9 +175,8 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         let failover_frames: u64 = rec.spans.iter().filter(|s| s.source == Source::Failover).map(|s| s.frames).sum();
         ok &= failover_frames > 0;
         // Playback of the outage window from the NVR, re-inserted video included.
-        let from = killed_us - 2_000_000;
-        let to = back_us + 2_000_000;
-        let url = format!("{}/api/v1/recordings/{cam}.mp4?from={from}&to={to}", nvrs[0].url());
+        let (from, to) = (killed_us - 2_000_000, back_us + 2_000_000);
+        let url = format!("{}/api/v1/recordings/{cam}.mp4?from={from}&to={to}", nvr1.url());
         let mp4 = dir.join(format!("nvr1-{cam}-outage.mp4"));
         let check = match http.bytes(&url).await {
             Ok(b) => {
@@ -272,10 +211,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         );
     }
     println!("  re-inserted          {} frames in {} segments", view.reinsert.frames_done, view.reinsert.segments_done);
-    for p in nvr_procs.iter_mut() {
-        p.terminate();
-    }
-    sim_task.abort();
+    site.stop();
     if !ok {
         return Err(CliError::new("demo finished with errors (see above)"));
     }

@@ -1,6 +1,7 @@
 //! `hotspare`: the multi-call binary of the failover appliance. Each
 //! subcommand is one process role or tool; see `hotspare --help`.
 
+mod bench_failover;
 mod cli;
 mod demo;
 mod export;
@@ -25,6 +26,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Nvr(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run(a.config))),
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
+        cli::Command::BenchFailover(a) => runtime().and_then(|rt| rt.block_on(bench_failover::run(a))),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use hotspare_api::{NvrStatus, Recordings};
-use hotspare_failover::status::SpareStatus;
+use hotspare_failover::status::{NvrView, SpareStatus};
 use rustix::process::{kill_process_group, Pid, Signal};
 
 use crate::CliError;
@@ -183,5 +183,130 @@ where
             return Err(CliError::new(format!("timed out after {limit:?} waiting for {what}")));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A running site: simulator, NVRs (2 cameras each) and one spare.
+pub struct Site {
+    pub dir: PathBuf,
+    pub http: Http,
+    pub nvrs: Vec<NvrSpec>,
+    pub spare: String,
+    procs: Vec<Proc>,
+    _spare: Proc,
+    sim: tokio::task::JoinHandle<Result<(), hotspare_sim::SimError>>,
+}
+
+impl Site {
+    /// Starts a camera simulator, `nvr_count` NVRs with `cams_per_nvr`
+    /// cameras each, and a spare in the fast profile.
+    pub async fn start(dir: &Path, clip: &Path, nvr_count: u32, cams_per_nvr: u32) -> Result<Site, CliError> {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::new(format!("creating {}: {e}", dir.display())))?;
+        let sim = hotspare_sim::bind(hotspare_sim::SimConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            streams: nvr_count * cams_per_nvr,
+            clip: clip.to_path_buf(),
+            fps: 25,
+            user: None,
+            password: None,
+            audio: true,
+        })
+        .await
+        .map_err(|e| CliError::new(format!("camera simulator: {e}")))?;
+        let cam_addr = sim.local_addr();
+        let sim = tokio::spawn(sim.serve());
+        let spare_port = free_port()?;
+        let mut nvrs = Vec::new();
+        for n in 0..nvr_count {
+            let cams: Vec<(String, String)> = (n * cams_per_nvr..(n + 1) * cams_per_nvr)
+                .map(|i| (format!("cam{i}"), format!("rtsp://{cam_addr}/cam{i}")))
+                .collect();
+            nvrs.push(write_nvr_config(dir, &format!("nvr{}", n + 1), free_port()?, &cams, spare_port)?);
+        }
+        let spare_cfg = write_spare_config(dir, spare_port, &nvrs)?.display().to_string();
+        let mut procs = Vec::new();
+        for n in &nvrs {
+            procs.push(Self::spawn_nvr(dir, n)?);
+        }
+        let spare =
+            Proc::spawn("spare", &["failover", "--config", &spare_cfg, "--ssdp", "off"], &dir.join("spare.log"))?;
+        Ok(Site {
+            dir: dir.to_path_buf(),
+            http: Http::new(),
+            nvrs,
+            spare: format!("http://127.0.0.1:{spare_port}"),
+            procs,
+            _spare: spare,
+            sim,
+        })
+    }
+
+    fn spawn_nvr(dir: &Path, n: &NvrSpec) -> Result<Proc, CliError> {
+        let cfg = n.config.display().to_string();
+        Proc::spawn(&n.id, &["nvr", "--config", &cfg], &dir.join(format!("{}.log", n.id)))
+    }
+
+    /// Waits until the spare holds every NVR's settings and every NVR records.
+    pub async fn wait_healthy(&self) -> Result<(), CliError> {
+        wait_for(Duration::from_secs(30), "the spare to sync every NVR's settings", || async {
+            let s = self.http.spare(&self.spare).await.ok()?;
+            s.nvrs.iter().all(|n| n.snapshot_us.is_some() && n.phase == "watching").then_some(())
+        })
+        .await?;
+        wait_for(Duration::from_secs(30), "every NVR to record", || async {
+            for n in &self.nvrs {
+                let s = self.http.nvr(&n.url()).await.ok()?;
+                if !s.cameras.iter().all(|c| c.recording) {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await
+    }
+
+    /// SIGKILL to NVR `i` and its recorder (a power cut); returns when.
+    pub fn kill_nvr(&mut self, i: usize) -> i64 {
+        let t = crate::site_now_us();
+        self.procs[i].kill_hard();
+        t
+    }
+
+    pub fn restart_nvr(&mut self, i: usize) -> Result<i64, CliError> {
+        let t = crate::site_now_us();
+        self.procs[i] = Self::spawn_nvr(&self.dir, &self.nvrs[i])?;
+        Ok(t)
+    }
+
+    /// Waits until NVR `i` is taken over and every camera has a first frame on the spare.
+    pub async fn wait_takeover(&self, i: usize) -> Result<NvrView, CliError> {
+        let id = self.nvrs[i].id.clone();
+        let cams = self.nvrs[i].cameras.len();
+        wait_for(Duration::from_secs(30), &format!("the takeover of {id}"), || async {
+            let s = self.http.spare(&self.spare).await.ok()?;
+            let v = s.nvrs.into_iter().find(|n| n.id == id)?;
+            (v.phase == "taken_over" && v.recording.len() == cams && v.first_frame_us.values().all(|f| f.is_some()))
+                .then_some(v)
+        })
+        .await
+    }
+
+    /// Waits until NVR `i` is failed back and re-insertion has finished.
+    pub async fn wait_failback(&self, i: usize) -> Result<NvrView, CliError> {
+        let id = self.nvrs[i].id.clone();
+        wait_for(Duration::from_secs(90), &format!("failback and re-insertion of {id}"), || async {
+            let s = self.http.spare(&self.spare).await.ok()?;
+            let v = s.nvrs.into_iter().find(|n| n.id == id)?;
+            (v.phase == "watching" && v.reinsert.finished).then_some(v)
+        })
+        .await
+    }
+
+    /// Stops every process of the site.
+    pub fn stop(mut self) {
+        for p in self.procs.iter_mut() {
+            p.terminate();
+        }
+        self.sim.abort();
     }
 }

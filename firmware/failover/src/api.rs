@@ -47,6 +47,7 @@ pub fn router(
     Router::new()
         .route("/api/v1/status", get(get_status))
         .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/upnp/description.xml", get(upnp_description))
         .route("/api/v1/held/{nvr}/recordings", get(held_recordings))
         .route("/api/v1/held/{nvr}/recordings/{file}", get(held_mp4))
         .with_state(ApiState { status, stores, acting })
@@ -122,6 +123,32 @@ async fn held_mp4(
         Ok(Err(e)) => fail(StatusCode::NOT_FOUND, e.to_string()),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// UPnP device description of a taken-over NVR the spare announces (the
+/// SSDP `LOCATION`): its server name as the friendly name.
+async fn upnp_description(State(st): State<ApiState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let acting = st.acting.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let Some(a) = acting.iter().find(|a| q.get("name").is_none_or(|n| *n == a.server_name)) else {
+        return fail(StatusCode::NOT_FOUND, "no NVR is taken over");
+    };
+    let spare = st.status.lock().unwrap_or_else(|p| p.into_inner()).serial.clone();
+    let uuid = crate::ssdp::device_uuid(&spare, &a.server_name);
+    let body = format!(
+        "<?xml version=\"1.0\"?>\n<root xmlns=\"urn:schemas-upnp-org:device-1-0\">\n\
+         <specVersion><major>1</major><minor>0</minor></specVersion>\n<device>\n\
+         <deviceType>urn:hotspare:device:nvr:1</deviceType>\n<friendlyName>{}</friendlyName>\n\
+         <manufacturer>Hotspare</manufacturer>\n<modelName>Hotspare failover (standing in for {})</modelName>\n\
+         <serialNumber>{}</serialNumber>\n<UDN>uuid:{uuid}</UDN>\n</device>\n</root>\n",
+        xml_escape(&a.server_name),
+        xml_escape(&a.nvr),
+        xml_escape(&a.serial)
+    );
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
 #[derive(Serialize)]

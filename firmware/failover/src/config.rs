@@ -401,7 +401,7 @@ fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str) -> Result<String,
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(bad(format!("scheme {:?} (allowed: http, https)", url.scheme())));
     }
-    if url.host_str().map_or(true, str::is_empty) {
+    if url.host_str().unwrap_or_default().is_empty() {
         return Err(bad("no host".to_owned()));
     }
     if !url.username().is_empty() || url.password().is_some() {

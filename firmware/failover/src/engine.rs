@@ -423,7 +423,7 @@ impl Engine {
         let device = Device {
             name: snap.config.server.name.clone(),
             serial: self.cfg.spare.serial.clone(),
-            location: format!("http://{}/api/v1/status", self.cfg.spare.listen),
+            location: format!("http://{}/api/v1/upnp/description.xml", self.cfg.spare.listen),
         };
         if on {
             if let Err(e) = a.add(device) {

@@ -67,7 +67,11 @@ pub const SIGNATURE_DOMAIN: &str = "hotspare-licence-v1";
 
 /// The vendor's licence-signing public key (ed25519). The private key is
 /// kept offline by the vendor; it is never in the firmware or the repository.
-pub const VENDOR_PUBLIC_KEY: [u8; 32] = [0; 32];
+/// Fingerprint `ec7daae43e286294`.
+pub const VENDOR_PUBLIC_KEY: [u8; 32] = [
+    0xfc, 0x46, 0xb2, 0xd3, 0x83, 0x4d, 0x76, 0x7c, 0xf6, 0x70, 0xe8, 0x1c, 0xf9, 0x40, 0xf8, 0xdf, 0x72, 0x45, 0xad,
+    0x8b, 0xf9, 0xba, 0xc8, 0x6b, 0x30, 0xcf, 0x43, 0x0e, 0x2a, 0xab, 0x13, 0xc8,
+];
 
 /// The development public key; its private seed is `fixtures/license/dev.key`.
 /// Trusted only with the `dev-keys` feature (never in production images).

@@ -49,6 +49,7 @@ fn sign_raw(key: &SigningKey, nvrs: u8, channels: u16) -> String {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn dev_fixture_matches_the_built_in_dev_key() {
     assert_eq!(dev_key().verifying_key().to_bytes(), license::DEV_PUBLIC_KEY);
     let names: Vec<_> = license::trusted_keys().iter().map(|k| k.name).collect();
@@ -56,6 +57,7 @@ fn dev_fixture_matches_the_built_in_dev_key() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn issue_and_verify() {
     let dir = tempfile::tempdir().unwrap();
     let text = issue(&dev_key(), &fields(16, 64)).expect("issue");
@@ -72,6 +74,7 @@ fn issue_and_verify() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn json_form_verifies_too() {
     let dir = tempfile::tempdir().unwrap();
     let text = issue(&dev_key(), &fields(8, 32)).unwrap();
@@ -81,6 +84,7 @@ fn json_form_verifies_too() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn tampered_channels_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let text = issue(&dev_key(), &fields(4, 16)).unwrap();
@@ -94,6 +98,7 @@ fn tampered_channels_is_detected() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn wrong_box_names_both_ids() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, "licence.toml", &issue(&dev_key(), &fields(4, 16)).unwrap());
@@ -102,6 +107,7 @@ fn wrong_box_names_both_ids() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn unknown_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let stranger = license::generate_key().unwrap();
@@ -118,6 +124,7 @@ fn unknown_key_is_refused() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn out_of_range_values_are_refused_at_issue_and_verify() {
     let key = dev_key();
     let e = issue(&key, &fields(17, 64)).expect_err("nvrs 17");
@@ -136,6 +143,7 @@ fn out_of_range_values_are_refused_at_issue_and_verify() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn malformed_files_name_line_or_field() {
     let dir = tempfile::tempdir().unwrap();
     let good = issue(&dev_key(), &fields(4, 16)).unwrap();
@@ -169,6 +177,7 @@ fn box_id_from_files() {
 
 /// What `hotspare license keygen / issue / verify` do, through files.
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn cli_round_trip_through_files() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("vendor.key");
@@ -203,4 +212,23 @@ fn cli_round_trip_through_files() {
 fn unlicensed_capacity() {
     let c = Capacity::unlicensed();
     assert_eq!((c.nvrs, c.channels, c.source), (4, 16, LicenceSource::Unlicensed));
+}
+
+#[test]
+fn vendor_key_is_built_in() {
+    let keys = license::trusted_keys();
+    assert_eq!(keys[0].name, "vendor");
+    assert_eq!(keys[0].fingerprint(), "ec7daae43e286294");
+}
+
+/// The production image (`--no-default-features`) must not trust the
+/// development key, whose private half is in the repository.
+#[test]
+#[cfg(not(feature = "dev-keys"))]
+fn production_build_does_not_trust_the_dev_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "licence.toml", &issue(&dev_key(), &fields(16, 64)).unwrap());
+    let e = Licence::load(&p, "HS-0001").expect_err("dev key not trusted");
+    assert!(matches!(e, LicenceError::UnknownKey { .. }), "{e:?}");
+    assert_eq!(license::trusted_keys().len(), 1);
 }

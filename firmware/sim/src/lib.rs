@@ -4,13 +4,15 @@
 //! Digest authentication and an optional G.711 audio track.
 //!
 //! This file owns the configuration, the shared per-instance state and the
-//! accept loop; [`rtsp_server`] handles one connection, [`stream`] paces the
+//! accept loop; [`rtsp_server`] handles one connection (its RTSP methods in
+//! `methods`), [`stream`] paces the
 //! media of a playing session, [`packetize`] makes RTP packets, [`clip`]
 //! reads the clip, [`sdp`] describes it and [`audio`] makes the tone.
 
 pub mod audio;
 pub mod clip;
 mod error;
+mod methods;
 pub mod packetize;
 pub mod rtsp_server;
 pub mod sdp;
@@ -166,11 +168,11 @@ impl Sim {
 pub async fn bind(cfg: SimConfig) -> Result<Sim, SimError> {
     cfg.validate()?;
     let codec = clip::codec_for_path(&cfg.clip)?;
-    let data = tokio::fs::read(&cfg.clip).await.map_err(|source| SimError::ClipRead { path: cfg.clip.clone(), source })?;
+    let data =
+        tokio::fs::read(&cfg.clip).await.map_err(|source| SimError::ClipRead { path: cfg.clip.clone(), source })?;
     let clip = Clip::parse(&cfg.clip, codec, &data)?;
     let frames = packetize::packetize_clip(&clip, packetize::MTU);
-    let listener =
-        TcpListener::bind(cfg.listen).await.map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
+    let listener = TcpListener::bind(cfg.listen).await.map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| SimError::Bind { addr: cfg.listen, source })?;
     let keyframes = clip.frames.iter().filter(|f| f.keyframe).count();
     log::info!(

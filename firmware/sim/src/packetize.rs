@@ -32,14 +32,20 @@ pub fn packetize_clip(clip: &Clip, mtu: usize) -> Vec<PacketizedFrame> {
 
 /// Packetizes one access unit: consecutive small non-VCL NAL units (parameter
 /// sets, SEI, AUD) are aggregated, slices go as single NAL units or, when
-/// larger than `mtu`, as fragmentation units.
+/// larger than `mtu`, as fragmentation units. NAL units shorter than their
+/// header are skipped; `mtu` is clamped to a workable 20..=65000.
 pub fn packetize_au(codec: Codec, au: &AccessUnit, mtu: usize) -> PacketizedFrame {
     let hlen = codec.nal_header_len();
+    // Room for a fragmentation header and at least a little payload.
+    let mtu = mtu.clamp(hlen + 2 + 16, 65_000);
     let mut out = Vec::new();
     let mut group: Vec<&[u8]> = Vec::new();
     let mut group_len = hlen; // aggregation packet header
     for nal in &au.nals {
         let nal = nal.as_slice();
+        if nal.len() < hlen {
+            continue;
+        }
         let ty = codec.nal_type(nal[0]);
         let aggregatable = !codec.is_vcl_nal(ty) && hlen + 2 + nal.len() <= mtu;
         if aggregatable && group_len + 2 + nal.len() <= mtu {
@@ -139,6 +145,7 @@ impl RtpStream {
     /// Appends `$ channel len` + RTP header + `payload` to `buf`.
     pub fn write_packet(&mut self, buf: &mut Vec<u8>, payload: &[u8], ts: u32, marker: bool) {
         let len = RTP_HEADER_LEN + payload.len();
+        debug_assert!(len <= u16::MAX as usize, "RTP packet of {len} bytes does not fit interleaved framing");
         buf.push(b'$');
         buf.push(self.channel);
         buf.extend_from_slice(&(len as u16).to_be_bytes());
@@ -212,11 +219,15 @@ mod tests {
         assert_eq!(f.payloads[2][..2], [0x7c, 0x05]);
         assert_eq!(f.payloads[3][..2], [0x7c, 0x45]);
         assert!(f.payloads.iter().all(|p| p.len() <= 1400));
-        let rebuilt: Vec<u8> = std::iter::once(0x65).chain(f.payloads[1..].iter().flat_map(|p| p[2..].to_vec())).collect();
+        let rebuilt: Vec<u8> =
+            std::iter::once(0x65).chain(f.payloads[1..].iter().flat_map(|p| p[2..].to_vec())).collect();
         assert_eq!(rebuilt, idr);
         // A small slice goes alone.
-        let p = packetize_au(Codec::H264, &au(&[vec![0x41, 9, 9]]), 1400);
+        let p = packetize_au(Codec::H264, &au(&[vec![0x41, 9, 9], vec![]]), 1400);
         assert_eq!(p.payloads, vec![vec![0x41, 9, 9]]);
+        // A silly MTU still gives valid fragments.
+        let p = packetize_au(Codec::H264, &au(&[vec![0x41; 100]]), 0);
+        assert!(p.payloads.len() > 1 && p.payloads.iter().all(|p| p.len() <= 20));
     }
 
     #[test]

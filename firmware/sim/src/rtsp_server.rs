@@ -1,21 +1,20 @@
-//! One RTSP connection: parses requests (OPTIONS, DESCRIBE, SETUP, PLAY,
-//! GET/SET_PARAMETER, TEARDOWN), enforces Digest authentication, and once
-//! playing interleaves the session's RTP/RTCP with the responses on the same
-//! socket. A client too slow to keep up is dropped rather than buffered for.
+//! One RTSP connection: reads and parses requests (handled in `methods`),
+//! and once playing interleaves the session's RTP/RTCP
+//! with the responses on the same socket, one write per batch. A client too
+//! slow to keep up is dropped rather than buffered for.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rtsp_types::headers::{self, HeaderName};
-use rtsp_types::{Message, Method, ParseError, Request, Response, StatusCode, Version};
+use rtsp_types::{Message, ParseError, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use crate::packetize::{RtpStream, PCMU_PT, VIDEO_PT};
-use crate::sdp::{self, AUDIO_CONTROL, VIDEO_CONTROL};
-use crate::stream::{Playout, VIDEO_RATE};
+use crate::packetize::RtpStream;
+use crate::stream::Playout;
 use crate::{SessionReport, Shared};
 
 /// Largest request (headers + body) we accept.
@@ -24,30 +23,34 @@ const MAX_REQUEST: usize = 16 * 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Falling further behind the schedule than this drops the client.
 const MAX_LAG: Duration = Duration::from_secs(2);
+/// Kernel send buffer per connection (Linux doubles it): with a fixed size
+/// instead of autotuning (up to 4 MiB), a stalled client costs at most about
+/// a second of 4 Mbit/s media in the kernel and is noticed sooner.
+const SEND_BUFFER: usize = 512 * 1024;
 /// Session timeout announced in the `Session` header.
-const SESSION_TIMEOUT_S: u32 = 60;
-const PUBLIC: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+pub(crate) const SESSION_TIMEOUT_S: u32 = 60;
+pub(crate) const PUBLIC: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 /// Track of a camera: index into the SDP's m-lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Track {
+pub(crate) enum Track {
     Video,
     Audio,
 }
 
 /// RTSP session state of a connection (one session per connection).
 #[derive(Debug)]
-struct Session {
-    id: String,
-    stream: u32,
-    video: Option<RtpStream>,
-    audio: Option<RtpStream>,
-    playout: Option<Playout>,
-    frames_sent: u64,
+pub(crate) struct Session {
+    pub(crate) id: String,
+    pub(crate) stream: u32,
+    pub(crate) video: Option<RtpStream>,
+    pub(crate) audio: Option<RtpStream>,
+    pub(crate) playout: Option<Playout>,
+    pub(crate) frames_sent: u64,
 }
 
 /// Why a connection ended.
-enum End {
+pub(crate) enum End {
     Teardown,
     Closed,
     BadRequest,
@@ -67,18 +70,21 @@ impl std::fmt::Display for End {
     }
 }
 
-struct Conn {
-    shared: Arc<Shared>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    session: Option<Session>,
+pub(crate) struct Conn {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) inbuf: Vec<u8>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) session: Option<Session>,
 }
 
 /// Serves one accepted connection until TEARDOWN, disconnect or error.
 pub(crate) async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _ = sock.set_nodelay(true);
+    if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&sock, SEND_BUFFER) {
+        log::debug!("sim: cannot set SO_SNDBUF for {peer}: {e}");
+    }
     let local = sock.local_addr().unwrap_or(shared.cfg.listen);
     let mut c = Conn { shared, peer, local, inbuf: Vec::new(), out: Vec::new(), session: None };
     let end = c.run(&mut sock).await;
@@ -163,14 +169,20 @@ impl Conn {
                     let line = String::from_utf8_lossy(&self.inbuf[..self.inbuf.len().min(80)]).into_owned();
                     log::warn!("sim: bad request from {}: {line:?}", self.peer);
                     self.inbuf.clear();
-                    self.respond(Version::V1_0, StatusCode::BadRequest, None, &[(headers::CONNECTION, "close".into())], b"");
+                    self.respond(
+                        Version::V1_0,
+                        StatusCode::BadRequest,
+                        None,
+                        &[(headers::CONNECTION, "close".into())],
+                        b"",
+                    );
                     return Some(End::BadRequest);
                 }
             }
         }
     }
 
-    fn respond(
+    pub(crate) fn respond(
         &mut self,
         version: Version,
         status: StatusCode,
@@ -189,204 +201,5 @@ impl Conn {
         if let Err(e) = resp.write(&mut self.out) {
             log::error!("sim: cannot serialize response: {e}");
         }
-    }
-
-    fn authorized(&self, req: &Request<Vec<u8>>) -> bool {
-        let Some(creds) = &self.shared.credentials else { return true };
-        let Some(h) = req.header(&headers::AUTHORIZATION) else { return false };
-        let method: &str = req.method().into();
-        hotspare_rtsp::auth::verify(h.as_str(), method, creds, &self.shared.realm, Some(&self.shared.nonce))
-    }
-
-    fn handle_request(&mut self, req: &Request<Vec<u8>>) -> Option<End> {
-        let v = req.version();
-        let cseq = req.header(&headers::CSEQ).map(|h| h.as_str().to_owned());
-        let cseq = cseq.as_deref();
-        let method: &str = req.method().into();
-        log::debug!("sim: {} {method} {}", self.peer, req.request_uri().map_or("*", |u| u.as_str()));
-        if !self.authorized(req) {
-            let challenge = format!("Digest realm=\"{}\", nonce=\"{}\"", self.shared.realm, self.shared.nonce);
-            self.respond(v, StatusCode::Unauthorized, cseq, &[(headers::WWW_AUTHENTICATE, challenge)], b"");
-            return None;
-        }
-        // A request naming a session that is not ours.
-        if let Some(h) = req.header(&headers::SESSION) {
-            let id = h.as_str().split(';').next().unwrap_or("").trim();
-            if !matches!(&self.session, Some(s) if s.id == id) {
-                self.respond(v, StatusCode::SessionNotFound, cseq, &[], b"");
-                return None;
-            }
-        }
-        match req.method() {
-            Method::Options => self.respond(v, StatusCode::Ok, cseq, &[(headers::PUBLIC, PUBLIC.into())], b""),
-            Method::Describe => self.describe(req, cseq),
-            Method::Setup => self.setup(req, cseq),
-            Method::Play => self.play(req, cseq),
-            Method::GetParameter | Method::SetParameter => {
-                let extra = self.session_header();
-                self.respond(v, StatusCode::Ok, cseq, &extra, b"");
-            }
-            Method::Teardown => {
-                let extra = self.session_header();
-                self.respond(v, StatusCode::Ok, cseq, &extra, b"");
-                return Some(End::Teardown);
-            }
-            _ => self.respond(v, StatusCode::NotImplemented, cseq, &[(headers::PUBLIC, PUBLIC.into())], b""),
-        }
-        None
-    }
-
-    fn session_header(&self) -> Vec<(HeaderName, String)> {
-        match &self.session {
-            Some(s) => vec![(headers::SESSION, format!("{};timeout={SESSION_TIMEOUT_S}", s.id))],
-            None => vec![],
-        }
-    }
-
-    /// Camera index and track named by the request URI (`/camN[/trackID=K]`).
-    fn target(&self, req: &Request<Vec<u8>>) -> Option<(u32, Option<Track>)> {
-        let url = req.request_uri()?;
-        let mut segs = url.path().split('/').filter(|s| !s.is_empty());
-        let cam: u32 = segs.next()?.strip_prefix("cam")?.parse().ok()?;
-        if cam >= self.shared.cfg.streams {
-            return None;
-        }
-        let track = match segs.next() {
-            None => None,
-            Some(VIDEO_CONTROL) => Some(Track::Video),
-            Some(AUDIO_CONTROL) if self.shared.cfg.audio => Some(Track::Audio),
-            Some(_) => return None,
-        };
-        segs.next().is_none().then_some((cam, track))
-    }
-
-    /// `rtsp://host:port/camN/` of the request, without credentials.
-    fn base_url(&self, req: &Request<Vec<u8>>, cam: u32) -> String {
-        let host = req.request_uri().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| self.local.ip().to_string());
-        let port = req.request_uri().and_then(|u| u.port()).unwrap_or(554);
-        format!("rtsp://{host}:{port}/cam{cam}/")
-    }
-
-    fn describe(&mut self, req: &Request<Vec<u8>>, cseq: Option<&str>) {
-        let v = req.version();
-        let Some((cam, None)) = self.target(req) else {
-            return self.respond(v, StatusCode::NotFound, cseq, &[], b"");
-        };
-        let sh = &self.shared;
-        let body = sdp::describe(sh.codec, &sh.params, sh.cfg.fps, sh.cfg.audio, rand::random::<u32>() as u64, &self.local.ip().to_string());
-        let extra = [
-            (headers::CONTENT_TYPE, "application/sdp".to_owned()),
-            (headers::CONTENT_BASE, self.base_url(req, cam)),
-        ];
-        self.respond(v, StatusCode::Ok, cseq, &extra, body.as_bytes());
-    }
-
-    fn setup(&mut self, req: &Request<Vec<u8>>, cseq: Option<&str>) {
-        let v = req.version();
-        let Some((cam, track)) = self.target(req) else {
-            return self.respond(v, StatusCode::NotFound, cseq, &[], b"");
-        };
-        let track = track.unwrap_or(Track::Video);
-        let default_channel = if track == Track::Video { 0 } else { 2 };
-        let transport = req.header(&headers::TRANSPORT).map(|h| h.as_str().to_owned()).unwrap_or_default();
-        let Some(channel) = parse_tcp_transport(&transport, default_channel) else {
-            log::debug!("sim: {}: unsupported transport {transport:?}", self.peer);
-            return self.respond(v, StatusCode::UnsupportedTransport, cseq, &[], b"");
-        };
-        if let Some(s) = &self.session {
-            if s.stream != cam || s.playout.is_some() {
-                return self.respond(v, StatusCode::MethodNotValidInThisState, cseq, &[], b"");
-            }
-        }
-        let session = self.session.get_or_insert_with(|| Session {
-            id: format!("{:016X}", rand::random::<u64>()),
-            stream: cam,
-            video: None,
-            audio: None,
-            playout: None,
-            frames_sent: 0,
-        });
-        let pt = if track == Track::Video { VIDEO_PT } else { PCMU_PT };
-        let rtp = RtpStream::new(pt, channel);
-        let reply_transport = format!(
-            "RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X};mode=\"PLAY\"",
-            channel,
-            channel.wrapping_add(1),
-            rtp.ssrc
-        );
-        match track {
-            Track::Video => session.video = Some(rtp),
-            Track::Audio => session.audio = Some(rtp),
-        }
-        let mut extra = self.session_header();
-        extra.push((headers::TRANSPORT, reply_transport));
-        self.respond(v, StatusCode::Ok, cseq, &extra, b"");
-    }
-
-    fn play(&mut self, req: &Request<Vec<u8>>, cseq: Option<&str>) {
-        let v = req.version();
-        let Some((cam, _)) = self.target(req) else {
-            return self.respond(v, StatusCode::NotFound, cseq, &[], b"");
-        };
-        let base = self.base_url(req, cam);
-        let fps = self.shared.cfg.fps;
-        let Some(s) = self.session.as_mut().filter(|s| s.stream == cam && s.video.is_some()) else {
-            return self.respond(v, StatusCode::MethodNotValidInThisState, cseq, &[], b"");
-        };
-        if s.playout.is_none() {
-            let Some(video) = s.video.clone() else { return };
-            let vts0: u32 = rand::random();
-            let audio = s.audio.clone().map(|a| (a, rand::random::<u32>()));
-            s.playout = Some(Playout::new(Instant::now(), fps, video, vts0, audio));
-            self.shared.stats.sessions_played.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            log::info!("cam{cam}: playing to {}", self.peer);
-        }
-        let Some(p) = &s.playout else { return };
-        let vts_now = p.video_ts0.wrapping_add((p.frame_idx * VIDEO_RATE as u64 / fps as u64) as u32);
-        let mut info = format!("url={base}{VIDEO_CONTROL};seq={};rtptime={vts_now}", p.video.seq);
-        if let Some((a, ts0)) = &p.audio {
-            let ats = ts0.wrapping_add((p.audio_idx * crate::audio::SAMPLES_PER_PACKET as u64) as u32);
-            info.push_str(&format!(",url={base}{AUDIO_CONTROL};seq={};rtptime={ats}", a.seq));
-        }
-        let mut extra = self.session_header();
-        extra.push((headers::RANGE, "npt=0.000-".into()));
-        extra.push((headers::RTP_INFO, info));
-        self.respond(v, StatusCode::Ok, cseq, &extra, b"");
-    }
-}
-
-/// The first RTP channel of a `Transport` header offering `RTP/AVP/TCP`
-/// (taking `default` when it gives no `interleaved=`); `None` when no
-/// TCP transport is offered.
-fn parse_tcp_transport(header: &str, default: u8) -> Option<u8> {
-    for spec in header.split(',') {
-        let mut parts = spec.split(';').map(str::trim);
-        let proto = parts.next().unwrap_or("");
-        if !proto.eq_ignore_ascii_case("RTP/AVP/TCP") {
-            continue;
-        }
-        let mut channel = default;
-        for p in parts {
-            if let Some(range) = p.strip_prefix("interleaved=") {
-                channel = range.split('-').next().and_then(|c| c.trim().parse().ok())?;
-            }
-        }
-        return Some(channel);
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transport_parsing() {
-        assert_eq!(parse_tcp_transport("RTP/AVP/TCP;unicast;interleaved=4-5", 0), Some(4));
-        assert_eq!(parse_tcp_transport("RTP/AVP/TCP;unicast", 2), Some(2));
-        assert_eq!(parse_tcp_transport("RTP/AVP;unicast;client_port=5000-5001", 0), None);
-        assert_eq!(parse_tcp_transport("RTP/AVP;unicast;client_port=1-2,RTP/AVP/TCP;interleaved=0-1", 0), Some(0));
-        assert_eq!(parse_tcp_transport("RTP/AVP/TCP;interleaved=x", 0), None);
-        assert_eq!(parse_tcp_transport("", 0), None);
     }
 }

@@ -23,7 +23,9 @@ pub fn describe(codec: Codec, params: &CodecParams, fps: u32, audio: bool, sessi
     s.push_str(&format!("a=fmtp:{VIDEO_PT} {}\r\n", fmtp(codec, params)));
     s.push_str(&format!("a=framerate:{fps}\r\na=control:{VIDEO_CONTROL}\r\n"));
     if audio {
-        s.push_str(&format!("m=audio 0 RTP/AVP {PCMU_PT}\r\na=rtpmap:{PCMU_PT} PCMU/8000\r\na=control:{AUDIO_CONTROL}\r\n"));
+        s.push_str(&format!(
+            "m=audio 0 RTP/AVP {PCMU_PT}\r\na=rtpmap:{PCMU_PT} PCMU/8000\r\na=control:{AUDIO_CONTROL}\r\n"
+        ));
     }
     s
 }
@@ -55,7 +57,10 @@ mod tests {
     #[test]
     fn h264_fmtp() {
         let p = CodecParams { vps: vec![], sps: vec![0x67, 0x4d, 0x00, 0x28, 0xaa], pps: vec![0x68, 0xee] };
-        assert_eq!(fmtp(Codec::H264, &p), "packetization-mode=1;profile-level-id=4D0028;sprop-parameter-sets=Z00AKKo=,aO4=");
+        assert_eq!(
+            fmtp(Codec::H264, &p),
+            "packetization-mode=1;profile-level-id=4D0028;sprop-parameter-sets=Z00AKKo=,aO4="
+        );
         let sdp = describe(Codec::H264, &p, 25, true, 1, "127.0.0.1");
         assert!(sdp.contains("a=rtpmap:96 H264/90000\r\n"));
         assert!(sdp.contains("m=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"));

@@ -66,7 +66,14 @@ impl Playout {
     }
 
     /// Appends everything due at `now` to `out`; returns the number of video frames.
-    pub fn produce(&mut self, now: Instant, frames: &[PacketizedFrame], tone: &[u8], cname: &str, out: &mut Vec<u8>) -> u64 {
+    pub fn produce(
+        &mut self,
+        now: Instant,
+        frames: &[PacketizedFrame],
+        tone: &[u8],
+        cname: &str,
+        out: &mut Vec<u8>,
+    ) -> u64 {
         let mut n = 0;
         if self.next_sr <= now {
             self.write_reports(now, cname, out);

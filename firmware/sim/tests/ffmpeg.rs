@@ -15,7 +15,17 @@ fn values(out: &str, key: &str) -> Vec<String> {
 async fn probe(url: &str) -> std::process::Output {
     run(
         "ffprobe",
-        &["-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,width,height", "-of", "default=nw=1", url],
+        &[
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "default=nw=1",
+            url,
+        ],
     )
     .await
 }
@@ -51,23 +61,29 @@ async fn record_clip(clip: &str) {
     let out_path = dir.path().join("out.mkv");
     let out = out_path.to_str().expect("utf-8 path");
     let url = sim.url("/cam1");
-    let o = run("ffmpeg", &["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "4", "-c", "copy", "-y", out]).await;
+    let o =
+        run("ffmpeg", &["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "4", "-c", "copy", "-y", out]).await;
     let (_, err) = text(&o);
     assert!(o.status.success(), "ffmpeg failed: {err}");
     assert!(err.trim().is_empty(), "ffmpeg reported errors: {err}");
 
-    let o = run("ffprobe", &["-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1", out])
-        .await;
+    let o = run(
+        "ffprobe",
+        &["-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1", out],
+    )
+    .await;
     let (stdout, err) = text(&o);
     assert!(o.status.success() && err.trim().is_empty(), "ffprobe of the recording: {err}");
     let frames: u64 = values(&stdout, "nb_read_frames").first().and_then(|v| v.parse().ok()).expect("frame count");
     assert!((75..=125).contains(&frames), "recorded {frames} frames, expected about 100");
 
-    // Timestamps keep increasing across the loop of the clip.
+    // Timestamps keep increasing across the loop of the clip. (ffmpeg's RTSP
+    // demuxer leaves the first frame without a timestamp, whichever server:
+    // the muxer then gives it 0, the same as the second, so skip it.)
     let o = run("ffprobe", &["-v", "error", "-show_entries", "packet=pts", "-of", "csv=p=0", out]).await;
     let pts: Vec<i64> = text(&o).0.lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect();
     assert_eq!(pts.len() as u64, frames);
-    assert!(pts.windows(2).all(|w| w[1] > w[0]), "pts not increasing: {pts:?}");
+    assert!(pts[1..].windows(2).all(|w| w[1] > w[0]), "pts not increasing: {pts:?}");
     let span_ms = pts[pts.len() - 1] - pts[0];
     assert!((3500..=4500).contains(&span_ms), "recording spans {span_ms} ms");
 

@@ -37,6 +37,14 @@ pub enum StoreError {
     EmptyExport { camera: String },
     #[error("segment {segment}: cannot build an MP4 sample entry: {reason}")]
     SampleEntry { segment: String, reason: String },
+    #[error("store opened read-only: cannot {0}")]
+    ReadOnly(&'static str),
+    #[error("segment {segment}: still being written")]
+    SegmentOpen { segment: String },
+    #[error("import {uid}: {reason}")]
+    BadImport { uid: String, reason: String },
+    #[error("import {uid}: a different segment with this uid is already stored")]
+    ImportConflict { uid: String },
     #[error("export range {start}..{end} outside 0..{total}")]
     BadRange { start: u64, end: u64, total: u64 },
 }

@@ -83,7 +83,11 @@ impl Store {
         let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
         let segs: Vec<SegmentInfo> = self.segments(camera)?;
         let mut picks: Vec<Pick> = Vec::new();
-        for s in &segs {
+        // Every segment starts with a keyframe, so the keyframe at or before `from` is in the
+        // last segment starting at or before `from`: earlier segments are not part of the
+        // export even when the end of their last frame reaches past `from`.
+        let first_seg = segs.iter().rposition(|s| s.start_wall_us <= from).unwrap_or(0);
+        for s in &segs[first_seg..] {
             if s.start_wall_us > to || s.end_wall_us() <= from {
                 continue;
             }

@@ -14,6 +14,12 @@
 //! - [`Store::export_mp4`]`(camera, from, to) -> Mp4Plan`; [`Mp4Plan::write_to`],
 //!   [`Mp4Plan::write_range`] serve it as a virtual file.
 //! - [`parse_index`] decodes an index file and never panics (fuzz target).
+//! - [`Store::open_readonly`]`(root)` — a reader beside another process's writing store (no
+//!   recovery, no deletions, no writes except imports); [`Store::refresh`] rescans the disk.
+//! - [`Store::import_segment`]`(camera, ImportSource) -> (SegmentInfo, created)` — durable,
+//!   idempotent (per uid) insertion of a segment recorded elsewhere (failover re-insertion);
+//!   [`SegmentInfo::origin`] tells [`Origin::Local`] from [`Origin::Imported`].
+//! - [`Store::delete_segment`], [`Store::segment_paths`] — for a spare handing segments back.
 //!
 //! # On-disk format
 //! `ROOT/<camera>/` per camera (`[A-Za-z0-9_-]{1,64}`). Per segment two files named by the
@@ -54,23 +60,34 @@
 //!   never read past the verified length.
 //! - **Retention**: [`Store::recycle`] deletes segments older than `max_age`, then the oldest
 //!   closed segments of any camera while the volume (statvfs on `ROOT`) is above
-//!   `high_water_percent`. Deletion removes the sample file first, then the index.
+//!   `high_water_percent`. Deletion removes the sample file first, then the index. Each pass
+//!   first rescans the disk ([`Store::refresh`]) so segments imported by another process are
+//!   recycled like any closed segment.
+//! - **Imported segments** carry a sidecar `<stem>.origin` (see [`origin`]); a local segment has
+//!   none. An import writes and fsyncs the sidecar (`O_EXCL`, which also claims the name), then
+//!   renames the index and then the sample file into place and fsyncs the directory. Recovery
+//!   keeps complete imported segments like any other and removes sidecars whose segment is gone.
 
 pub mod contract;
 pub mod error;
 pub mod export;
+mod import;
 pub mod index;
 pub mod mp4;
+pub mod origin;
 mod recover;
 mod retention;
 mod scan;
 pub mod segment;
+mod shared;
 mod writer;
 
 pub use contract::{FrameIn, RecycleState, StreamInfo};
 pub use error::{IndexError, StoreError};
 pub use export::Mp4Plan;
+pub use import::ImportSource;
 pub use index::{parse_index, ParsedIndex};
+pub use origin::Origin;
 pub use segment::{IndexedFrame, SegmentId, SegmentIndex, SegmentInfo};
 pub use writer::CameraWriter;
 
@@ -114,6 +131,10 @@ pub struct Store {
     writers: Mutex<HashSet<String>>,
     state: Mutex<RecycleState>,
     recycle_lock: Mutex<()>,
+    /// Opened with [`Store::open_readonly`]: no recovery, writers, deletions or retention.
+    read_only: bool,
+    /// Serializes imports (uid lookup + name claim + rename).
+    import_lock: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,6 +169,8 @@ impl Store {
             writers: Mutex::new(HashSet::new()),
             state: Mutex::new(RecycleState::Ok),
             recycle_lock: Mutex::new(()),
+            read_only: false,
+            import_lock: Mutex::new(()),
         }))
     }
 
@@ -166,6 +189,9 @@ impl Store {
     /// Opens the writer of `camera` (creating its directory). Only one writer per camera may
     /// exist at a time.
     pub fn writer(self: &Arc<Self>, camera: &str) -> Result<CameraWriter, StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly("open a writer"));
+        }
         if !valid_camera_id(camera) {
             return Err(StoreError::BadCameraId(camera.to_owned()));
         }

@@ -4,6 +4,7 @@
 
 use crate::error::StoreError;
 use crate::index::{encode_record, parse_index, total_duration, FrameEntry, IndexHeader, INDEX_VERSION};
+use crate::origin::{read_origin, Origin, ORIGIN_EXT};
 use crate::scan;
 use crate::segment::{SegMeta, SegmentId, CORRUPT_EXT, INDEX_EXT, SAMPLE_EXT, TMP_EXT};
 use crate::sync_dir;
@@ -15,6 +16,7 @@ use std::path::Path;
 /// Recovers every segment in `dir` (camera `camera`).
 pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<SegmentId, SegMeta>, StoreError> {
     let mut ids = BTreeSet::new();
+    let mut origins = BTreeSet::new();
     let entries = std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, "list camera directory", e))?;
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(dir, "list camera directory", e))?;
@@ -25,6 +27,11 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
             _ if ext == SAMPLE_EXT || ext == INDEX_EXT => {
                 if let Some(id) = SegmentId::parse_stem(stem) {
                     ids.insert(id);
+                }
+            }
+            _ if ext == ORIGIN_EXT => {
+                if let Some(id) = SegmentId::parse_stem(stem) {
+                    origins.insert(id);
                 }
             }
             _ if ext.ends_with(TMP_EXT) => {
@@ -38,8 +45,24 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
     for id in ids {
         let (meta, dirty) = recover_segment(dir, id)?;
         changed |= dirty;
-        if let Some(meta) = meta {
+        if let Some(mut meta) = meta {
+            if origins.contains(&id) {
+                if let Some(rec) = read_origin(dir, id)? {
+                    meta.origin = rec.origin;
+                    meta.sha256 = Some(rec.sha256);
+                }
+            }
             segs.insert(id, meta);
+        }
+    }
+    // A sidecar whose segment is gone (removed above, or an import interrupted before its
+    // files were renamed into place) is removed.
+    for id in origins.iter().filter(|id| !segs.contains_key(id)) {
+        let p = id.origin_path(dir);
+        match std::fs::remove_file(&p) {
+            Ok(()) => changed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&p, "remove orphan origin", e)),
         }
     }
     if changed {
@@ -62,7 +85,7 @@ fn rename_corrupt(dir: &Path, id: SegmentId, why: &str) -> Result<(), StoreError
 }
 
 fn remove_pair(dir: &Path, id: SegmentId) -> Result<(), StoreError> {
-    for p in [id.sample_path(dir), id.index_path(dir)] {
+    for p in [id.sample_path(dir), id.index_path(dir), id.origin_path(dir)] {
         match std::fs::remove_file(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::io(&p, "remove", e)),
             _ => {}
@@ -181,6 +204,9 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
             bytes: indexed,
             codec,
             open: false,
+            origin: Origin::Local,
+            sha256: None,
+            scanned: None,
         }),
         dirty,
     ))

@@ -17,7 +17,14 @@ impl Store {
     /// One retention pass (see the crate docs). Never deletes an open segment. Returns the new
     /// state, also kept for [`Store::recycle_state`].
     pub fn recycle(&self) -> RecycleState {
+        if self.read_only {
+            return self.recycle_state();
+        }
         let _pass = lock(&self.recycle_lock);
+        // Segments imported by another process become ordinary closed segments.
+        if let Err(e) = self.refresh() {
+            log::warn!("retention: rescanning the store: {e}");
+        }
         if let Some(max_age) = self.cfg.max_age {
             let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
             let cutoff = now_us.saturating_sub(max_age.as_micros().min(i64::MAX as u128) as i64);
@@ -33,7 +40,7 @@ impl Store {
                 })
                 .collect();
             for (cam, id) in old {
-                self.delete_segment(&cam, id);
+                self.remove_segment(&cam, id);
             }
         }
         let hw = u64::from(self.cfg.high_water_percent.min(100));
@@ -61,7 +68,7 @@ impl Store {
                     ),
                 };
             };
-            if !self.delete_segment(&cam, id) {
+            if !self.remove_segment(&cam, id) {
                 break RecycleState::Failing {
                     reason: format!("{}: cannot delete segment {cam}/{id}", self.root.display()),
                 };
@@ -74,15 +81,15 @@ impl Store {
         state
     }
 
-    /// Removes a segment from the catalog and the disk (sample first, then index). Returns
-    /// false if the files could not be removed.
-    pub(crate) fn delete_segment(&self, camera: &str, id: SegmentId) -> bool {
+    /// Removes a segment from the catalog and the disk (sample first, then index, then the
+    /// origin sidecar). Returns false if the files could not be removed.
+    pub(crate) fn remove_segment(&self, camera: &str, id: SegmentId) -> bool {
         if let Some(segs) = lock(&self.catalog).get_mut(camera) {
             segs.remove(&id);
         }
         let dir = self.camera_dir(camera);
         let mut ok = true;
-        for p in [id.sample_path(&dir), id.index_path(&dir)] {
+        for p in [id.sample_path(&dir), id.index_path(&dir), id.origin_path(&dir)] {
             if let Err(e) = std::fs::remove_file(&p) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     log::error!("{}: delete: {e}", p.display());
@@ -90,7 +97,7 @@ impl Store {
                 }
             }
         }
-        log::info!("retention: deleted {camera}/{id}");
+        log::info!("deleted segment {camera}/{id}");
         ok
     }
 }

@@ -2,6 +2,7 @@
 //! ([`SegmentInfo`], [`SegmentIndex`]) and the in-memory catalog the store
 //! keeps of every segment on disk.
 
+use crate::origin::Origin;
 use hotspare_media::{Codec, CodecParams};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -62,6 +63,8 @@ pub struct SegmentInfo {
     pub codec: Codec,
     /// Still being written by a [`crate::CameraWriter`]; retention never deletes it.
     pub open: bool,
+    /// Recorded here or imported from a failover spare.
+    pub origin: Origin,
 }
 
 impl SegmentInfo {
@@ -122,6 +125,12 @@ pub(crate) struct SegMeta {
     pub bytes: u64,
     pub codec: Codec,
     pub open: bool,
+    pub origin: Origin,
+    /// SHA-256 given at import (imported segments only).
+    pub sha256: Option<String>,
+    /// `(index length, sample length)` when last scanned by [`crate::Store::refresh`]
+    /// (segments this store writes or recovered itself: `None`).
+    pub scanned: Option<(u64, u64)>,
 }
 
 /// Camera id → segments, kept in step with the disk.
@@ -137,6 +146,7 @@ pub(crate) fn info(camera: &str, id: SegmentId, m: &SegMeta) -> SegmentInfo {
         bytes: m.bytes,
         codec: m.codec,
         open: m.open,
+        origin: m.origin.clone(),
     }
 }
 

@@ -6,6 +6,7 @@
 use crate::contract::{FrameIn, RecycleState, StreamInfo};
 use crate::error::StoreError;
 use crate::index::{encode_record, FrameEntry, IndexHeader, DEFAULT_DURATION_90K, INDEX_VERSION};
+use crate::origin::Origin;
 use crate::segment::{SegMeta, SegmentId};
 use crate::{lock, sync_dir, Store};
 use std::fs::{File, OpenOptions};
@@ -238,7 +239,16 @@ impl CameraWriter {
                 .next_back()
                 .map_or(0, |(id, _)| id.seq + 1);
             let id = SegmentId { start_wall_us: f.wall_us, seq };
-            let meta = SegMeta { duration_90k: 0, frames: 0, bytes: 0, codec: stream.codec, open: true };
+            let meta = SegMeta {
+                duration_90k: 0,
+                frames: 0,
+                bytes: 0,
+                codec: stream.codec,
+                open: true,
+                origin: Origin::Local,
+                sha256: None,
+                scanned: None,
+            };
             segs.insert(id, meta);
             id
         };

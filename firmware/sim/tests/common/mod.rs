@@ -167,7 +167,8 @@ impl RawClient {
                     .filter_map(|l| l.split_once(':'))
                     .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
                     .collect();
-                let len: usize = headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap_or(0));
+                let len: usize =
+                    headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap_or(0));
                 while self.buf.len() < end + 4 + len {
                     if !self.fill().await {
                         return None;

@@ -1,0 +1,229 @@
+//! Helpers of the `hotspare nvr` end-to-end tests: a minimal HTTP/1.1 client,
+//! config files, and an NVR process with its recorder child.
+#![allow(dead_code)]
+
+use crate::common::{bin, free_port, wait_port, Proc};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const ADMIN: (&str, &str) = ("admin", "Adm1n-s3cret");
+
+/// One HTTP reply.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.text()))
+    }
+}
+
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn basic(user: &str, password: &str) -> (String, String) {
+    ("Authorization".into(), format!("Basic {}", base64(format!("{user}:{password}").as_bytes())))
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 4 + n..];
+    }
+}
+
+/// `method path` on 127.0.0.1:`port` (Connection: close).
+pub fn http(port: u16, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect {port}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("reply headers");
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))).collect();
+    let mut body = raw[end + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Resp { status, headers, body }
+}
+
+pub fn get(port: u16, path: &str) -> Resp {
+    http(port, "GET", path, &[], b"")
+}
+
+/// nvr.toml text.
+pub fn config_text(port: u16, dir: &Path, cams: &[(&str, String)], storage_extra: &str, extra: &str) -> String {
+    let mut t = format!(
+        "[server]\nname = \"Test NVR\"\nserial = \"NVR-T1\"\nlisten = \"127.0.0.1:{port}\"\nadmin_user = \"{}\"\n\
+         admin_password = \"{}\"\nupnp = false\n\n[storage]\ndir = \"{}\"\nsegment_seconds = 60\n{storage_extra}\n",
+        ADMIN.0,
+        ADMIN.1,
+        dir.display()
+    );
+    for (id, url) in cams {
+        t.push_str(&format!(
+            "\n[[camera]]\nid = \"{id}\"\nname = \"Camera {id}\"\nurl = \"{url}\"\nuser = \"viewer\"\npassword = \"cam-pw-{id}\"\n"
+        ));
+    }
+    t.push_str(extra);
+    t
+}
+
+/// A running `hotspare nvr`.
+pub struct Nvr {
+    pub proc: Proc,
+    pub port: u16,
+    pub config: PathBuf,
+}
+
+impl Nvr {
+    pub fn start(config: &Path, port: u16) -> Nvr {
+        let mut cmd = Command::new(bin());
+        cmd.arg("nvr").arg("--config").arg(config);
+        let proc = Proc::spawn("nvr", cmd);
+        let end = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < end, "nvr never listened\n{}\n{}", proc.stdout.text(), proc.stderr.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        wait_port(port, Duration::from_secs(1));
+        Nvr { proc, port, config: config.to_owned() }
+    }
+
+    /// Writes `text` to `<dir>/nvr.toml` and starts an NVR with it.
+    pub fn with_config(dir: &Path, text: &str, port: u16) -> Nvr {
+        let config = dir.join("nvr.toml");
+        std::fs::write(&config, text).unwrap();
+        Nvr::start(&config, port)
+    }
+
+    pub fn status(&self) -> hotspare_api::NvrStatus {
+        let r = get(self.port, "/api/v1/status");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Polls the status until `pred` holds (panics with the last status and the log).
+    pub fn wait_status(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&hotspare_api::NvrStatus) -> bool,
+    ) -> hotspare_api::NvrStatus {
+        let end = Instant::now() + timeout;
+        loop {
+            let s = self.status();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > end {
+                panic!("waited {timeout:?} for {what}; last status {s:#?}\n--- nvr log\n{}", self.proc.stderr.text());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Pid of the recorder child process.
+    pub fn recorder_pid(&self) -> u32 {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut kids = Vec::new();
+            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.proc.pid())) {
+                for t in tasks.flatten() {
+                    let c = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                    kids.extend(c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+                }
+            }
+            if let Some(p) = kids.first() {
+                return *p;
+            }
+            assert!(Instant::now() < end, "no recorder child");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn admin_get(&self, path: &str) -> Resp {
+        http(self.port, "GET", path, &[basic(ADMIN.0, ADMIN.1)], b"")
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap().success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+/// Two-stream simulator + an NVR recording both streams into `dir`.
+pub fn sim_ports() -> (u16, u16) {
+    (free_port(), free_port())
+}
+
+/// `ffprobe` frame count of an MP4, and its stderr (errors).
+pub fn ffprobe_frames(path: &Path) -> (u64, String) {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames"])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    let frames = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    (frames, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), data).unwrap();
+    let out = Command::new("sha256sum").arg(f.path()).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}

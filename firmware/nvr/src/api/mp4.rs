@@ -1,0 +1,226 @@
+//! `GET /api/v1/recordings/{ID}.mp4?from=T&to=T`: an MP4 of the range,
+//! served as a virtual file ([`hotspare_store::Mp4Plan`]) with HTTP Range
+//! support and a streamed body; when the store has nothing in the range the
+//! request is proxied to a spare that holds the failover video.
+
+use super::body::{ChannelWriter, ChunkStream};
+use super::recordings::{check_camera, held_url as spare_url, range_query};
+use super::{Failure, Shared};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use hotspare_store::{Mp4Plan, StoreError};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// A parsed `Range` header against a file of `total` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeReq {
+    /// No (usable) range: the whole file.
+    Full,
+    /// Bytes `start..end` (end exclusive).
+    Part(u64, u64),
+    /// Not satisfiable: 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range. Malformed or multi-range headers are ignored (whole file), as
+/// RFC 9110 allows.
+pub fn parse_range(h: Option<&str>, total: u64) -> RangeReq {
+    let Some(spec) = h.and_then(|h| h.trim().strip_prefix("bytes=")) else { return RangeReq::Full };
+    if spec.contains(',') {
+        return RangeReq::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return RangeReq::Full };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (true, true) => return RangeReq::Full,
+        // Suffix: the last b bytes.
+        (true, false) => match b.parse::<u64>() {
+            Ok(0) => return RangeReq::Unsatisfiable,
+            Ok(n) => (total.saturating_sub(n), total.saturating_sub(1)),
+            Err(_) => return RangeReq::Full,
+        },
+        (false, _) => {
+            let Ok(start) = a.parse::<u64>() else { return RangeReq::Full };
+            let end = if b.is_empty() {
+                total.saturating_sub(1)
+            } else {
+                match b.parse::<u64>() {
+                    Ok(e) if e >= start => e.min(total.saturating_sub(1)),
+                    _ => return RangeReq::Full,
+                }
+            };
+            (start, end)
+        }
+    };
+    let (start, last) = parsed;
+    if total == 0 || start >= total {
+        return RangeReq::Unsatisfiable;
+    }
+    RangeReq::Part(start, last + 1)
+}
+
+fn header_str(v: String) -> HeaderValue {
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Serves `plan` (whole or one range), streaming from a blocking thread.
+pub fn serve_plan(plan: Mp4Plan, range: Option<&str>, camera: &str) -> Response {
+    let total = plan.total_len;
+    let (status, start, end) = match parse_range(range, total) {
+        RangeReq::Full => (StatusCode::OK, 0, total),
+        RangeReq::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e),
+        RangeReq::Unsatisfiable => {
+            let mut r = super::IntoResponse::into_response(Failure::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("range {} outside the {total} bytes of the file", range.unwrap_or("")),
+            ));
+            r.headers_mut().insert(header::CONTENT_RANGE, header_str(format!("bytes */{total}")));
+            return r;
+        }
+    };
+    let (tx, rx) = mpsc::channel(4);
+    let camera = camera.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter::new(tx);
+        let r = plan.write_range(start, end, &mut w).and_then(|_| {
+            std::io::Write::flush(&mut w).map_err(|e| StoreError::Io { path: "<http>".into(), op: "send", source: e })
+        });
+        if let Err(e) = r {
+            let client_gone =
+                matches!(&e, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe);
+            if !client_gone {
+                log::error!("mp4 of {camera}: {e}");
+                w.fail(std::io::Error::other(e.to_string()));
+            }
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(ChunkStream(rx)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, header_str((end - start).to_string()));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(header::CONTENT_RANGE, header_str(format!("bytes {start}-{}/{total}", end - 1)));
+    }
+    resp
+}
+
+/// Forwards the request to the spares; the first that has the video answers.
+async fn proxy_to_spare(
+    st: &Shared,
+    camera: &str,
+    query: &HashMap<String, String>,
+    range: Option<&str>,
+) -> Option<Response> {
+    for spare in st.cfg.spares() {
+        let url = spare_url(spare, &st.cfg.server.serial, &format!("recordings/{camera}.mp4"));
+        let mut req = st.http.get(&url).query(&query.iter().collect::<Vec<_>>());
+        if let Some(r) = range {
+            req = req.header(reqwest::header::RANGE, r);
+        }
+        let mut resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("spare {spare} unreachable: {e}");
+                continue;
+            }
+        };
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            continue;
+        }
+        if !(status.is_success() || status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE) {
+            log::warn!("spare {spare}: mp4 of {camera}: HTTP {status}");
+            continue;
+        }
+        let mut out = Response::builder().status(status.as_u16());
+        for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ACCEPT_RANGES] {
+            if let Some(v) = resp.headers().get(name.as_str()).and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+            {
+                out = out.header(name, v);
+            }
+        }
+        let (tx, rx) = mpsc::channel::<super::body::Chunk>(4);
+        let spare = spare.clone();
+        tokio::spawn(async move {
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(c)) => {
+                        if tx.send(Ok(Bytes::from(c.to_vec()))).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::warn!("spare {spare}: proxied mp4 interrupted: {e}");
+                        let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                        break;
+                    }
+                }
+            }
+        });
+        return out.body(Body::from_stream(ChunkStream(rx))).ok();
+    }
+    None
+}
+
+pub(super) async fn mp4(
+    State(st): State<Shared>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let Query(q) = q.map_err(|e| Failure::bad_request(e.body_text()))?;
+    let Some(camera) = file.strip_suffix(".mp4") else {
+        return Err(Failure::not_found(format!("{file}: expected CAMERA.mp4")));
+    };
+    let rq = range_query(&q, Some(camera.to_owned()))?;
+    st.refresh_store().await;
+    check_camera(&st, camera)?;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let store = st.store.clone();
+    let cam = camera.to_owned();
+    let plan = tokio::task::spawn_blocking(move || store.export_mp4(&cam, rq.from, rq.to))
+        .await
+        .map_err(|e| Failure::internal(format!("export task: {e}")))?;
+    match plan {
+        Ok(plan) => Ok(serve_plan(plan, range.as_deref(), camera)),
+        Err(StoreError::EmptyExport { .. }) => {
+            let mut fwd = HashMap::new();
+            fwd.extend(rq.from.map(|f| ("from".to_owned(), f.to_string())));
+            fwd.extend(rq.to.map(|t| ("to".to_owned(), t.to_string())));
+            match proxy_to_spare(&st, camera, &fwd, range.as_deref()).await {
+                Some(r) => Ok(r),
+                None => Err(Failure::not_found(format!("no recordings of camera {camera} in the requested range"))),
+            }
+        }
+        Err(StoreError::BadCameraId(c)) => Err(Failure::not_found(format!("unknown camera {c:?}"))),
+        Err(e) => Err(Failure::internal(format!("mp4 of {camera}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeReq::*;
+        assert_eq!(parse_range(None, 1000), Full);
+        assert_eq!(parse_range(Some("bytes=0-99"), 1000), Part(0, 100));
+        assert_eq!(parse_range(Some("bytes=990-"), 1000), Part(990, 1000));
+        assert_eq!(parse_range(Some("bytes=990-5000"), 1000), Part(990, 1000));
+        assert_eq!(parse_range(Some("bytes=-10"), 1000), Part(990, 1000));
+        assert_eq!(parse_range(Some("bytes=-5000"), 1000), Part(0, 1000));
+        assert_eq!(parse_range(Some("bytes=1000-"), 1000), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=2000-3000"), 1000), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 1000), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=5-1"), 1000), Full);
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 1000), Full);
+        assert_eq!(parse_range(Some("items=0-1"), 1000), Full);
+    }
+}

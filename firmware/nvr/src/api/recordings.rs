@@ -1,0 +1,201 @@
+//! `GET /api/v1/recordings?camera=ID&from=T&to=T`: contiguous spans of a
+//! camera's video, from the store (local and re-inserted failover video) and
+//! from the spares that still hold failover video of this NVR.
+
+use super::{Failure, Shared};
+use crate::times::parse_time;
+use axum::extract::{Query, State};
+use axum::Json;
+use hotspare_api::{Location, RecordingSpan, Recordings, Source};
+use hotspare_store::{Origin, SegmentInfo};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Segments closer than this are one span.
+pub const MAX_GAP_US: i64 = 1_500_000;
+/// How long a spare may take to answer.
+const SPARE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Parsed `camera`, `from`, `to`.
+pub(super) struct RangeQuery {
+    pub camera: String,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+pub(super) fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, Failure> {
+    q.get(key).map(|v| parse_time(v).map_err(|e| Failure::bad_request(format!("{key}: {e}")))).transpose()
+}
+
+pub(super) fn range_query(q: &HashMap<String, String>, camera: Option<String>) -> Result<RangeQuery, Failure> {
+    let camera = match camera.or_else(|| q.get("camera").cloned()) {
+        Some(c) => c,
+        None => return Err(Failure::bad_request("camera: required query parameter")),
+    };
+    let (from, to) = (time_param(q, "from")?, time_param(q, "to")?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(Failure::bad_request("from is after to"));
+        }
+    }
+    Ok(RangeQuery { camera, from, to })
+}
+
+/// Known camera: configured, or with recordings in the store.
+pub(super) fn check_camera(st: &Shared, camera: &str) -> Result<(), Failure> {
+    let known = st.cfg.cameras.iter().any(|c| c.id == camera) || st.store.cameras().iter().any(|c| c == camera);
+    if known && hotspare_store::segment::valid_camera_id(camera) {
+        Ok(())
+    } else {
+        Err(Failure::not_found(format!("unknown camera {camera:?}")))
+    }
+}
+
+/// Spans of segments of the same source (local, failover) whose gaps are at
+/// most [`MAX_GAP_US`], sorted by start. Sources are merged separately, so a
+/// failover span overlapping the NVR's own recording at failback does not
+/// split the local timeline.
+pub fn spans(camera: &str, segs: &[SegmentInfo]) -> Vec<RecordingSpan> {
+    let mut out: Vec<RecordingSpan> = Vec::new();
+    for source in [Source::Local, Source::Failover] {
+        let mut merged: Vec<RecordingSpan> = Vec::new();
+        for s in segs.iter().filter(|s| source_of(s) == source) {
+            let (start, end) = (s.start_wall_us, s.end_wall_us());
+            if let Some(last) = merged.last_mut() {
+                if start - last.end_us <= MAX_GAP_US && start >= last.start_us {
+                    last.end_us = last.end_us.max(end);
+                    last.frames += u64::from(s.frames);
+                    continue;
+                }
+            }
+            merged.push(RecordingSpan {
+                camera: camera.to_owned(),
+                start_us: start,
+                end_us: end,
+                frames: u64::from(s.frames),
+                source,
+                location: Location::Nvr,
+            });
+        }
+        out.extend(merged);
+    }
+    out.sort_by_key(|s| (s.start_us, s.end_us));
+    out
+}
+
+fn source_of(s: &SegmentInfo) -> Source {
+    match s.origin {
+        Origin::Local => Source::Local,
+        Origin::Imported { .. } => Source::Failover,
+    }
+}
+
+/// True when a re-inserted span already covers `s` (within the merge tolerance).
+fn reinserted(local: &[RecordingSpan], s: &RecordingSpan) -> bool {
+    local.iter().any(|l| {
+        l.source == Source::Failover && l.start_us <= s.start_us + MAX_GAP_US && l.end_us + MAX_GAP_US >= s.end_us
+    })
+}
+
+pub(super) fn held_url(spare: &str, serial: &str, rest: &str) -> String {
+    format!("{}{}/held/{serial}/{rest}", spare.trim_end_matches('/'), hotspare_api::PREFIX)
+}
+
+/// Spans the spares hold for this NVR; unreachable or failing spares are logged and skipped.
+async fn spare_spans(st: &Shared, q: &RangeQuery) -> Vec<RecordingSpan> {
+    let mut out = Vec::new();
+    for spare in st.cfg.spares() {
+        let url = held_url(spare, &st.cfg.server.serial, "recordings");
+        let mut params = vec![("camera", q.camera.clone())];
+        params.extend(q.from.map(|f| ("from", f.to_string())));
+        params.extend(q.to.map(|t| ("to", t.to_string())));
+        let r = st.http.get(&url).query(&params).timeout(SPARE_TIMEOUT).send().await;
+        let resp = match r {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => continue,
+            Ok(r) => {
+                log::warn!("spare {spare}: recordings: HTTP {}", r.status());
+                continue;
+            }
+            Err(e) => {
+                log::warn!("spare {spare} unreachable: {e}");
+                continue;
+            }
+        };
+        match resp.json::<Recordings>().await {
+            Ok(rec) => out.extend(rec.spans.into_iter().map(|mut s| {
+                s.camera = q.camera.clone();
+                s.source = Source::Failover;
+                s.location = Location::Spare;
+                s
+            })),
+            Err(e) => log::warn!("spare {spare}: bad recordings reply: {e}"),
+        }
+    }
+    out
+}
+
+pub(super) async fn recordings(
+    State(st): State<Shared>,
+    q: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Recordings>, Failure> {
+    let Query(q) = q.map_err(|e| Failure::bad_request(e.body_text()))?;
+    let q = range_query(&q, None)?;
+    st.refresh_store().await;
+    check_camera(&st, &q.camera)?;
+    let segs = st.store.segments(&q.camera).map_err(|e| Failure::not_found(e.to_string()))?;
+    let (from, to) = (q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX));
+    let segs: Vec<SegmentInfo> =
+        segs.into_iter().filter(|s| s.start_wall_us <= to && s.end_wall_us() >= from).collect();
+    let mut spans = spans(&q.camera, &segs);
+    let held = spare_spans(&st, &q).await;
+    let extra: Vec<RecordingSpan> = held.into_iter().filter(|s| !reinserted(&spans, s)).collect();
+    spans.extend(extra);
+    spans.sort_by_key(|s| (s.start_us, s.end_us));
+    Ok(Json(Recordings { camera: q.camera, spans }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotspare_media::Codec;
+    use hotspare_store::SegmentId;
+
+    fn seg(start_s: i64, dur_s: u64, origin: Origin) -> SegmentInfo {
+        SegmentInfo {
+            id: SegmentId { start_wall_us: start_s * 1_000_000, seq: 0 },
+            camera: "c".into(),
+            start_wall_us: start_s * 1_000_000,
+            duration_90k: dur_s * 90_000,
+            frames: (dur_s * 25) as u32,
+            bytes: 1,
+            codec: Codec::H264,
+            open: false,
+            origin,
+        }
+    }
+
+    #[test]
+    fn merging() {
+        let imp = Origin::Imported { uid: "u".into() };
+        let segs = [
+            seg(0, 10, Origin::Local),
+            seg(11, 10, Origin::Local), // 1 s gap: merged
+            seg(23, 5, Origin::Local),  // 2 s gap: new span
+            seg(28, 5, imp.clone()),    // other source: new span
+            seg(33, 5, imp),
+        ];
+        let s = spans("c", &segs);
+        let got: Vec<(i64, i64, u64, Source)> =
+            s.iter().map(|s| (s.start_us / 1_000_000, s.end_us / 1_000_000, s.frames, s.source)).collect();
+        assert_eq!(
+            got,
+            vec![(0, 21, 500, Source::Local), (23, 28, 125, Source::Local), (28, 38, 250, Source::Failover)]
+        );
+        let spare =
+            RecordingSpan { start_us: 28_500_000, end_us: 37_000_000, location: Location::Spare, ..s[2].clone() };
+        assert!(reinserted(&s, &spare));
+        let other = RecordingSpan { start_us: 50_000_000, end_us: 60_000_000, ..spare };
+        assert!(!reinserted(&s, &other));
+    }
+}

@@ -1,0 +1,342 @@
+//! `nvr.toml`: the recording server's configuration, parsed with serde
+//! (`deny_unknown_fields`) and validated. Every error names the file, the
+//! key and the problem.
+
+use hotspare_api::{CameraSettings, EmailSettings, EventRule, RecordingSettings, ServerSettings, TakeoverConfig};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: PathBuf, message: String },
+    #[error("{file}: {key}: {problem}")]
+    Invalid { file: PathBuf, key: String, problem: String },
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_segment_seconds() -> u32 {
+    60
+}
+fn default_high_water() -> u8 {
+    90
+}
+fn default_mdstat() -> PathBuf {
+    PathBuf::from("/proc/mdstat")
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NvrConfig {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    #[serde(default, rename = "camera")]
+    pub cameras: Vec<CameraConfig>,
+    #[serde(default, rename = "event")]
+    pub events: Vec<EventConfig>,
+    pub email: Option<EmailSettings>,
+    pub failover: Option<FailoverConfig>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub name: String,
+    pub serial: String,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    pub admin_user: String,
+    /// Clear text here only; the API exposes a PBKDF2 hash.
+    pub admin_password: String,
+    #[serde(default = "default_true")]
+    pub upnp: bool,
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub dir: PathBuf,
+    #[serde(default = "default_segment_seconds")]
+    pub segment_seconds: u32,
+    #[serde(default = "default_high_water")]
+    pub high_water_percent: u8,
+    pub retention_days: Option<u32>,
+    /// e.g. `md0`: RAID health is read from `mdstat`.
+    pub raid_device: Option<String>,
+    #[serde(default = "default_mdstat")]
+    pub mdstat: PathBuf,
+}
+
+/// `[[camera]]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `[[event]] on = "takeover", action = { type = "email" }`. (Read through these types because
+/// the TOML deserializer does not handle serde's internally tagged [`hotspare_api::Action`].)
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventConfig {
+    pub on: hotspare_api::EventKind,
+    pub action: ActionConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    #[serde(rename = "type")]
+    pub kind: ActionKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Email,
+    Log,
+}
+
+impl EventConfig {
+    pub fn rule(&self) -> EventRule {
+        let action = match self.action.kind {
+            ActionKind::Email => hotspare_api::Action::Email,
+            ActionKind::Log => hotspare_api::Action::Log,
+        };
+        EventRule { on: self.on, action }
+    }
+}
+
+/// `[failover]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// Spares that may hold failover video of this NVR (`http://host:port`).
+    #[serde(default)]
+    pub spares: Vec<String>,
+}
+
+impl NvrConfig {
+    /// Reads, parses and validates `file`.
+    pub fn load(file: &Path) -> Result<NvrConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(file).map_err(|source| ConfigError::Read { file: file.to_owned(), source })?;
+        Self::parse(file, &text)
+    }
+
+    /// Parses and validates `text` (read from `file`, named in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<NvrConfig, ConfigError> {
+        let cfg: NvrConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { file: file.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: String| {
+            Err(ConfigError::Invalid { file: file.to_owned(), key: key.to_owned(), problem })
+        };
+        let s = &self.server;
+        if s.name.trim().is_empty() {
+            return bad("server.name", "must not be empty".into());
+        }
+        if s.serial.is_empty() || !s.serial.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return bad("server.serial", format!("{:?}: expected 1 or more characters of [A-Za-z0-9_-]", s.serial));
+        }
+        if s.listen.parse::<SocketAddr>().is_err() {
+            return bad("server.listen", format!("{:?} is not an IP address and port (e.g. 127.0.0.1:8080)", s.listen));
+        }
+        if s.admin_user.is_empty() || s.admin_user.contains(':') {
+            return bad("server.admin_user", "must be non-empty and contain no ':'".into());
+        }
+        if s.admin_password.is_empty() {
+            return bad("server.admin_password", "must not be empty".into());
+        }
+        let st = &self.storage;
+        if st.dir.as_os_str().is_empty() {
+            return bad("storage.dir", "must not be empty".into());
+        }
+        if !(1..=3600).contains(&st.segment_seconds) {
+            return bad("storage.segment_seconds", format!("{} is outside 1..=3600", st.segment_seconds));
+        }
+        if !(1..=99).contains(&st.high_water_percent) {
+            return bad("storage.high_water_percent", format!("{} is outside 1..=99", st.high_water_percent));
+        }
+        if let Some(d) = st.retention_days {
+            if !(1..=36500).contains(&d) {
+                return bad("storage.retention_days", format!("{d} is outside 1..=36500"));
+            }
+        }
+        if let Some(dev) = &st.raid_device {
+            if dev.is_empty() || !dev.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return bad("storage.raid_device", format!("{dev:?} is not a device name such as md0"));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, c) in self.cameras.iter().enumerate() {
+            let key = |k: &str| format!("camera[{i}].{k}");
+            if !hotspare_store::segment::valid_camera_id(&c.id) {
+                return bad(&key("id"), format!("{:?}: expected 1 to 64 characters of [A-Za-z0-9_-]", c.id));
+            }
+            if !ids.insert(c.id.as_str()) {
+                return bad(&key("id"), format!("{:?} is used by another camera", c.id));
+            }
+            if let Err(e) = hotspare_rtsp::client::split_url(&c.url) {
+                return bad(&key("url"), format!("{:?}: {e}", c.url));
+            }
+            if c.user.is_some() != c.password.is_some() {
+                return bad(&key("user"), "user and password go together".into());
+            }
+        }
+        if let Some(e) = &self.email {
+            if e.smtp_host.is_empty() || e.smtp_port == 0 {
+                return bad("email.smtp_host", "host and a non-zero smtp_port are required".into());
+            }
+            if e.to.is_empty() {
+                return bad("email.to", "at least one recipient is required".into());
+            }
+        }
+        if self.events.iter().any(|r| r.action.kind == ActionKind::Email) && self.email.is_none() {
+            return bad("event.action", "an email action needs an [email] section".into());
+        }
+        for (i, u) in self.spares().iter().enumerate() {
+            if !u.starts_with("http://") {
+                return bad(&format!("failover.spares[{i}]"), format!("{u:?}: expected http://host:port"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Listen address (validated).
+    pub fn listen(&self) -> SocketAddr {
+        self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    pub fn spares(&self) -> &[String] {
+        self.failover.as_ref().map_or(&[], |f| &f.spares)
+    }
+
+    /// Store settings of the recorder process.
+    pub fn store_config(&self) -> hotspare_store::StoreConfig {
+        let st = &self.storage;
+        hotspare_store::StoreConfig {
+            segment_duration: std::time::Duration::from_secs(u64::from(st.segment_seconds)),
+            high_water_percent: st.high_water_percent,
+            max_age: st.retention_days.map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400)),
+            ..Default::default()
+        }
+    }
+
+    /// What `GET /api/v1/config` returns, with `admin_password_hash` as the only form of the
+    /// admin password.
+    pub fn takeover(&self, admin_password_hash: String) -> TakeoverConfig {
+        TakeoverConfig {
+            cameras: self
+                .cameras
+                .iter()
+                .map(|c| CameraSettings {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    url: c.url.clone(),
+                    user: c.user.clone(),
+                    password: c.password.clone(),
+                })
+                .collect(),
+            recording: RecordingSettings {
+                mode: "continuous".into(),
+                segment_seconds: self.storage.segment_seconds,
+                retention_days: self.storage.retention_days,
+                high_water_percent: self.storage.high_water_percent,
+                stream: "main".into(),
+            },
+            events: self.events.iter().map(EventConfig::rule).collect(),
+            email: self.email.clone(),
+            server: ServerSettings {
+                name: self.server.name.clone(),
+                upnp: self.server.upnp,
+                admin_user: self.server.admin_user.clone(),
+                admin_password_hash,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+name = "NVR 1"
+serial = "NVR-0001"
+admin_user = "admin"
+admin_password = "s3cret"
+
+[storage]
+dir = "/tmp/x"
+
+[[camera]]
+id = "cam1"
+name = "Gate"
+url = "rtsp://127.0.0.1:8554/cam0"
+
+[[event]]
+on = "takeover"
+action = { type = "email" }
+
+[email]
+smtp_host = "mail"
+smtp_port = 25
+from = "nvr@example.com"
+to = ["ops@example.com"]
+"#;
+
+    fn err(text: &str) -> String {
+        NvrConfig::parse(Path::new("nvr.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_config_and_defaults() {
+        let c = NvrConfig::parse(Path::new("nvr.toml"), GOOD).unwrap();
+        assert_eq!(c.listen().port(), 8080);
+        assert_eq!((c.storage.segment_seconds, c.storage.high_water_percent), (60, 90));
+        assert!(c.server.upnp);
+        let t = c.takeover("h".into());
+        assert_eq!(t.cameras[0].url, "rtsp://127.0.0.1:8554/cam0");
+        assert_eq!(t.events.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let e = err(&GOOD.replace("[storage]", "[storage]\ncolour = 1"));
+        assert!(e.contains("nvr.toml") && e.contains("colour"), "{e}");
+        let e = err(&GOOD.replace("url = \"rtsp://127.0.0.1:8554/cam0\"", ""));
+        assert!(e.contains("url"), "{e}");
+        let e = err(&GOOD.replace("admin_user", "listen = \"nowhere\"\nadmin_user"));
+        assert!(e.contains("server.listen"), "{e}");
+        let e = err(&GOOD.replace("dir = \"/tmp/x\"", "dir = \"/tmp/x\"\nsegment_seconds = 0"));
+        assert!(e.contains("storage.segment_seconds"), "{e}");
+        let e = err(&GOOD.replace("id = \"cam1\"", "id = \"../x\""));
+        assert!(e.contains("camera[0].id"), "{e}");
+    }
+}

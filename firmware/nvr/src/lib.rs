@@ -1,0 +1,106 @@
+//! The protected recording server role (`hotspare nvr`): records its own
+//! cameras and serves the HTTP/JSON API ([`hotspare_api`], documented in
+//! `docs/api.md`) that failover spares read.
+//!
+//! Two processes, as on the real box:
+//! - the **API process** ([`run_nvr`]): axum server, storage health checks,
+//!   read-only view of the store ([`hotspare_store::Store::open_readonly`]),
+//!   imports of failover segments, and the supervisor of
+//! - the **recorder process** ([`recorder::run_recorder`], `hotspare
+//!   nvr-recorder`): records every camera, runs retention, and writes
+//!   `<storage.dir>/.recorder-status.json` every second ([`status_file`]).
+//!   The API process restarts it when it exits (backoff 1 s..10 s); a frozen
+//!   recorder shows as a stale status file, i.e. cameras not recording.
+//!
+//! Modules: [`config`] (nvr.toml), [`password`] (PBKDF2 admin hash),
+//! [`health`] (write probe, mdstat), [`status_file`], [`recorder`],
+//! [`supervisor`], [`api`] (routes, MP4 serving, import, spare proxying).
+
+pub mod api;
+pub mod config;
+pub mod health;
+pub mod password;
+pub mod recorder;
+pub mod status_file;
+pub mod supervisor;
+pub mod times;
+
+pub use config::{ConfigError, NvrConfig};
+pub use password::{hash_password, verify_password};
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Errors that stop the NVR or its recorder.
+#[derive(Debug, thiserror::Error)]
+pub enum NvrError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(hotspare_store::StoreError),
+    #[error("{dir}: cannot create the storage directory: {source}")]
+    StorageDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// µs since the Unix epoch.
+pub fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn terminated() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// `hotspare nvr --config FILE`: the API process. Loads and validates the configuration,
+/// starts the recorder process (`recorder_exe nvr-recorder --config FILE`), serves the API
+/// until SIGTERM/SIGINT, then stops the recorder and returns.
+pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), NvrError> {
+    let cfg = NvrConfig::load(config_path)?;
+    let dir = cfg.storage.dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|source| NvrError::StorageDir { dir: dir.clone(), source })?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen())
+        .await
+        .map_err(|source| NvrError::Bind { addr: cfg.listen(), source })?;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let child = supervisor::spawn(recorder_exe, config_path.to_owned(), stop_rx);
+    let state = api::AppState::new(cfg)?;
+    let health_task = state.health.spawn();
+    log::info!("nvr {} listening on http://{}", state.cfg.server.serial, cfg_addr(&listener));
+    let app = api::router(state);
+    let served = axum::serve(listener, app).with_graceful_shutdown(terminated()).await;
+    log::info!("nvr: stopping");
+    health_task.abort();
+    let _ = stop.send(true);
+    if let Err(e) = child.await {
+        log::error!("recorder supervisor: {e}");
+    }
+    served.map_err(|e| NvrError::Other(format!("http server: {e}")))
+}
+
+fn cfg_addr(l: &tokio::net::TcpListener) -> String {
+    l.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into())
+}

@@ -47,6 +47,8 @@ struct Pipeline<'w> {
     bad_packets_in_row: u32,
     /// The next frame is the first of this session: a discontinuity.
     first_frame: bool,
+    /// A batch of this session reached the store.
+    wrote_any: bool,
 }
 
 /// Records until `shutdown` turns true (`Ok`) or the session fails.
@@ -78,6 +80,7 @@ pub async fn record_session(
         camera: camera.to_string(),
         bad_packets_in_row: 0,
         first_frame: true,
+        wrote_any: false,
     };
     let (mut rd, mut wr) = stream.split();
     let ka_period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
@@ -201,8 +204,12 @@ impl Pipeline<'_> {
         Ok(())
     }
 
+    /// A batch is written about once per `batch_duration`; the first frames
+    /// of a session are written at once (a takeover's first frame must be on
+    /// disk within a second of the keyframe arriving).
     fn batch_due(&self) -> bool {
         match (self.frames.first(), self.frames.last()) {
+            (Some(_), Some(_)) if !self.wrote_any => true,
             (Some(a), Some(b)) => b.pts_90k - a.pts_90k >= self.batch_90k,
             _ => false,
         }
@@ -248,6 +255,7 @@ impl Pipeline<'_> {
         let stats = self.d.stats();
         match r {
             Ok(()) => self.status.update(|s| {
+                self.wrote_any = true;
                 s.frames += n;
                 s.bytes += bytes;
                 s.last_frame_wall_us = last_wall;

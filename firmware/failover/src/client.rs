@@ -54,7 +54,12 @@ impl NvrClient {
         &self.base
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, auth: bool, timeout: Duration) -> Result<T, ClientError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        auth: bool,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.get(&url).timeout(timeout);
         if auth {
@@ -77,7 +82,8 @@ impl NvrClient {
     /// `POST /api/v1/import`: one segment, index bytes then sample bytes.
     pub async fn import(&self, seg: &ImportSegment, body: Vec<u8>) -> Result<ImportReceipt, ClientError> {
         let url = format!("{}/api/v1/import", self.base);
-        let header = serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
+        let header =
+            serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
         let resp = self
             .http
             .post(&url)

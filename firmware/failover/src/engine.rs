@@ -99,7 +99,12 @@ fn store_config(snap: Option<&Snapshot>) -> StoreConfig {
 }
 
 impl Engine {
-    pub fn new(cfg: Config, capacity: Capacity, opts: EngineOptions, shared: Arc<Mutex<SpareStatus>>) -> Result<Engine, EngineError> {
+    pub fn new(
+        cfg: Config,
+        capacity: Capacity,
+        opts: EngineOptions,
+        shared: Arc<Mutex<SpareStatus>>,
+    ) -> Result<Engine, EngineError> {
         let t = cfg.timing();
         let timing = Timing {
             check_interval: t.check_interval,
@@ -438,7 +443,8 @@ impl Engine {
     fn notify(&self, id: &str, kind: EventKind, detail: &str) {
         let Some(n) = self.nvrs.get(id) else { return };
         let snap = n.snapshot.as_ref();
-        let rules_email = snap.is_some_and(|s| s.config.events.iter().any(|r| r.on == kind && r.action == RuleAction::Email));
+        let rules_email =
+            snap.is_some_and(|s| s.config.events.iter().any(|r| r.on == kind && r.action == RuleAction::Email));
         let settings = match (rules_email, snap.and_then(|s| s.config.email.clone())) {
             (true, Some(e)) => e,
             _ => match &self.cfg.email {
@@ -478,18 +484,18 @@ impl Engine {
                     }
                 };
                 // First frame recorded here since the takeover began.
-                let first_frames = self
-                    .recorders
-                    .running(&n.entry.id)
-                    .into_iter()
-                    .map(|c| {
-                        let after = since_us.unwrap_or(0);
-                        let first = n.store.segments(&c).ok().and_then(|segs| {
-                            segs.iter().find(|s| s.start_wall_us >= after).map(|s| s.start_wall_us)
-                        });
-                        (c, first)
-                    })
-                    .collect();
+                let first_frames =
+                    self.recorders
+                        .running(&n.entry.id)
+                        .into_iter()
+                        .map(|c| {
+                            let after = since_us.unwrap_or(0);
+                            let first = n.store.segments(&c).ok().and_then(|segs| {
+                                segs.iter().find(|s| s.start_wall_us >= after).map(|s| s.start_wall_us)
+                            });
+                            (c, first)
+                        })
+                        .collect();
                 NvrView {
                     id: n.entry.id.clone(),
                     url: n.entry.url.clone(),

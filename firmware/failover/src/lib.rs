@@ -4,15 +4,15 @@
 //! licence, email and UPnP/SSDP pieces it needs.
 
 pub mod api;
-pub mod config;
 pub mod capacity;
 pub mod client;
-pub mod monitor;
-pub mod recorders;
-pub mod reinsert;
-pub mod state;
-pub mod status;
+pub mod config;
 pub mod email;
 pub mod engine;
 pub mod license;
+pub mod monitor;
+pub mod recorders;
+pub mod reinsert;
 pub mod ssdp;
+pub mod state;
+pub mod status;

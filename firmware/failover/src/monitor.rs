@@ -70,7 +70,9 @@ impl fmt::Display for Reason {
             Reason::NetworkDisconnection { checks, error } => {
                 write!(f, "network disconnection: no answer to {checks} checks in a row ({error})")
             }
-            Reason::NotRecording { cameras } => write!(f, "connected but not recording: 0 of {cameras} cameras recording"),
+            Reason::NotRecording { cameras } => {
+                write!(f, "connected but not recording: 0 of {cameras} cameras recording")
+            }
             Reason::RecycleFailure { detail } => write!(f, "fails to recycle video files: {detail}"),
             Reason::HddFailure { detail } => write!(f, "HDD failed: {detail}"),
         }
@@ -89,7 +91,9 @@ pub enum Observation {
 pub enum Event {
     Check(Observation),
     /// The engine started recording these cameras for a takeover.
-    TookOver { cameras: Vec<String> },
+    TookOver {
+        cameras: Vec<String>,
+    },
 }
 
 /// Outputs: what the engine must do.
@@ -97,9 +101,13 @@ pub enum Event {
 pub enum Action {
     /// The NVR answered while watched: pull and keep its settings.
     SyncConfig,
-    TakeOver { reason: Reason },
+    TakeOver {
+        reason: Reason,
+    },
     /// The NVR records this camera again: stop recording it here.
-    HandBack { camera: String },
+    HandBack {
+        camera: String,
+    },
     /// Every camera is handed back: re-insert the failover video.
     FailbackDone,
 }
@@ -142,7 +150,8 @@ pub struct Monitor {
 /// The reason to take over, if the status shows one.
 pub fn recording_failure(s: &NvrStatus) -> Option<Reason> {
     if !s.storage.writable || s.storage.state == DiskState::Failed {
-        let detail = if s.storage.detail.is_empty() { "recording volume failed".to_string() } else { s.storage.detail.clone() };
+        let detail =
+            if s.storage.detail.is_empty() { "recording volume failed".to_string() } else { s.storage.detail.clone() };
         return Some(Reason::HddFailure { detail });
     }
     if s.recycling.failing {

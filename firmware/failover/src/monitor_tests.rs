@@ -118,7 +118,8 @@ fn hdd_failure() {
 fn degraded_raid_still_recording_is_not_taken_over() {
     let mut s = status(&[true, true]);
     s.storage.state = DiskState::Degraded;
-    s.storage.raid = Some(RaidStatus { device: "md0".into(), state: DiskState::Degraded, members: "[2/1] [U_]".into() });
+    s.storage.raid =
+        Some(RaidStatus { device: "md0".into(), state: DiskState::Degraded, members: "[2/1] [U_]".into() });
     let mut m = fast();
     for t in 0..5 {
         assert_eq!(m.handle(t * S, ok(s.clone())), vec![Action::SyncConfig]);

@@ -87,7 +87,13 @@ async fn push_one(
 
 /// Pushes every closed segment of `store` to the NVR, retrying with backoff
 /// until none is left.
-pub async fn run(store: Arc<Store>, client: NvrClient, spare_serial: String, nvr: String, progress: Arc<Mutex<ReinsertProgress>>) {
+pub async fn run(
+    store: Arc<Store>,
+    client: NvrClient,
+    spare_serial: String,
+    nvr: String,
+    progress: Arc<Mutex<ReinsertProgress>>,
+) {
     let mut delay = Duration::from_millis(500);
     let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock().unwrap_or_else(|p| p.into_inner()));
     set(&|p| p.started_us = crate::engine::now_us());

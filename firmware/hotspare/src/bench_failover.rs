@@ -27,7 +27,8 @@ fn max(v: &[f64]) -> f64 {
 }
 
 pub async fn run(a: BenchFailoverArgs) -> Result<(), CliError> {
-    let dir = a.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("hotspare-bench-{}", std::process::id())));
+    let dir =
+        a.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("hotspare-bench-{}", std::process::id())));
     let (mut detect, mut takeover, mut total) = (Vec::new(), Vec::new(), Vec::new());
     let mut throughput = Vec::new();
     let mut site = Site::start(&dir, &a.clip, 1, a.cameras).await?;
@@ -39,7 +40,8 @@ pub async fn run(a: BenchFailoverArgs) -> Result<(), CliError> {
         let v = site.wait_takeover(0).await?;
         let decided = v.since_us.unwrap_or(killed);
         let d = (decided - killed) as f64 / 1e6;
-        let firsts: Vec<f64> = v.first_frame_us.values().map(|f| (f.unwrap_or(decided) - decided) as f64 / 1e6).collect();
+        let firsts: Vec<f64> =
+            v.first_frame_us.values().map(|f| (f.unwrap_or(decided) - decided) as f64 / 1e6).collect();
         let t = max(&firsts);
         println!(
             "trial {:>2}: detection {d:.3} s, takeover {t:.3} s (per camera: {})",
@@ -65,9 +67,21 @@ pub async fn run(a: BenchFailoverArgs) -> Result<(), CliError> {
     site.stop();
     println!("\n| metric (fast profile, {} trials, {} cameras) | median | max |", a.trials, a.cameras);
     println!("|---|---|---|");
-    println!("| detection: NVR killed → takeover decision (s) | {:.3} | {:.3} |", median(&mut detect.clone()), max(&detect));
-    println!("| takeover: decision → first frame on the spare, per camera (s) | {:.3} | {:.3} |", median(&mut takeover.clone()), max(&takeover));
-    println!("| total: NVR killed → first frame on the spare (s) | {:.3} | {:.3} |", median(&mut total.clone()), max(&total));
+    println!(
+        "| detection: NVR killed → takeover decision (s) | {:.3} | {:.3} |",
+        median(&mut detect.clone()),
+        max(&detect)
+    );
+    println!(
+        "| takeover: decision → first frame on the spare, per camera (s) | {:.3} | {:.3} |",
+        median(&mut takeover.clone()),
+        max(&takeover)
+    );
+    println!(
+        "| total: NVR killed → first frame on the spare (s) | {:.3} | {:.3} |",
+        median(&mut total.clone()),
+        max(&total)
+    );
     if let Some(t) = throughput.first() {
         println!("| re-insertion throughput, loopback (MB/s) | {t:.1} | |");
     }

@@ -32,8 +32,9 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let (ssdp_bind, ssdp_multicast) = match a.ssdp.as_str() {
         "off" => (None, false),
         s => {
-            let addr: SocketAddr =
-                s.parse().map_err(|_| CliError::new(format!("--ssdp {s:?} is not an address like 0.0.0.0:1900 or off")))?;
+            let addr: SocketAddr = s
+                .parse()
+                .map_err(|_| CliError::new(format!("--ssdp {s:?} is not an address like 0.0.0.0:1900 or off")))?;
             (Some(addr), addr.ip().is_unspecified())
         }
     };
@@ -60,8 +61,5 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     log::info!("stopping");
     let _ = stop_tx.send(true);
     server.abort();
-    engine_task
-        .await
-        .map_err(|e| CliError::new(format!("engine task: {e}")))?
-        .map_err(|e| CliError::new(e.to_string()))
+    engine_task.await.map_err(|e| CliError::new(format!("engine task: {e}")))?.map_err(|e| CliError::new(e.to_string()))
 }

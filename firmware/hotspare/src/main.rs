@@ -7,9 +7,9 @@ mod demo;
 mod export;
 mod failover_cmd;
 mod license_cmd;
-mod site;
 mod nvr_cmd;
 mod record;
+mod site;
 mod times;
 
 use clap::Parser;

@@ -53,9 +53,12 @@ pub fn spawn_retention(store: Arc<Store>) -> JoinHandle<()> {
     })
 }
 
+/// A camera's recorder task.
+pub type CameraTask = JoinHandle<Result<(), hotspare_recorder::RecordError>>;
+
 /// Cameras being recorded by this process.
 pub struct Recording {
-    pub cameras: Vec<(CameraConfig, StatusHandle, JoinHandle<Result<(), hotspare_recorder::RecordError>>)>,
+    pub cameras: Vec<(CameraConfig, StatusHandle, CameraTask)>,
     stop: watch::Sender<bool>,
     retention: JoinHandle<()>,
 }
@@ -67,7 +70,8 @@ impl Recording {
             .into_iter()
             .map(|cam| {
                 let status = StatusHandle::default();
-                let task = tokio::spawn(run_camera(cam.clone(), store.clone(), opts.clone(), status.clone(), stop_rx.clone()));
+                let task =
+                    tokio::spawn(run_camera(cam.clone(), store.clone(), opts.clone(), status.clone(), stop_rx.clone()));
                 (cam, status, task)
             })
             .collect();
@@ -107,8 +111,8 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
         max_age: a.max_age,
         ..StoreConfig::default()
     };
-    let store = Store::open(&a.store, cfg)
-        .map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
+    let store =
+        Store::open(&a.store, cfg).map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
     let opts = RecorderOptions { stall_timeout: a.stall_timeout, ..RecorderOptions::default() };
     let rec = Recording::start(store.clone(), cams, opts);
     let deadline = async {

@@ -95,7 +95,8 @@ impl Http {
     }
 
     pub async fn bytes(&self, url: &str) -> Result<Vec<u8>, String> {
-        let r = self.client.get(url).timeout(Duration::from_secs(60)).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let r =
+            self.client.get(url).timeout(Duration::from_secs(60)).send().await.map_err(|e| format!("{url}: {e}"))?;
         if !r.status().is_success() {
             return Err(format!("{url}: HTTP {}", r.status()));
         }
@@ -130,7 +131,13 @@ impl NvrSpec {
 }
 
 /// Writes the config of an NVR recording `cameras` (id, RTSP URL).
-pub fn write_nvr_config(dir: &Path, id: &str, port: u16, cameras: &[(String, String)], spare_port: u16) -> Result<NvrSpec, CliError> {
+pub fn write_nvr_config(
+    dir: &Path,
+    id: &str,
+    port: u16,
+    cameras: &[(String, String)],
+    spare_port: u16,
+) -> Result<NvrSpec, CliError> {
     let storage = dir.join(format!("{id}-store"));
     let mut t = format!(
         "[server]\nname = \"NVR {id}\"\nserial = \"SN-{id}\"\nlisten = \"127.0.0.1:{port}\"\n\

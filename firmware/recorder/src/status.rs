@@ -8,7 +8,9 @@ pub enum CameraState {
     Connecting,
     Recording,
     /// Waiting before the next attempt after `error`.
-    Retrying { error: String },
+    Retrying {
+        error: String,
+    },
     Stopped,
 }
 

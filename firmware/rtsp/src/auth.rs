@@ -185,7 +185,8 @@ pub fn verify(header: &str, method: &str, creds: &Credentials, realm: &str, nonc
     let Some(nonce) = nonce else { return false };
     let p = auth_params(rest);
     let get = |k: &str| p.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let (Some(user), Some(uri), Some(resp), Some(got_nonce)) = (get("username"), get("uri"), get("response"), get("nonce"))
+    let (Some(user), Some(uri), Some(resp), Some(got_nonce)) =
+        (get("username"), get("uri"), get("response"), get("nonce"))
     else {
         return false;
     };
@@ -228,7 +229,12 @@ mod tests {
         let c = Challenge::parse(r#"Digest realm="cam, front", nonce="abc", qop="auth,auth-int", opaque="o""#).unwrap();
         assert_eq!(
             c,
-            Challenge::Digest { realm: "cam, front".into(), nonce: "abc".into(), opaque: Some("o".into()), qop_auth: true }
+            Challenge::Digest {
+                realm: "cam, front".into(),
+                nonce: "abc".into(),
+                opaque: Some("o".into()),
+                qop_auth: true
+            }
         );
     }
 

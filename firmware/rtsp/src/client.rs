@@ -67,10 +67,8 @@ pub fn split_url(url: &str) -> Result<(Url, Option<Credentials>), RtspError> {
     if u.host_str().is_none() {
         return Err(bad("no host"));
     }
-    let creds = (!u.username().is_empty()).then(|| Credentials {
-        user: pct_decode(u.username()),
-        password: pct_decode(u.password().unwrap_or("")),
-    });
+    let creds = (!u.username().is_empty())
+        .then(|| Credentials { user: pct_decode(u.username()), password: pct_decode(u.password().unwrap_or("")) });
     let _ = u.set_username("");
     let _ = u.set_password(None);
     Ok((u, creds))
@@ -263,7 +261,10 @@ async fn exchange(
         }
         return Ok(resp);
     }
-    Err(RtspError::Unauthorized { url: conn.url.clone(), user: creds.as_ref().map(|c| c.user.clone()).unwrap_or_default() })
+    Err(RtspError::Unauthorized {
+        url: conn.url.clone(),
+        user: creds.as_ref().map(|c| c.user.clone()).unwrap_or_default(),
+    })
 }
 
 fn stale(resp: &Response<Vec<u8>>) -> bool {
@@ -279,7 +280,11 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
     let shown = url.to_string();
     let mut stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(&addr)).await {
         Err(_) => {
-            return Err(RtspError::Timeout { method: "connect".into(), url: shown, secs: opts.connect_timeout.as_secs() })
+            return Err(RtspError::Timeout {
+                method: "connect".into(),
+                url: shown,
+                secs: opts.connect_timeout.as_secs(),
+            })
         }
         Ok(Err(e)) => return Err(RtspError::Connect { addr, source: e }),
         Ok(Ok(s)) => s,
@@ -320,8 +325,8 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
 
     let channel = 0u8;
     let transport = format!("RTP/AVP/TCP;unicast;interleaved={}-{}", channel, channel + 1);
-    let setup = exchange(&mut conn, &mut ctl, &creds, Method::Setup, &track_url, &[(headers::TRANSPORT, transport)])
-        .await?;
+    let setup =
+        exchange(&mut conn, &mut ctl, &creds, Method::Setup, &track_url, &[(headers::TRANSPORT, transport)]).await?;
     let transport = setup.header(&headers::TRANSPORT).map(|v| v.as_str().to_string()).unwrap_or_default();
     if !transport.to_ascii_uppercase().contains("TCP") {
         return Err(RtspError::Transport { url: shown, detail: format!("Transport: {transport:?}") });
@@ -332,10 +337,9 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
         .and_then(|r| r.split('-').next())
         .and_then(|c| c.trim().parse::<u8>().ok())
         .unwrap_or(channel);
-    let session_hdr = setup
-        .header(&headers::SESSION)
-        .map(|v| v.as_str().to_string())
-        .ok_or_else(|| RtspError::Malformed { url: shown.clone(), detail: "SETUP reply has no Session header".into() })?;
+    let session_hdr = setup.header(&headers::SESSION).map(|v| v.as_str().to_string()).ok_or_else(|| {
+        RtspError::Malformed { url: shown.clone(), detail: "SETUP reply has no Session header".into() }
+    })?;
     let mut parts = session_hdr.split(';');
     let id = parts.next().unwrap_or("").trim().to_string();
     let timeout = parts
@@ -355,7 +359,10 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
 #[derive(Debug, PartialEq, Eq)]
 pub enum InStream {
     /// An RTSP message of this many bytes; `Some(status)` for responses.
-    Message { len: usize, status: Option<u16> },
+    Message {
+        len: usize,
+        status: Option<u16>,
+    },
     NeedMore,
 }
 
@@ -365,7 +372,10 @@ pub fn parse_in_stream(buf: &[u8]) -> Result<InStream, String> {
         Ok((Message::Response(r), len)) => Ok(InStream::Message { len, status: Some(r.status().into()) }),
         Ok((_, len)) => Ok(InStream::Message { len, status: None }),
         Err(rtsp_types::ParseError::Incomplete(_)) if buf.len() < 64 * 1024 => Ok(InStream::NeedMore),
-        Err(_) => Err(format!("unexpected bytes on the media stream: {:?}", String::from_utf8_lossy(&buf[..buf.len().min(40)]))),
+        Err(_) => Err(format!(
+            "unexpected bytes on the media stream: {:?}",
+            String::from_utf8_lossy(&buf[..buf.len().min(40)])
+        )),
     }
 }
 

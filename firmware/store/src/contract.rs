@@ -36,5 +36,7 @@ pub enum RecycleState {
     Ok,
     /// Nothing more can be deleted and usage stays above the high-water
     /// mark (or writes fail with ENOSPC). One of the failover triggers.
-    Failing { reason: String },
+    Failing {
+        reason: String,
+    },
 }

@@ -18,12 +18,20 @@ pub fn run(a: ExportArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
     let plan = store.export_mp4(&a.camera, from, to).map_err(|e| CliError::new(e.to_string()))?;
     let tmp = a.output.with_extension("mp4.partial");
-    let file = std::fs::File::create(&tmp).map_err(|e| CliError::new(format!("creating {}: {e}", tmp.display())))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    plan.write_to(&mut w).map_err(|e| CliError::new(format!("writing {}: {e}", tmp.display())))?;
-    let file = w.into_inner().map_err(|e| CliError::new(format!("writing {}: {e}", tmp.display())))?;
-    file.sync_all().map_err(|e| CliError::new(format!("syncing {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &a.output).map_err(|e| CliError::new(format!("renaming to {}: {e}", a.output.display())))?;
+    let write = || -> Result<(), CliError> {
+        let file =
+            std::fs::File::create(&tmp).map_err(|e| CliError::new(format!("creating {}: {e}", tmp.display())))?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        plan.write_to(&mut w).map_err(|e| CliError::new(format!("writing {}: {e}", tmp.display())))?;
+        let file = w.into_inner().map_err(|e| CliError::new(format!("writing {}: {e}", tmp.display())))?;
+        file.sync_all().map_err(|e| CliError::new(format!("syncing {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &a.output).map_err(|e| CliError::new(format!("renaming to {}: {e}", a.output.display())))
+    };
+    if let Err(e) = write() {
+        // Leave nothing half-written behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     println!(
         "exported {} frames, {:.3} s, to {}",
         plan.frames,

@@ -49,14 +49,23 @@ impl Mp4Plan {
             w.write_all(&self.header[start as usize..end.min(hlen) as usize]).map_err(out_err)?;
         }
         let mut pos = hlen;
+        let mut buf = vec![0u8; 256 * 1024];
         for (path, offset, len) in &self.parts {
             let (a, b) = (start.max(pos), end.min(pos + len));
             if a < b {
                 let mut f = File::open(path).map_err(|e| StoreError::io(path, "open sample file", e))?;
                 f.seek(SeekFrom::Start(offset + (a - pos))).map_err(|e| StoreError::io(path, "seek", e))?;
-                let copied = std::io::copy(&mut f.take(b - a), w).map_err(|e| StoreError::io(path, "copy", e))?;
-                if copied != b - a {
-                    return Err(StoreError::ShortSample { path: path.clone() });
+                // Read and write errors are told apart: a full output volume
+                // is not a problem of the sample file.
+                let mut left = b - a;
+                while left > 0 {
+                    let want = left.min(buf.len() as u64) as usize;
+                    let n = f.read(&mut buf[..want]).map_err(|e| StoreError::io(path, "read", e))?;
+                    if n == 0 {
+                        return Err(StoreError::ShortSample { path: path.clone() });
+                    }
+                    w.write_all(&buf[..n]).map_err(out_err)?;
+                    left -= n as u64;
                 }
             }
             pos += len;

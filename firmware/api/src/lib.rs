@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod ssdp;
+
 /// API version prefix of every path.
 pub const PREFIX: &str = "/api/v1";
 

@@ -74,7 +74,14 @@ impl Description {
             fixed.push_str("v=0\r\n");
         }
         for line in text.lines() {
-            fixed.push_str(line.trim_end());
+            let line = line.trim_end();
+            // Only `x=value` lines are SDP; anything else (stray text, a
+            // leading space) is dropped rather than handed to the parser.
+            let b = line.as_bytes();
+            if b.len() < 2 || !b[0].is_ascii_lowercase() || b[1] != b'=' {
+                continue;
+            }
+            fixed.push_str(line);
             fixed.push_str("\r\n");
             if line.starts_with("v=") && !has("o=") {
                 fixed.push_str("o=- 0 0 IN IP4 0.0.0.0\r\n");
@@ -83,7 +90,11 @@ impl Description {
                 fixed.push_str("t=0 0\r\n");
             }
         }
-        let session = sdp_types::Session::parse(fixed.as_bytes()).map_err(|e| SdpError::Syntax(e.to_string()))?;
+        // The third-party parser has asserted on odd input before: a panic
+        // there must not take the recorder down (network input).
+        let parsed = std::panic::catch_unwind(|| sdp_types::Session::parse(fixed.as_bytes()))
+            .map_err(|_| SdpError::Syntax("SDP parser rejected the description".into()))?;
+        let session = parsed.map_err(|e| SdpError::Syntax(e.to_string()))?;
         let control = session.get_first_attribute_value("control").ok().flatten().map(str::to_string);
         let mut tracks = Vec::new();
         for m in &session.medias {
@@ -227,6 +238,14 @@ a=fmtp:97 sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwB4lZgJ;sprop-sps=QgEBAWAAAAMAkAAAA
         let e = Description::parse(sdp.as_bytes()).unwrap().video().unwrap_err();
         assert_eq!(e, SdpError::NoVideo("audio PCMU".into()));
         assert!(params_from_fmtp(Codec::H264, "sprop-parameter-sets=!!!").is_err());
+    }
+
+    #[test]
+    fn stray_lines_are_dropped_not_fatal() {
+        // Found by fuzzing: sdp-types asserts on a non-`x=` line before `m=`.
+        assert!(Description::parse(b"6\na=").is_ok());
+        let sdp = "v=0\r\n garbage line\r\ns=x\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        assert_eq!(Description::parse(sdp.as_bytes()).unwrap().video().unwrap().payload_type, 96);
     }
 
     #[test]

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Writes small seed inputs for the fuzz targets into fuzz/seeds/<target>/.
+
+Built from the fixtures' real NAL units (fixtures/clip-h264.h264,
+clip-h265.h265), cut short so all seeds stay well under 100 KB. The `index`
+seeds are real index files from a short `hotspare record` run, copied in by
+hand (see fuzz/README.md); this script does not touch them.
+"""
+import base64, os, struct, sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEEDS = os.path.join(ROOT, "fuzz", "seeds")
+
+
+def nals(path):
+    data = open(path, "rb").read()
+    out, i, starts = [], 0, []
+    while True:
+        j = data.find(b"\x00\x00\x01", i)
+        if j < 0:
+            break
+        starts.append(j + 3)
+        i = j + 3
+    for k, s in enumerate(starts):
+        e = starts[k + 1] - 3 if k + 1 < len(starts) else len(data)
+        n = data[s:e]
+        while n.endswith(b"\x00"):
+            n = n[:-1]
+        out.append(n)
+    return out
+
+
+def h264_type(n):
+    return n[0] & 0x1F
+
+
+def h265_type(n):
+    return (n[0] >> 1) & 0x3F
+
+
+def write(target, name, data):
+    d = os.path.join(SEEDS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def rtp(seq, ts, marker, payload, pt=96):
+    return struct.pack(">BBHII", 0x80, pt | (0x80 if marker else 0), seq & 0xFFFF, ts, 0x12345678) + payload
+
+
+def fu_a(nal, chunk):
+    out, body = [], nal[1:]
+    parts = [body[i:i + chunk] for i in range(0, len(body), chunk)]
+    for i, c in enumerate(parts):
+        fu = (nal[0] & 0x1F) | (0x80 if i == 0 else 0) | (0x40 if i == len(parts) - 1 else 0)
+        out.append(bytes([(nal[0] & 0xE0) | 28, fu]) + c)
+    return out
+
+
+def fu_h265(nal, chunk):
+    out, body = [], nal[2:]
+    parts = [body[i:i + chunk] for i in range(0, len(body), chunk)]
+    t = h265_type(nal)
+    for i, c in enumerate(parts):
+        fu = t | (0x80 if i == 0 else 0) | (0x40 if i == len(parts) - 1 else 0)
+        out.append(bytes([(nal[0] & 0x81) | (49 << 1), nal[1], fu]) + c)
+    return out
+
+
+def agg(prefix, ns):
+    return prefix + b"".join(struct.pack(">H", len(n)) + n for n in ns)
+
+
+def stream(packets, clear_every=0):
+    """Depacketize-target input: flags (fix-up off), [u16 control][packet]..."""
+    out = bytearray([0])
+    for i, p in enumerate(packets):
+        ctl = len(p) & 0x7FF
+        if clear_every and i % clear_every == clear_every - 1:
+            ctl |= 0x8000
+        out += struct.pack(">H", ctl) + p
+    return bytes(out)
+
+
+def main():
+    h4 = nals(os.path.join(ROOT, "fixtures", "clip-h264.h264"))
+    h5 = nals(os.path.join(ROOT, "fixtures", "clip-h265.h265"))
+    sps4 = next(n for n in h4 if h264_type(n) == 7)
+    pps4 = next(n for n in h4 if h264_type(n) == 8)
+    idr4 = next(n for n in h4 if h264_type(n) == 5)[:1500]
+    p4 = [n for n in h4 if h264_type(n) == 1][0][:300]
+    vps5 = next(n for n in h5 if h265_type(n) == 32)
+    sps5 = next(n for n in h5 if h265_type(n) == 33)
+    pps5 = next(n for n in h5 if h265_type(n) == 34)
+    idr5 = next(n for n in h5 if h265_type(n) in (19, 20))[:1500]
+    p5 = [n for n in h5 if h265_type(n) == 1][0][:300]
+
+    # sps
+    write("sps", "h264-sps", sps4)
+    write("sps", "h265-sps", sps5)
+    write("sps", "h264-pps", pps4)
+
+    # depacketize: packets as a camera would send them.
+    pk4, seq, ts = [], 1000, 90000
+    pk4.append(rtp(seq, ts, False, agg(b"\x18", [sps4, pps4]))); seq += 1
+    for i, f in enumerate(fu_a(idr4, 500)):
+        pk4.append(rtp(seq, ts, i == 2, f)); seq += 1
+    ts += 3600
+    pk4.append(rtp(seq, ts, True, p4)); seq += 1
+    ts += 3600
+    pk4.append(rtp(seq, ts, False, sps4)); seq += 1
+    pk4.append(rtp(seq, ts, False, pps4)); seq += 1
+    pk4.append(rtp(seq, ts, True, idr4[:400])); seq += 1
+    write("depacketize", "h264-stap-fu-single", stream(pk4))
+    write("depacketize", "h264-clear-rebase", stream(pk4, clear_every=2))
+    pk5, seq, ts = [], 2000, 90000
+    pk5.append(rtp(seq, ts, False, agg(b"\x60\x01", [vps5, sps5, pps5]))); seq += 1
+    for i, f in enumerate(fu_h265(idr5, 500)):
+        pk5.append(rtp(seq, ts, i == 2, f)); seq += 1
+    ts += 3600
+    pk5.append(rtp(seq, ts, True, p5)); seq += 1
+    write("depacketize", "h265-ap-fu-single", stream(pk5))
+    write("depacketize", "h265-clear-rebase", stream(pk5, clear_every=2))
+
+    # rtp: single packets and an RTCP compound (SR + SDES).
+    for i, p in enumerate(pk4[:3] + pk5[:2]):
+        write("rtp", f"pkt{i}", p)
+    sr = struct.pack(">BBHIQIII", 0x80, 200, 6, 0x12345678, 0xE1234567_89ABCDEF, 90000, 10, 5000)
+    sdes = struct.pack(">BBHI", 0x81, 202, 2, 0x12345678) + b"\x01\x02hi\x00\x00"
+    write("rtp", "rtcp-sr-sdes", sr + sdes)
+    write("rtp", "csrc-ext-pad", bytes([0xB1, 0xE0, 0x12, 0x34, 0, 0, 0x10, 0, 1, 2, 3, 4, 9, 9, 9, 9,
+                                        0xBE, 0xDE, 0, 1, 7, 7, 7, 7, 0x65, 0xAA, 0, 2]))
+    write("rtp", "interleaved", b"$\x00\x00\x10" + pk4[-1][:16])
+
+    # sdp: what cameras and the simulator announce.
+    b64 = lambda n: base64.b64encode(n).decode()
+    sdp4 = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam0\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\n"
+            "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+            f"a=fmtp:96 packetization-mode=1;profile-level-id=4d0028;sprop-parameter-sets={b64(sps4)},{b64(pps4)}\r\n"
+            "a=control:trackID=0\r\nm=audio 0 RTP/AVP 0\r\na=control:trackID=1\r\n")
+    sdp5 = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam0\r\nt=0 0\r\n"
+            "m=video 0 RTP/AVP 97\r\na=rtpmap:97 H265/90000\r\n"
+            f"a=fmtp:97 sprop-vps={b64(vps5)}; sprop-sps={b64(sps5)}; sprop-pps={b64(pps5)}\r\n"
+            "a=control:rtsp://127.0.0.1:8554/cam0/track1\r\n")
+    write("sdp", "h264-audio", sdp4.encode())
+    write("sdp", "h265", sdp5.encode())
+    write("sdp", "sloppy", b"s=cam\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\n")
+
+    # rtsp: messages in the media stream, authentication challenges.
+    write("rtsp", "response", b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: 1234;timeout=60\r\n\r\n$\x00\x00\x0c")
+    write("rtsp", "request", b"GET_PARAMETER rtsp://127.0.0.1/cam0 RTSP/1.0\r\nCSeq: 7\r\nContent-Length: 4\r\n\r\nabcd")
+    write("rtsp", "digest", b'Digest realm="IP Camera(12345)", nonce="0a1b2c3d", stale="FALSE", qop="auth", opaque="x", algorithm=MD5')
+    write("rtsp", "basic", b'Basic realm="cam, inc"\nDigest realm="a", nonce="n"')
+    write("rtsp", "partial", b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm=")
+
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
+    print(f"seeds: {total} bytes", file=sys.stderr)
+
+
+main()

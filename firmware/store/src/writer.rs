@@ -34,6 +34,11 @@ pub struct CameraWriter {
     closed: bool,
     /// The last write failed with Full: the next success clears the Failing state.
     after_full: bool,
+    /// (wall µs, pts) of the first frame of the current continuous run (one
+    /// RTP session with no discontinuity). Later segments of the run are
+    /// timed from it by pts, so consecutive segments join exactly even when
+    /// the recorder's wall-clock mapping moves (an RTCP report arriving).
+    run_anchor: Option<(i64, i64)>,
 }
 
 struct OpenSegment {
@@ -104,6 +109,7 @@ impl CameraWriter {
             buf: Vec::new(),
             closed: false,
             after_full: false,
+            run_anchor: None,
         }
     }
 
@@ -168,6 +174,9 @@ impl CameraWriter {
             }
             if self.seg.is_none() {
                 if !f.keyframe {
+                    if f.discontinuity {
+                        self.run_anchor = None;
+                    }
                     pos = end;
                     run_start = end;
                     continue;
@@ -197,9 +206,11 @@ impl CameraWriter {
             match op(self) {
                 Ok(v) => {
                     if self.after_full {
-                        // Space was found again; the next recycle pass re-evaluates the mark.
+                        // Space was found again: re-evaluate the high-water mark now. (Setting
+                        // `Ok` here made a volume above the mark with nothing left to delete
+                        // flap between failing and ok, and a spare fail back and take over again.)
                         self.after_full = false;
-                        self.store.set_state(RecycleState::Ok);
+                        self.store.recycle();
                     }
                     return Ok(v);
                 }
@@ -225,20 +236,34 @@ impl CameraWriter {
         Ok(())
     }
 
+    /// Wall-clock start of a segment whose first frame is `f`.
+    fn segment_start_us(&mut self, f: &FrameIn) -> i64 {
+        match self.run_anchor {
+            Some((wall, pts)) if !f.discontinuity && f.pts_90k >= pts => {
+                wall + (f.pts_90k - pts) * 1_000_000 / 90_000
+            }
+            _ => {
+                self.run_anchor = Some((f.wall_us, f.pts_90k));
+                f.wall_us
+            }
+        }
+    }
+
     fn try_create(&mut self, stream: &StreamInfo, f: &FrameIn) -> std::io::Result<OpenSegment> {
+        let start_wall_us = self.segment_start_us(f);
         let id = {
             let mut cat = lock(&self.store.catalog);
             let segs = cat.entry(self.camera.clone()).or_default();
             let seq = segs
                 .range(
-                    SegmentId { start_wall_us: f.wall_us, seq: 0 }..=SegmentId {
-                        start_wall_us: f.wall_us,
+                    SegmentId { start_wall_us, seq: 0 }..=SegmentId {
+                        start_wall_us,
                         seq: u32::MAX,
                     },
                 )
                 .next_back()
                 .map_or(0, |(id, _)| id.seq + 1);
-            let id = SegmentId { start_wall_us: f.wall_us, seq };
+            let id = SegmentId { start_wall_us, seq };
             let meta = SegMeta {
                 duration_90k: 0,
                 frames: 0,
@@ -261,7 +286,7 @@ impl CameraWriter {
                 version: INDEX_VERSION,
                 codec: stream.codec,
                 params: stream.params.clone(),
-                start_wall_us: f.wall_us,
+                start_wall_us,
                 first_pts_90k: f.pts_90k,
             };
             self.buf.clear();

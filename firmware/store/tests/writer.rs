@@ -141,3 +141,24 @@ fn rejects_bad_ids_second_writer_and_bad_batches() {
     drop(w);
     assert!(store.writer("ok_Cam-1").is_ok());
 }
+
+/// The recorder's wall-clock mapping may move mid-session (an RTCP sender
+/// report replacing the arrival-time anchor): segments of one continuous run
+/// still join exactly, timed by pts from the run's first frame.
+#[test]
+fn segments_of_a_run_join_when_the_wall_clock_mapping_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg(2)).unwrap();
+    let clip = synthetic_h264(250, 25, 300);
+    let mut w = store.writer("cam1").unwrap();
+    feed(&mut w, &clip, 0..100, 25, 0);
+    // From frame 100 on the mapping says 0.44 s earlier.
+    feed(&mut w, &clip, 100..250, 25, -440_000);
+    w.close().unwrap();
+    let segs = store.segments("cam1").unwrap();
+    assert!(segs.len() >= 4, "{segs:?}");
+    for pair in segs.windows(2) {
+        assert_eq!(pair[1].start_wall_us, pair[0].end_wall_us(), "segments must join: {pair:?}");
+    }
+    assert_eq!(segs[0].start_wall_us, WALL0);
+}

@@ -28,10 +28,14 @@ pub struct ActingAs {
     pub admin_password_hash: String,
 }
 
+/// The failover store of each NVR, as the engine has it now (it reopens a
+/// store when a takeover begins, to apply the NVR's recording settings).
+pub type Stores = Arc<Mutex<BTreeMap<String, Arc<Store>>>>;
+
 #[derive(Clone)]
 struct ApiState {
     status: Arc<Mutex<SpareStatus>>,
-    stores: BTreeMap<String, Arc<Store>>,
+    stores: Stores,
     acting: Arc<Mutex<Vec<ActingAs>>>,
 }
 
@@ -39,11 +43,7 @@ fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(ApiError { error: msg.into() })).into_response()
 }
 
-pub fn router(
-    status: Arc<Mutex<SpareStatus>>,
-    stores: BTreeMap<String, Arc<Store>>,
-    acting: Arc<Mutex<Vec<ActingAs>>>,
-) -> Router {
+pub fn router(status: Arc<Mutex<SpareStatus>>, stores: Stores, acting: Arc<Mutex<Vec<ActingAs>>>) -> Router {
     Router::new()
         .route("/api/v1/status", get(get_status))
         .route("/api/v1/whoami", get(whoami))
@@ -59,12 +59,13 @@ async fn get_status(State(st): State<ApiState>) -> Json<SpareStatus> {
 
 /// NVR id from an id or a serial, and its store.
 fn store_of(st: &ApiState, key: &str) -> Option<(String, Arc<Store>)> {
-    if let Some(s) = st.stores.get(key) {
+    let stores = st.stores.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = stores.get(key) {
         return Some((key.to_string(), s.clone()));
     }
     let status = st.status.lock().unwrap_or_else(|p| p.into_inner());
     let id = status.nvrs.iter().find(|n| n.serial.as_deref() == Some(key))?.id.clone();
-    st.stores.get(&id).map(|s| (id, s.clone()))
+    stores.get(&id).map(|s| (id, s.clone()))
 }
 
 fn parse_time(s: Option<&String>) -> Result<Option<i64>, String> {

@@ -85,6 +85,8 @@ pub struct Engine {
     announcer: Option<Announcer>,
     shared: Arc<Mutex<SpareStatus>>,
     acting: Arc<Mutex<Vec<ActingAs>>>,
+    /// The current store of each NVR, shared with the API.
+    stores: crate::api::Stores,
 }
 
 fn store_config(snap: Option<&Snapshot>) -> StoreConfig {
@@ -127,6 +129,13 @@ impl Engine {
                 Some(s) => Monitor::resume(timing, s.phase.clone(), s.identity.clone()),
                 None => Monitor::resume(timing, Phase::Watching, snapshot.as_ref().map(|s| s.identity.clone())),
             };
+            // A takeover resumed after a restart keeps its record (status, failback email).
+            let takeovers = match monitor.phase() {
+                Phase::TakenOver { reason, since_us, .. } => {
+                    vec![TakeoverRecord { at_us: *since_us, reason: reason.to_string(), failback_us: None }]
+                }
+                Phase::Watching => Vec::new(),
+            };
             let root = cfg.spare.store.join(&entry.id);
             let store = Store::open(&root, store_config(snapshot.as_ref()))
                 .map_err(|source| EngineError::Store { path: root.display().to_string(), source })?;
@@ -146,11 +155,14 @@ impl Engine {
                     last_check_us: None,
                     last_error: None,
                     config_error: None,
-                    takeovers: Vec::new(),
+                    takeovers,
                 },
             );
         }
+        let stores: BTreeMap<String, Arc<Store>> = nvrs.iter().map(|(id, n)| (id.clone(), n.store.clone())).collect();
+        let stores = Arc::new(Mutex::new(stores));
         Ok(Engine {
+            stores,
             cfg,
             capacity,
             timing,
@@ -315,7 +327,10 @@ impl Engine {
         if self.recorders.running(id).is_empty() && n.reinsert.as_ref().is_none_or(|t| t.is_finished()) {
             let root = self.cfg.spare.store.join(id);
             match Store::open(&root, store_config(n.snapshot.as_ref())) {
-                Ok(s) => n.store = s,
+                Ok(s) => {
+                    self.stores.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), s.clone());
+                    n.store = s;
+                }
                 Err(e) => log::error!("{id}: reopening failover store: {e}"),
             }
         }
@@ -550,7 +565,7 @@ impl Engine {
     }
 
     /// Stores per NVR, for the API.
-    pub fn stores(&self) -> BTreeMap<String, Arc<Store>> {
-        self.nvrs.iter().map(|(id, n)| (id.clone(), n.store.clone())).collect()
+    pub fn stores(&self) -> crate::api::Stores {
+        self.stores.clone()
     }
 }

@@ -147,6 +147,12 @@ pub struct Monitor {
     identity: Option<Identity>,
 }
 
+/// An NVR whose API process started less than this long ago and records no
+/// camera yet is starting (its recorder is still connecting to the cameras),
+/// not failed: "connected but not recording" waits until it has been up this
+/// long. Volume and recycling failures count at once.
+pub const STARTUP_GRACE_S: u64 = 10;
+
 /// The reason to take over, if the status shows one.
 pub fn recording_failure(s: &NvrStatus) -> Option<Reason> {
     if !s.storage.writable || s.storage.state == DiskState::Failed {
@@ -226,16 +232,28 @@ impl Monitor {
             }
             Observation::Status(s) => {
                 self.misses = 0;
+                // It answered: keep who it is and (SyncConfig first) its settings, also when this
+                // very check leads to a takeover, so that a takeover at first sight (a spare
+                // started next to an already failing NVR) has settings to record with.
+                self.identity = Some(Identity::of(&s));
                 let due = self
                     .last_recording_check_us
                     .is_none_or(|t| now_us - t >= self.timing.recording_check_interval.as_micros() as i64);
                 if due {
                     self.last_recording_check_us = Some(now_us);
-                    if let Some(reason) = recording_failure(&s) {
-                        return self.take_over(now_us, reason);
+                    match recording_failure(&s) {
+                        Some(Reason::NotRecording { .. }) if s.uptime_s < STARTUP_GRACE_S => {
+                            // Starting up: look again at the next answered check.
+                            self.last_recording_check_us = None;
+                        }
+                        Some(reason) => {
+                            let mut actions = vec![Action::SyncConfig];
+                            actions.extend(self.take_over(now_us, reason));
+                            return actions;
+                        }
+                        None => {}
                     }
                 }
-                self.identity = Some(Identity::of(&s));
                 vec![Action::SyncConfig]
             }
         }

@@ -198,3 +198,31 @@ fn new_hdd_after_hdd_failure_fails_back() {
     let a = m.handle(3 * S, ok(fixed));
     assert_eq!(a, vec![Action::HandBack { camera: "cam0".into() }, Action::FailbackDone]);
 }
+
+#[test]
+fn a_starting_nvr_that_records_nothing_yet_is_not_taken_over() {
+    let mut m = fast();
+    let mut starting = status(&[false, false]);
+    starting.uptime_s = 1;
+    for t in 0..3 {
+        assert_eq!(m.handle(t * S, ok(starting.clone())), vec![Action::SyncConfig], "check {t}");
+    }
+    // Still nothing once it has been up for the grace period: now it is a failure.
+    starting.uptime_s = STARTUP_GRACE_S;
+    let a = m.handle(3 * S, ok(starting));
+    assert_eq!(took_over(&a), Some(&Reason::NotRecording { cameras: 2 }));
+    // A starting NVR with a failed volume is taken over at once.
+    let mut bad = status(&[false]);
+    bad.uptime_s = 0;
+    bad.storage.writable = false;
+    bad.storage.state = DiskState::Failed;
+    assert!(matches!(took_over(&fast().handle(0, ok(bad))), Some(Reason::HddFailure { .. })));
+}
+
+#[test]
+fn a_takeover_at_first_sight_syncs_the_settings_first() {
+    let mut m = fast();
+    let a = m.handle(0, ok(status(&[false, false])));
+    assert_eq!(a, vec![Action::SyncConfig, Action::TakeOver { reason: Reason::NotRecording { cameras: 2 } }]);
+    assert_eq!(m.identity().map(|i| i.serial.as_str()), Some("SN1"));
+}

@@ -239,9 +239,7 @@ impl CameraWriter {
     /// Wall-clock start of a segment whose first frame is `f`.
     fn segment_start_us(&mut self, f: &FrameIn) -> i64 {
         match self.run_anchor {
-            Some((wall, pts)) if !f.discontinuity && f.pts_90k >= pts => {
-                wall + (f.pts_90k - pts) * 1_000_000 / 90_000
-            }
+            Some((wall, pts)) if !f.discontinuity && f.pts_90k >= pts => wall + (f.pts_90k - pts) * 1_000_000 / 90_000,
             _ => {
                 self.run_anchor = Some((f.wall_us, f.pts_90k));
                 f.wall_us
@@ -255,12 +253,7 @@ impl CameraWriter {
             let mut cat = lock(&self.store.catalog);
             let segs = cat.entry(self.camera.clone()).or_default();
             let seq = segs
-                .range(
-                    SegmentId { start_wall_us, seq: 0 }..=SegmentId {
-                        start_wall_us,
-                        seq: u32::MAX,
-                    },
-                )
+                .range(SegmentId { start_wall_us, seq: 0 }..=SegmentId { start_wall_us, seq: u32::MAX })
                 .next_back()
                 .map_or(0, |(id, _)| id.seq + 1);
             let id = SegmentId { start_wall_us, seq };

@@ -67,8 +67,24 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 /// `method path` on 127.0.0.1:`port` (Connection: close).
 pub fn http(port: u16, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect {port}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    try_http(port, method, path, headers, body, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Like [`http`], but a server that does not answer (refused, reset, no reply within `timeout`,
+/// malformed reply) is an `Err` naming the problem instead of a panic: for polling processes
+/// that may be dead, stopped or restarting.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Resp, String> {
+    let ctx = |what: &str, e: &dyn std::fmt::Display| format!("{method} 127.0.0.1:{port}{path}: {what}: {e}");
+    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout).map_err(|e| ctx("connect", &e))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
+    s.set_write_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -77,21 +93,31 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(String, String)], b
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    s.write_all(req.as_bytes()).map_err(|e| ctx("send", &e))?;
+    // A server may answer (413, 401, …) and close before reading a large body: then sending the
+    // rest fails (EPIPE/ECONNRESET) but its reply is there to read.
+    let sent = s.write_all(body);
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("reply headers");
+    let read = s.read_to_end(&mut raw);
+    if raw.is_empty() {
+        sent.map_err(|e| ctx("send", &e))?;
+        read.map_err(|e| ctx("read", &e))?;
+    }
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| ctx("reply", &"no header end"))?;
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| ctx("reply", &"no status line"))?;
     let headers: Vec<(String, String)> =
         lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))).collect();
     let mut body = raw[end + 4..].to_vec();
     if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
         body = dechunk(&body);
     }
-    Resp { status, headers, body }
+    Ok(Resp { status, headers, body })
 }
 
 pub fn get(port: u16, path: &str) -> Resp {

@@ -52,7 +52,6 @@ impl Device {
     }
 }
 
-
 /// Why a datagram is not an M-SEARCH we answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {

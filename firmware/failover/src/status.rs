@@ -44,7 +44,8 @@ pub struct NvrView {
     pub covering: Vec<String>,
     /// Cameras the channel licence could not cover.
     pub uncovered: Vec<String>,
-    /// Start of the newest failover segment per recorded camera.
+    /// Start of the first segment recorded here since the takeover began,
+    /// per recorded camera.
     pub first_frame_us: BTreeMap<String, Option<i64>>,
     pub reinsert: ReinsertProgress,
     pub takeovers: Vec<TakeoverRecord>,

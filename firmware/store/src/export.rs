@@ -96,6 +96,10 @@ impl Store {
         // last segment starting at or before `from`: earlier segments are not part of the
         // export even when the end of their last frame reaches past `from`.
         let first_seg = segs.iter().rposition(|s| s.start_wall_us <= from).unwrap_or(0);
+        // Wall time the export already covers: a segment overlapping it (the
+        // NVR and a spare both recording at failback) continues at its first
+        // keyframe at or after it, so no time is played twice.
+        let mut covered_until = i64::MIN;
         for s in &segs[first_seg..] {
             if s.start_wall_us > to || s.end_wall_us() <= from {
                 continue;
@@ -105,12 +109,20 @@ impl Store {
                 continue;
             }
             let n = idx.frames.len();
-            let first = if idx.start_wall_us <= from {
+            let mut first = if idx.start_wall_us <= from {
                 (0..n).rev().find(|&k| idx.frames[k].keyframe && idx.frame_wall_us(k) <= from).unwrap_or(0)
             } else {
                 0
             };
+            if idx.frame_wall_us(first) < covered_until {
+                match (first..n).find(|&k| idx.frames[k].keyframe && idx.frame_wall_us(k) >= covered_until) {
+                    Some(k) => first = k,
+                    None => continue,
+                }
+            }
             let Some(last) = (first..n).rev().find(|&k| idx.frame_wall_us(k) <= to) else { continue };
+            covered_until =
+                idx.frame_wall_us(last) + crate::segment::ticks_to_us(u64::from(idx.frames[last].duration_90k));
             picks.push(Pick { idx, first, last });
         }
         if picks.is_empty() {
@@ -156,7 +168,7 @@ fn plan(picks: &[Pick]) -> Result<Mp4Plan, StoreError> {
         if let (Some(next), true) = (picks.get(pi + 1), p.last + 1 == p.idx.frames.len()) {
             let end_us = p.idx.frame_wall_us(p.last)
                 + crate::segment::ticks_to_us(u64::from(frames[frames.len() - 1].duration_90k));
-            let gap_us = next.idx.start_wall_us.saturating_sub(end_us);
+            let gap_us = next.idx.frame_wall_us(next.first).saturating_sub(end_us);
             if gap_us > 0 {
                 if let Some(d) = durations.last_mut() {
                     *d = (u64::from(*d) + gap_us as u64 * 9 / 100).min(u64::from(u32::MAX)) as u32;

@@ -122,3 +122,28 @@ fn gap_between_segments_stretches_last_frame() {
     assert_eq!(plan.frames, 50);
     assert_eq!(plan.duration_90k, 50 * 3600 + 2 * 90_000);
 }
+
+/// At failback the NVR and the spare both record for a few seconds; their
+/// segments overlap in time. The export plays that time once: it continues
+/// in the later segment at its first keyframe after what it already has.
+#[test]
+fn overlapping_segments_are_played_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let clip = synthetic_h264(150, 25, 100);
+    let mut w = store.writer("o").unwrap();
+    feed(&mut w, &clip, 0..150, 25, 0); // 0 s .. 6 s
+                                        // A second recording of 4 s .. 8 s (a new session: discontinuity).
+    let mut b = Batch::new(&clip, 0..100, 4_000_000);
+    b.frames[0].discontinuity = true;
+    w.write(&clip.stream(), &b.frames, &b.iov()).unwrap();
+    drop(w);
+    assert_eq!(store.segments("o").unwrap().len(), 2);
+    let plan = store.export_mp4("o", None, None).unwrap();
+    // All of the first (150 frames), then the second from its keyframe at 6 s (frame 50).
+    assert_eq!(plan.frames, 200);
+    assert_eq!(plan.duration_90k, 8 * 90_000, "MP4 time must follow wall time");
+    // A range inside the overlap comes from the first recording alone.
+    let inner = store.export_mp4("o", Some(WALL0 + 4_500_000), Some(WALL0 + 5_500_000)).unwrap();
+    assert_eq!(inner.frames, 38, "frames 100 (keyframe at 4 s) through 137 (5.48 s)");
+}

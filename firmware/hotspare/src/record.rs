@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotspare_recorder::{run_camera, CameraConfig, CameraStatus, RecorderOptions, StatusHandle};
+use hotspare_recorder::{run_camera, spawn_retention, CameraConfig, CameraStatus, RecorderOptions, StatusHandle};
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::{RecycleState, Store, StoreConfig};
 use tokio::sync::watch;
@@ -30,29 +30,6 @@ pub async fn terminated() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs retention passes every few seconds and logs state changes.
-pub fn spawn_retention(store: Arc<Store>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut last = RecycleState::Ok;
-        loop {
-            let s = tokio::task::spawn_blocking({
-                let store = store.clone();
-                move || store.recycle()
-            })
-            .await
-            .unwrap_or(RecycleState::Ok);
-            if s != last {
-                match &s {
-                    RecycleState::Ok => log::info!("recycling ok again"),
-                    RecycleState::Failing { reason } => log::error!("recycle failure: {reason}"),
-                }
-                last = s;
-            }
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        }
-    })
-}
-
 /// A camera's recorder task.
 pub type CameraTask = JoinHandle<Result<(), hotspare_recorder::RecordError>>;
 
@@ -75,7 +52,7 @@ impl Recording {
                 (cam, status, task)
             })
             .collect();
-        let retention = spawn_retention(store);
+        let retention = spawn_retention(store, Duration::from_secs(5));
         Recording { cameras, stop, retention }
     }
 

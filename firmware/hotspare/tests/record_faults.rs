@@ -237,7 +237,7 @@ enum Bad {
     /// DESCRIBE gives an SDP with only an audio track.
     AudioOnly,
     /// A proper set-up, then interleaved garbage RTP.
-    BadRtp,
+    GarbageRtp,
     /// Accepts and never answers.
     Silent,
 }
@@ -363,13 +363,13 @@ fn serve_bad(mut sock: TcpStream, kind: Bad, port: u16, stop: &AtomicBool) -> st
                 &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
                 AUDIO_ONLY_SDP,
             )?,
-            (Bad::BadRtp, "DESCRIBE") => reply(
+            (Bad::GarbageRtp, "DESCRIBE") => reply(
                 &mut sock,
                 &cseq,
                 &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
                 H264_SDP,
             )?,
-            (Bad::BadRtp, "SETUP") => reply(
+            (Bad::GarbageRtp, "SETUP") => reply(
                 &mut sock,
                 &cseq,
                 &[
@@ -378,7 +378,7 @@ fn serve_bad(mut sock: TcpStream, kind: Bad, port: u16, stop: &AtomicBool) -> st
                 ],
                 "",
             )?,
-            (Bad::BadRtp, "PLAY") => {
+            (Bad::GarbageRtp, "PLAY") => {
                 reply(
                     &mut sock,
                     &cseq,
@@ -464,7 +464,7 @@ fn bad_server_audio_only_sdp() {
 
 #[test]
 fn bad_server_garbage_rtp() {
-    bad_server_case(Bad::BadRtp, &["bad RTP", "stalled"]);
+    bad_server_case(Bad::GarbageRtp, &["bad RTP", "stalled"]);
 }
 
 /// A server that accepts and never answers: `record` still stops at its

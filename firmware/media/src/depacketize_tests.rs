@@ -228,8 +228,8 @@ fn malformed_payloads_are_errors_not_panics() {
     assert!(matches!(r[3], Err(DepacketizeError::UnsupportedNal { nal_type: 25, .. })));
     assert!(matches!(r[4], Err(DepacketizeError::BadFragment { .. })));
     assert!(d.frames().is_empty());
-    let mut buf = vec![0x80u8; 3];
-    assert!(d.push(&mut buf, 0, 3).is_err());
+    let buf = vec![0x80u8; 3];
+    assert!(d.push(&buf, 0, 3).is_err());
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub async fn run_recorder(cfg: NvrConfig) -> Result<(), NvrError> {
         cameras.push((c.id.clone(), status, task));
     }
     log::info!("recorder: {} cameras into {}", cameras.len(), dir.display());
-    let retention = tokio::spawn(retention_loop(store.clone()));
+    let retention = hotspare_recorder::spawn_retention(store.clone(), RETENTION_EVERY);
     let statuses: Vec<(String, StatusHandle)> = cameras.iter().map(|(id, s, _)| (id.clone(), s.clone())).collect();
     let status_task = tokio::spawn(status_loop(dir, store.clone(), statuses));
     terminated().await;
@@ -78,26 +78,6 @@ pub async fn run_recorder(cfg: NvrConfig) -> Result<(), NvrError> {
     retention.abort();
     status_task.abort();
     Ok(())
-}
-
-async fn retention_loop(store: Arc<Store>) {
-    let mut last = RecycleState::Ok;
-    loop {
-        let s = tokio::task::spawn_blocking({
-            let store = store.clone();
-            move || store.recycle()
-        })
-        .await
-        .unwrap_or(RecycleState::Ok);
-        if s != last {
-            match &s {
-                RecycleState::Ok => log::info!("recycling ok again"),
-                RecycleState::Failing { reason } => log::error!("recycle failure: {reason}"),
-            }
-            last = s;
-        }
-        tokio::time::sleep(RETENTION_EVERY).await;
-    }
 }
 
 async fn status_loop(dir: std::path::PathBuf, store: Arc<Store>, cams: Vec<(String, StatusHandle)>) {

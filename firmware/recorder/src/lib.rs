@@ -5,12 +5,14 @@
 pub mod backoff;
 pub mod camera;
 pub mod clock;
+pub mod retention;
 pub mod session;
 pub mod status;
 
 use std::time::Duration;
 
 pub use camera::{run_camera, CameraConfig};
+pub use retention::spawn_retention;
 pub use status::{CameraState, CameraStatus, StatusHandle};
 
 /// Tunables of the recorder; defaults suit real cameras.

@@ -142,6 +142,21 @@ pub fn total_duration(frames: &[FrameEntry]) -> u64 {
     }
 }
 
+/// How many of `frames` (from the start) lie entirely within a sample file
+/// of `sample_len` bytes, and the bytes they span. Readers never go past it.
+pub fn frames_within(frames: &[FrameEntry], sample_len: u64) -> (usize, u64) {
+    let mut bytes = 0u64;
+    let mut count = 0;
+    for f in frames {
+        if bytes + u64::from(f.len) > sample_len {
+            break;
+        }
+        bytes += u64::from(f.len);
+        count += 1;
+    }
+    (count, bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -243,12 +243,10 @@ impl Store {
         let parsed = parse_index(&bytes).map_err(|source| StoreError::Index { path: index_path.clone(), source })?;
         let sample_len =
             std::fs::metadata(&sample_path).map_err(|e| StoreError::io(&sample_path, "stat sample file", e))?.len();
-        let mut frames = Vec::with_capacity(parsed.frames.len());
+        let (keep, _) = index::frames_within(&parsed.frames, sample_len);
+        let mut frames = Vec::with_capacity(keep);
         let mut offset = 0u64;
-        for (f, duration_90k) in parsed.frames.iter().zip(frame_durations(&parsed.frames)) {
-            if offset + u64::from(f.len) > sample_len {
-                break;
-            }
+        for (f, duration_90k) in parsed.frames.iter().zip(frame_durations(&parsed.frames)).take(keep) {
             frames.push(IndexedFrame {
                 offset,
                 len: f.len,

@@ -166,17 +166,7 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
         }
     };
     // Keep the frames whose bytes are entirely inside the sample file.
-    let mut indexed = 0u64;
-    let keep = frames
-        .iter()
-        .take_while(|f| {
-            let ok = indexed + u64::from(f.len) <= sample_len;
-            if ok {
-                indexed += u64::from(f.len);
-            }
-            ok
-        })
-        .count();
+    let (keep, indexed) = crate::index::frames_within(&frames, sample_len);
     if keep < frames.len() {
         log::warn!(
             "{}: sample file shorter than indexed; {} frames dropped",

@@ -40,18 +40,7 @@ fn scan_meta(dir: &Path, id: SegmentId) -> Option<SegMeta> {
     let sample_len = file_len(&id.sample_path(dir))?;
     let bytes = std::fs::read(id.index_path(dir)).ok()?;
     let parsed = parse_index(&bytes).ok()?;
-    let mut indexed = 0u64;
-    let keep = parsed
-        .frames
-        .iter()
-        .take_while(|f| {
-            let ok = indexed + u64::from(f.len) <= sample_len;
-            if ok {
-                indexed += u64::from(f.len);
-            }
-            ok
-        })
-        .count();
+    let (keep, indexed) = crate::index::frames_within(&parsed.frames, sample_len);
     if keep == 0 {
         return None;
     }

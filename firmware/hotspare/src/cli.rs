@@ -91,6 +91,9 @@ pub struct SimCameraArgs {
     /// Also offer a G.711 audio track.
     #[arg(long)]
     pub audio: bool,
+    /// Session timeout (s) announced and enforced: clients must keep alive.
+    #[arg(long, default_value_t = 60)]
+    pub session_timeout: u32,
 }
 
 #[derive(clap::Args, Debug)]

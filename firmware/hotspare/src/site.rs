@@ -217,6 +217,7 @@ impl Site {
             user: None,
             password: None,
             audio: true,
+            session_timeout_s: 60,
         })
         .await
         .map_err(|e| CliError::new(format!("camera simulator: {e}")))?;

@@ -109,3 +109,18 @@ fn export_sub_range_and_bad_time() {
     assert!(!o.success() && o.stderr.contains("nothing to export"), "{}", o.dump());
     eprintln!("all {all}, sub-range {part} (expected ~{span_frames}), last second {tail}");
 }
+
+/// Keep-alive: the simulator ends a playing session that sends no request
+/// within its 3 s timeout (as cameras do); a 10 s recording must stay one
+/// session, with every frame.
+#[test]
+fn keepalive_holds_the_session_past_its_timeout() {
+    let sim = Sim::start("h264", free_port(), &["--session-timeout", "3"]);
+    let store = tempfile::tempdir().unwrap();
+    let out = record(&sim.url(), store.path(), "cam", &["--duration", "10s"], Duration::from_secs(25));
+    let s = expect_summary(&out);
+    assert_eq!(s.sessions, 1, "the session was not kept alive:\n{}", out.dump());
+    let sent = sim.wait_sent(1);
+    assert_near(s.frames, sent[0], 2, "frames recorded vs sent in one 10 s session");
+    assert!(!sim.proc.stderr.text().contains("session timed out"), "simulator timed the session out");
+}

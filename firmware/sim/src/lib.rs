@@ -46,15 +46,31 @@ pub struct SimConfig {
     pub password: Option<String>,
     /// Adds a G.711 µ-law audio track to the SDP (and sends it when set up).
     pub audio: bool,
+    /// Session timeout announced in `Session: …;timeout=N`, and enforced: a
+    /// playing session with no request for this long is ended, as real
+    /// cameras do (clients must send keep-alives).
+    pub session_timeout_s: u32,
 }
 
 impl SimConfig {
     /// One stream (`/cam0`) at 25 fps, no authentication, no audio.
     pub fn new(listen: SocketAddr, clip: impl Into<PathBuf>) -> Self {
-        SimConfig { listen, streams: 1, clip: clip.into(), fps: 25, user: None, password: None, audio: false }
+        SimConfig {
+            listen,
+            streams: 1,
+            clip: clip.into(),
+            fps: 25,
+            user: None,
+            password: None,
+            audio: false,
+            session_timeout_s: 60,
+        }
     }
 
     fn validate(&self) -> Result<(), SimError> {
+        if self.session_timeout_s == 0 {
+            return Err(SimError::Config("session timeout must be at least 1 s".into()));
+        }
         if self.streams == 0 {
             return Err(SimError::Config("streams must be at least 1".into()));
         }

@@ -7,7 +7,7 @@ use rtsp_types::{Method, Request, StatusCode};
 use tokio::time::Instant;
 
 use crate::packetize::{RtpStream, PCMU_PT, VIDEO_PT};
-use crate::rtsp_server::{Conn, End, Session, Track, PUBLIC, SESSION_TIMEOUT_S};
+use crate::rtsp_server::{Conn, End, Session, Track, PUBLIC};
 use crate::sdp::{self, AUDIO_CONTROL, VIDEO_CONTROL};
 use crate::stream::{Playout, VIDEO_RATE};
 
@@ -59,7 +59,7 @@ impl Conn {
 
     fn session_header(&self) -> Vec<(HeaderName, String)> {
         match &self.session {
-            Some(s) => vec![(headers::SESSION, format!("{};timeout={SESSION_TIMEOUT_S}", s.id))],
+            Some(s) => vec![(headers::SESSION, format!("{};timeout={}", s.id, self.shared.cfg.session_timeout_s))],
             None => vec![],
         }
     }

@@ -27,8 +27,6 @@ const MAX_LAG: Duration = Duration::from_secs(2);
 /// instead of autotuning (up to 4 MiB), a stalled client costs at most about
 /// a second of 4 Mbit/s media in the kernel and is noticed sooner.
 const SEND_BUFFER: usize = 512 * 1024;
-/// Session timeout announced in the `Session` header.
-pub(crate) const SESSION_TIMEOUT_S: u32 = 60;
 pub(crate) const PUBLIC: &str = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 /// Track of a camera: index into the SDP's m-lines.
@@ -55,6 +53,8 @@ pub(crate) enum End {
     Closed,
     BadRequest,
     TooSlow(&'static str),
+    /// No request within the session timeout while playing.
+    SessionTimeout(u32),
     Io(std::io::Error),
 }
 
@@ -65,6 +65,7 @@ impl std::fmt::Display for End {
             End::Closed => write!(f, "closed by peer"),
             End::BadRequest => write!(f, "bad request"),
             End::TooSlow(what) => write!(f, "client too slow: {what}"),
+            End::SessionTimeout(s) => write!(f, "session timed out: no request for {s} s"),
             End::Io(e) => write!(f, "i/o error: {e}"),
         }
     }
@@ -77,6 +78,8 @@ pub(crate) struct Conn {
     pub(crate) inbuf: Vec<u8>,
     pub(crate) out: Vec<u8>,
     pub(crate) session: Option<Session>,
+    /// When the client last sent a request (keep-alives count).
+    pub(crate) last_request: Instant,
 }
 
 /// Serves one accepted connection until TEARDOWN, disconnect or error.
@@ -86,7 +89,8 @@ pub(crate) async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, shar
         log::debug!("sim: cannot set SO_SNDBUF for {peer}: {e}");
     }
     let local = sock.local_addr().unwrap_or(shared.cfg.listen);
-    let mut c = Conn { shared, peer, local, inbuf: Vec::new(), out: Vec::new(), session: None };
+    let mut c =
+        Conn { shared, peer, local, inbuf: Vec::new(), out: Vec::new(), session: None, last_request: Instant::now() };
     let end = c.run(&mut sock).await;
     let _ = sock.shutdown().await;
     match &c.session {
@@ -116,6 +120,10 @@ impl Conn {
                     if let Some(p) = self.session.as_mut().and_then(|s| s.playout.as_mut()) {
                         if p.lag(now) > MAX_LAG {
                             return End::TooSlow("fell behind schedule");
+                        }
+                        let limit = self.shared.cfg.session_timeout_s;
+                        if now.duration_since(self.last_request) > Duration::from_secs(limit.into()) {
+                            return End::SessionTimeout(limit);
                         }
                         let sh = &self.shared;
                         media_frames = p.produce(now, &sh.frames, &sh.tone, &sh.realm, &mut self.out);
@@ -156,6 +164,7 @@ impl Conn {
                     self.inbuf.drain(..used);
                     match msg {
                         Message::Request(req) => {
+                            self.last_request = Instant::now();
                             if let Some(end) = self.handle_request(&req) {
                                 return Some(end);
                             }

@@ -150,7 +150,7 @@ async fn play(sim: &Running, cam: u32, audio: bool) -> RawClient {
         c.request("SETUP", &format!("{base}trackID=0"), &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]).await;
     assert_eq!(r.status, 200);
     let session = r.header("session").expect("Session").to_owned();
-    assert!(session.ends_with(";timeout=60"), "{session}");
+    assert!(session.ends_with(&format!(";timeout={}", sim.session_timeout_s)), "{session}");
     let id = session.split(';').next().unwrap_or_default().to_owned();
     assert!(r.header("transport").is_some_and(|t| t.contains("interleaved=0-1")));
     if audio {
@@ -279,4 +279,27 @@ async fn stalled_client_is_dropped() {
     drop(c);
     let mut c2 = RawClient::connect(sim.addr).await;
     assert_eq!(c2.request("OPTIONS", &sim.url("/cam0"), &[]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playing_session_without_requests_times_out() {
+    // Like a real camera: a client that sends nothing (no keep-alive) within
+    // the announced session timeout is disconnected.
+    let mut cfg = config("clip-h264.h264");
+    cfg.session_timeout_s = 2;
+    let sim = start(cfg).await;
+    let mut c = play(&sim, 0, false).await;
+    let t0 = Instant::now();
+    let drained = tokio::time::timeout(Duration::from_secs(8), async {
+        let mut packets = 0u64;
+        while c.interleaved().await.is_some() {
+            packets += 1;
+        }
+        packets
+    })
+    .await
+    .expect("session still open 8 s after PLAY with a 2 s timeout");
+    let elapsed = t0.elapsed();
+    assert!(drained > 0, "no media before the timeout");
+    assert!(elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(5), "ended after {elapsed:?}");
 }

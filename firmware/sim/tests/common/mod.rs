@@ -34,6 +34,7 @@ pub fn have_ffmpeg(test: &str) -> bool {
 pub struct Running {
     pub addr: SocketAddr,
     pub stats: Arc<SimStats>,
+    pub session_timeout_s: u32,
     task: JoinHandle<()>,
 }
 
@@ -69,6 +70,7 @@ pub fn config(clip: &str) -> SimConfig {
 
 pub async fn start(cfg: SimConfig) -> Running {
     let _ = env_logger::builder().is_test(true).try_init();
+    let session_timeout_s = cfg.session_timeout_s;
     let sim = hotspare_sim::bind(cfg).await.expect("bind simulator");
     let addr = sim.local_addr();
     let stats = sim.stats();
@@ -77,7 +79,7 @@ pub async fn start(cfg: SimConfig) -> Running {
             eprintln!("simulator stopped: {e}");
         }
     });
-    Running { addr, stats, task }
+    Running { addr, stats, session_timeout_s, task }
 }
 
 /// Runs a command with a time limit, returning its output.

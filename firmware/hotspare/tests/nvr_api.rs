@@ -5,6 +5,7 @@
 mod common;
 mod nvr_common;
 
+use common::mount;
 use common::{free_port, now_us, Sim, Tmpfs};
 use hotspare_api::{DiskState, ImportReceipt, ImportSegment, Location, Recordings, Source, TakeoverConfig};
 use nvr_common::*;
@@ -236,15 +237,6 @@ fn nvr_frozen_recorder() {
         std::thread::sleep(Duration::from_millis(200));
     }
     nvr.wait_status(WAIT, "recording after the recorder restarted", all_recording);
-}
-
-fn mount(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("mount").args(args).output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
 }
 
 #[test]

@@ -495,6 +495,16 @@ pub fn export_and_check(store: &Path, camera: &str, out: &Path, codec: &str, siz
 // ---------------------------------------------------------------- tmpfs
 
 /// A tmpfs mounted for one test; unmounted on drop.
+/// Runs `mount ARGS`; `Err` with mount's message when it fails (not root).
+pub fn mount(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("mount").args(args).output().map_err(|e| format!("mount not runnable: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
 pub struct Tmpfs {
     pub dir: tempfile::TempDir,
 }
@@ -503,14 +513,9 @@ impl Tmpfs {
     /// `Err` with a reason when mounting is not possible here (not root, no CAP_SYS_ADMIN).
     pub fn mount(size: &str) -> Result<Tmpfs, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .map_err(|e| format!("mount not runnable: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
+        let path = dir.path().to_str().ok_or("temporary path is not UTF-8")?.to_owned();
+        mount(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", &path])
+            .map_err(|e| format!("mount -t tmpfs failed: {e}"))?;
         Ok(Tmpfs { dir })
     }
 

@@ -10,6 +10,7 @@
 //! a failure explains itself.
 #![allow(dead_code)]
 
+use crate::common::mount;
 use crate::common::{bin, free_port, now_us, wait_port, Proc, Sim};
 use crate::nvr_common::{basic, try_http, Resp};
 use hotspare_api::{Location, NvrStatus, RecordingSpan, Recordings, Source};
@@ -622,15 +623,6 @@ pub fn origin_files(root: &Path) -> usize {
 /// new open for writing through the path fails with EROFS); unmounted on drop.
 pub struct ReadOnlyBind {
     pub dir: PathBuf,
-}
-
-fn mount(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("mount").args(args).output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
 }
 
 impl ReadOnlyBind {

@@ -121,6 +121,8 @@ fn keepalive_holds_the_session_past_its_timeout() {
     let s = expect_summary(&out);
     assert_eq!(s.sessions, 1, "the session was not kept alive:\n{}", out.dump());
     let sent = sim.wait_sent(1);
-    assert_near(s.frames, sent[0], 2, "frames recorded vs sent in one 10 s session");
+    // Frames the simulator sends between the recorder stopping and its
+    // TEARDOWN arriving are not loss: within one GOP, never more than sent.
+    assert!(s.frames <= sent[0] && s.frames + 25 >= sent[0], "recorded {} of {} sent", s.frames, sent[0]);
     assert!(!sim.proc.stderr.text().contains("session timed out"), "simulator timed the session out");
 }

@@ -98,13 +98,7 @@ fn takeover_when_connected_but_not_recording() {
 
 #[test]
 fn takeover_when_recycling_fails() {
-    let fs = match Tmpfs::mount("24m") {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    let Some(fs) = Tmpfs::or_skip("24m", "failover_triggers") else { return };
     let store = fs.path().join("store");
     let site = healthy_site(|s| s.nvrs[0].storage = store.clone());
     // Something that is not video takes the volume up to 2 % free: above the 90 % high-water

@@ -241,13 +241,7 @@ fn nvr_frozen_recorder() {
 
 #[test]
 fn nvr_storage_read_only_and_gone() {
-    let fs = match Tmpfs::mount("64m") {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    let Some(fs) = Tmpfs::or_skip("64m", "nvr_api") else { return };
     let (_sim, cams) = two_cam_sim();
     let work = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -290,13 +284,7 @@ fn nvr_storage_read_only_and_gone() {
 
 #[test]
 fn nvr_recycling_fails_on_full_volume() {
-    let fs = match Tmpfs::mount("4m") {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    let Some(fs) = Tmpfs::or_skip("4m", "nvr_api") else { return };
     // Something that is not video takes 95 % of the volume: retention has nothing to delete.
     std::fs::write(fs.path().join("filler.bin"), vec![7u8; 3_900_000]).unwrap();
     let (_sim, cams) = two_cam_sim();

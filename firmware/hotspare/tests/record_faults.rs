@@ -122,13 +122,7 @@ fn camera_disappears_and_returns() {
 /// recording goes on.
 #[test]
 fn disk_full_retention_keeps_recording() {
-    let fs = match Tmpfs::mount("6m") {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: disk full test: {why}");
-            return;
-        }
-    };
+    let Some(fs) = Tmpfs::or_skip("6m", "disk full test") else { return };
     std::fs::write(fs.path().join("other-data"), vec![0x55u8; 2 << 20]).unwrap();
     let store = fs.path().join("store");
     let sim = Sim::start("h264", free_port(), &[]);
@@ -174,13 +168,7 @@ fn disk_full_retention_keeps_recording() {
 /// `record` must not panic and must say "recycle failure".
 #[test]
 fn disk_full_recycle_failure() {
-    let fs = match Tmpfs::mount("1m") {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: recycle failure test: {why}");
-            return;
-        }
-    };
+    let Some(fs) = Tmpfs::or_skip("1m", "recycle failure test") else { return };
     std::fs::write(fs.path().join("other-data"), vec![0x55u8; 1_000_000 - 4096 * 3]).unwrap();
     let store = fs.path().join("store");
     let sim = Sim::start("h264", free_port(), &[]);
@@ -205,13 +193,7 @@ fn disk_full_recycle_failure() {
 /// ENOSPC. No panic, a clean exit at the deadline, and what was stored exports.
 #[test]
 fn disk_full_tiny_volume() {
-    let fs = match Tmpfs::mount("200k") {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: tiny volume test: {why}");
-            return;
-        }
-    };
+    let Some(fs) = Tmpfs::or_skip("200k", "tiny volume test") else { return };
     let store = fs.path().join("store");
     let sim = Sim::start("h264", free_port(), &[]);
     let out = record(

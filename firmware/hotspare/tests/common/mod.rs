@@ -519,6 +519,17 @@ impl Tmpfs {
         Ok(Tmpfs { dir })
     }
 
+    /// The mount, or `None` after printing why the calling test is skipped.
+    pub fn or_skip(size: &str, test: &str) -> Option<Tmpfs> {
+        match Tmpfs::mount(size) {
+            Ok(fs) => Some(fs),
+            Err(why) => {
+                eprintln!("SKIP {test}: {why}");
+                None
+            }
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -43,6 +43,12 @@ pub enum StoreError {
     SegmentOpen { segment: String },
     #[error("import {uid}: {reason}")]
     BadImport { uid: String, reason: String },
+    #[error("import {uid}: invalid segment: {source}")]
+    InvalidImport {
+        uid: String,
+        #[source]
+        source: crate::validate::InvalidSegment,
+    },
     #[error("import {uid}: a different segment with this uid is already stored")]
     ImportConflict { uid: String },
     #[error("export range {start}..{end} outside 0..{total}")]

@@ -3,9 +3,10 @@
 //! local segments with an origin sidecar, and is idempotent per uid.
 
 use crate::error::StoreError;
-use crate::index::{parse_index, total_duration};
+use crate::index::total_duration;
 use crate::origin::{create_origin, Origin, OriginRecord};
 use crate::segment::{self, valid_camera_id, SegMeta, SegmentId, TMP_EXT};
+use crate::validate::{validate_index, validate_lengths, validate_sample, InvalidSegment};
 use crate::{lock, sync_dir, SegmentInfo, Store};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,9 +59,9 @@ impl Store {
         Ok(())
     }
 
-    /// Imports one segment of `camera`. Checks that the index decodes completely, lists at
-    /// least one frame, starts with a keyframe and that its frames add up to the sample file's
-    /// length; then writes the origin sidecar, renames the index and the sample file into place
+    /// Imports one segment of `camera`. Validates it ([`crate::validate`]: the index decodes
+    /// completely, parameter sets parse, times are sane, NAL lengths walk every frame exactly
+    /// and the frames add up to the sample file; else [`StoreError::InvalidImport`]); then writes the origin sidecar, renames the index and the sample file into place
     /// (`<start_us:016x>-<seq>` with a free `seq`) and fsyncs everything. Returns the segment
     /// and whether it was created: the same uid again with the same SHA-256 returns the stored
     /// segment and `false`; with another SHA-256 it is [`StoreError::ImportConflict`].
@@ -88,24 +89,20 @@ impl Store {
             }
             return Err(StoreError::ImportConflict { uid: src.uid.to_owned() });
         }
-        let parsed = parse_index(src.index).map_err(|e| bad(format!("index does not decode: {e}")))?;
-        if parsed.torn {
-            return Err(bad(format!(
-                "index has {} bytes after its last valid record",
-                src.index.len() - parsed.valid_len
-            )));
-        }
-        let first = parsed.frames.first().ok_or_else(|| bad("index lists no frames".into()))?;
-        if !first.keyframe {
-            return Err(bad("the first frame is not a keyframe".into()));
-        }
-        let sample_len = std::fs::metadata(src.sample_tmp)
-            .map_err(|e| StoreError::io(src.sample_tmp, "stat imported sample", e))?
-            .len();
-        let indexed: u64 = parsed.frames.iter().map(|f| u64::from(f.len)).sum();
-        if indexed != sample_len {
-            return Err(bad(format!("index frames total {indexed} bytes but the sample data is {sample_len} bytes")));
-        }
+        let invalid = |source: InvalidSegment| StoreError::InvalidImport { uid: src.uid.to_owned(), source };
+        let parsed = validate_index(src.index, now_us()).map_err(invalid)?;
+        let sample = std::fs::File::open(src.sample_tmp)
+            .map_err(|e| StoreError::io(src.sample_tmp, "open imported sample", e))?;
+        let sample_len =
+            sample.metadata().map_err(|e| StoreError::io(src.sample_tmp, "stat imported sample", e))?.len();
+        validate_lengths(&parsed.frames, sample_len).map_err(invalid)?;
+        validate_sample(parsed.header.codec, &parsed.frames, std::io::BufReader::with_capacity(64 << 10, sample))
+            .map_err(|e| match e {
+                InvalidSegment::Read(detail) => {
+                    StoreError::io(src.sample_tmp, "read imported sample", std::io::Error::other(detail))
+                }
+                e => invalid(e),
+            })?;
         let dir = self.camera_dir(camera);
         if !dir.is_dir() {
             std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, "create camera directory", e))?;
@@ -178,6 +175,13 @@ impl Store {
             reason: format!("no free segment name at {start_us}"),
         })
     }
+}
+
+/// The wall clock, µs since the Unix epoch (0 if the clock is before it).
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 impl OriginRecord {

@@ -80,6 +80,7 @@ mod retention;
 mod scan;
 pub mod segment;
 mod shared;
+pub mod validate;
 mod writer;
 
 pub use contract::{FrameIn, RecycleState, StreamInfo};
@@ -89,6 +90,7 @@ pub use import::ImportSource;
 pub use index::{parse_index, ParsedIndex};
 pub use origin::Origin;
 pub use segment::{IndexedFrame, SegmentId, SegmentIndex, SegmentInfo};
+pub use validate::InvalidSegment;
 pub use writer::CameraWriter;
 
 use crate::index::frame_durations;

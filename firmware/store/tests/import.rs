@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use hotspare_store::{ImportSource, Origin, Store, StoreConfig, StoreError};
+use hotspare_store::index::{encode_record, FrameEntry, IndexHeader};
+use hotspare_store::validate::validate_segment;
+use hotspare_store::{parse_index, ImportSource, InvalidSegment, Origin, Store, StoreConfig, StoreError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -59,9 +61,9 @@ fn import_idempotent_conflict_and_validation() {
     let e = import(&store, "spare/cam/2", "cc", &index, short).unwrap_err();
     assert!(e.to_string().contains("bytes"), "{e}");
     let e = import(&store, "spare/cam/3", "cc", &index[..index.len() - 3], &sample).unwrap_err();
-    assert!(matches!(e, StoreError::BadImport { .. }), "{e}");
+    assert!(matches!(e, StoreError::InvalidImport { .. }), "{e}");
     let e = import(&store, "spare/cam/4", "cc", b"garbage", &sample).unwrap_err();
-    assert!(matches!(e, StoreError::BadImport { .. }), "{e}");
+    assert!(matches!(e, StoreError::InvalidImport { .. }), "{e}");
     let segs = store.segments("cam").unwrap();
     assert_eq!(segs.len(), 2);
     assert_eq!(segs[0].origin, Origin::Local);
@@ -134,4 +136,98 @@ fn readonly_reader_beside_writer() {
     ro.refresh().unwrap();
     assert_eq!(ro.segments("cam").unwrap().len(), 1);
     assert!(ro.delete_segment(&ro.segments("cam").unwrap()[0]).is_err());
+}
+
+/// Re-encodes `index` after `edit` changed its header or frames.
+fn reencode(index: &[u8], edit: impl FnOnce(&mut IndexHeader, &mut Vec<FrameEntry>)) -> Vec<u8> {
+    let mut p = parse_index(index).unwrap();
+    edit(&mut p.header, &mut p.frames);
+    let mut buf = Vec::new();
+    encode_record(&p.header, &mut buf).unwrap();
+    encode_record(&p.frames[..], &mut buf).unwrap();
+    buf
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
+}
+
+/// Every way an offered segment can lie is refused with the reason, leaving nothing behind;
+/// the valid segment is then accepted.
+#[test]
+fn import_rejects_invalid_segments_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    let (index, sample) = segment_bytes(10_000_000, 60);
+    let frames = parse_index(&index).unwrap().frames;
+    let mut random = sample.clone();
+    let mut x: u32 = 7;
+    for b in &mut random {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    let mut overrun = sample.clone();
+    let first_nal = u32::from_be_bytes(overrun[..4].try_into().unwrap());
+    overrun[..4].copy_from_slice(&(first_nal + frames[0].len).to_be_bytes());
+    let mut truncated_nal = sample.clone();
+    truncated_nal[..4].copy_from_slice(&(first_nal - 1).to_be_bytes());
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("negative start", reencode(&index, |h, _| h.start_wall_us = -1_000_000), sample.clone()),
+        (
+            "start far in the future",
+            reencode(&index, |h, _| h.start_wall_us = now_us() + 2 * 86_400_000_000),
+            sample.clone(),
+        ),
+        ("random bytes as the sample", index.clone(), random),
+        ("bad SPS", reencode(&index, |h, _| h.params.sps = vec![0x67, 0xff]), sample.clone()),
+        ("PPS of the wrong type", reencode(&index, |h, _| h.params.pps = vec![0x65, 1]), sample.clone()),
+        ("NAL length past the frame", index.clone(), overrun),
+        ("NAL lengths short of the frame", index.clone(), truncated_nal),
+        ("frames not summing to the file", reencode(&index, |_, f| f[1].len += 1), sample.clone()),
+        (
+            "frame boundary inside a NAL",
+            reencode(&index, |_, f| {
+                f[0].len += 4;
+                f[1].len -= 4
+            }),
+            sample.clone(),
+        ),
+        ("pts going back", reencode(&index, |_, f| f[2].pts_rel_90k = f[1].pts_rel_90k - 1), sample.clone()),
+        ("keyframe without IDR", reencode(&index, |_, f| f[1].keyframe = true), sample.clone()),
+        (
+            "segment lasting two days",
+            reencode(&index, |_, f| f.last_mut().unwrap().pts_rel_90k = 2 * 86_400 * 90_000),
+            sample.clone(),
+        ),
+    ];
+    let expect: [fn(&InvalidSegment) -> bool; 12] = [
+        |e| matches!(e, InvalidSegment::NegativeStart(_)),
+        |e| matches!(e, InvalidSegment::InFuture { .. }),
+        |_| true,
+        |e| matches!(e, InvalidSegment::BadSps(_)),
+        |e| matches!(e, InvalidSegment::BadParamNal { which: "PPS", .. }),
+        |e| matches!(e, InvalidSegment::NalOverrun { frame: 0, .. }),
+        |e| matches!(e, InvalidSegment::NalOverrun { frame: 0, .. } | InvalidSegment::NalTooShort { frame: 0, .. }),
+        |e| matches!(e, InvalidSegment::LengthMismatch { .. }),
+        |e| matches!(e, InvalidSegment::NalOverrun { .. }),
+        |e| matches!(e, InvalidSegment::PtsBackwards { frame: 2, .. }),
+        |e| matches!(e, InvalidSegment::KeyframeWithoutIdr { frame: 1 }),
+        |e| matches!(e, InvalidSegment::TooLong(_)),
+    ];
+    for (i, ((what, idx, smp), ok)) in cases.iter().zip(expect).enumerate() {
+        let e = import(&store, &format!("spare/cam/bad{i}"), "aa", idx, smp).unwrap_err();
+        match &e {
+            StoreError::InvalidImport { source, .. } => assert!(ok(source), "{what}: {e}"),
+            _ => panic!("{what}: not an InvalidImport: {e}"),
+        }
+        assert!(files(&store.import_dir().unwrap()).is_empty(), "{what}: leftovers in the import directory");
+        let cam = dir.path().join("cam");
+        assert!(!cam.exists() || files(&cam).is_empty(), "{what}: files left: {:?}", files(&cam));
+    }
+    assert!(store.segments("cam").is_err() || store.segments("cam").unwrap().is_empty());
+    // The valid segment is accepted afterwards, under one of the refused uids too.
+    assert!(import(&store, "spare/cam/bad0", "aa", &index, &sample).unwrap());
+    assert_eq!(store.segments("cam").unwrap().len(), 1);
+    // Validation of in-memory bytes agrees.
+    assert!(validate_segment(&index, &sample, now_us()).is_ok());
 }

@@ -231,6 +231,18 @@ pub struct ImportReceipt {
     pub sha256: String,
 }
 
+/// Resumable import (`docs/api.md`, "Import"): reply to `GET /api/v1/import?uid=U`, and the
+/// `202 Accepted` reply to a `PUT /api/v1/import` chunk that did not complete the segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOffset {
+    pub uid: String,
+    /// Bytes of the body (index then sample) the NVR holds: the next chunk starts here.
+    pub offset: u64,
+    /// Largest body one request may carry.
+    pub max_request: u64,
+}
+
 /// Error body of every non-2xx reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

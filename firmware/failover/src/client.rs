@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hotspare_api::{ApiError, ImportReceipt, ImportSegment, NvrStatus, TakeoverConfig};
+use hotspare_api::{ApiError, ImportOffset, ImportReceipt, ImportSegment, NvrStatus, TakeoverConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -96,6 +96,63 @@ impl NvrClient {
             .await
             .map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
         decode(url, resp).await
+    }
+}
+
+/// Reply to one chunk of a resumable import.
+#[derive(Debug)]
+pub enum ChunkReply {
+    /// More bytes are needed; the NVR now holds this many.
+    More(ImportOffset),
+    /// The segment is complete and stored.
+    Done(ImportReceipt),
+}
+
+impl NvrClient {
+    /// `GET /api/v1/import?uid=…`: how many bytes of `uid`'s upload the NVR holds.
+    pub async fn import_offset(&self, uid: &str) -> Result<ImportOffset, ClientError> {
+        let url = format!("{}/api/v1/import", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .query(&[("uid", uid)])
+            .timeout(Duration::from_secs(30))
+            .basic_auth(&self.user, Some(&self.password))
+            .send()
+            .await
+            .map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
+        decode(url, resp).await
+    }
+
+    /// `PUT /api/v1/import`: bytes `first..first + len` of the segment's body (of `total`).
+    pub async fn import_chunk(
+        &self,
+        seg: &ImportSegment,
+        first: u64,
+        len: u64,
+        body: reqwest::Body,
+    ) -> Result<ChunkReply, ClientError> {
+        let url = format!("{}/api/v1/import", self.base);
+        let header =
+            serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
+        let total = seg.index_len + seg.sample_len;
+        let resp = self
+            .http
+            .put(&url)
+            .timeout(Duration::from_secs(600))
+            .basic_auth(&self.user, Some(&self.password))
+            .header("X-Hotspare-Segment", header)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", len.to_string())
+            .header("Content-Range", format!("bytes {first}-{}/{total}", first + len - 1))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
+        if resp.status() == reqwest::StatusCode::ACCEPTED {
+            return decode(url, resp).await.map(ChunkReply::More);
+        }
+        decode(url, resp).await.map(ChunkReply::Done)
     }
 }
 

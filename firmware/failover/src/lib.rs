@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod email;
 pub mod engine;
+pub mod file_body;
 pub mod license;
 pub mod monitor;
 pub mod recorders;

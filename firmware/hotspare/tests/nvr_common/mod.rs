@@ -151,8 +151,13 @@ pub struct Nvr {
 
 impl Nvr {
     pub fn start(config: &Path, port: u16) -> Nvr {
+        Nvr::start_env(config, port, &[])
+    }
+
+    /// [`Nvr::start`] with extra environment variables.
+    pub fn start_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Nvr {
         let mut cmd = Command::new(bin());
-        cmd.arg("nvr").arg("--config").arg(config);
+        cmd.arg("nvr").arg("--config").arg(config).envs(env.iter().copied());
         let proc = Proc::spawn("nvr", cmd);
         let end = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -1,8 +1,9 @@
 //! `POST /api/v1/import` (admin): re-insertion of one failover segment. The
 //! `X-Hotspare-Segment` header describes it ([`hotspare_api::ImportSegment`]);
 //! the body is the index file then the sample file. The body is streamed to
-//! a temporary file in the store while hashed, then verified and stored
-//! durably by [`hotspare_store::Store::import_segment`].
+//! a temporary file in the store while hashed, then validated and stored
+//! durably by [`hotspare_store::Store::import_segment`]. The resumable form
+//! (`PUT` chunks at an offset, `GET` the offset) is in [`resumable`].
 
 use super::{Failure, Shared};
 use axum::body::Body;
@@ -18,7 +19,8 @@ use std::pin::Pin;
 use tokio::io::AsyncWriteExt;
 
 pub const SEGMENT_HEADER: &str = "x-hotspare-segment";
-/// Largest accepted body.
+/// Largest accepted body of one request, unless `HOTSPARE_IMPORT_MAX_REQUEST` (bytes) says
+/// otherwise (tests lower it).
 pub const MAX_BODY: u64 = 256 << 20;
 /// Largest accepted index part.
 pub const MAX_INDEX: u64 = 16 << 20;
@@ -38,7 +40,22 @@ impl Drop for TempFile {
     }
 }
 
-fn describe(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
+pub(super) mod resumable;
+
+/// The per-request body limit: [`MAX_BODY`] or `HOTSPARE_IMPORT_MAX_REQUEST`.
+pub(super) fn max_request() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("HOTSPARE_IMPORT_MAX_REQUEST")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(MAX_BODY)
+    })
+}
+
+/// The `X-Hotspare-Segment` header, checked (camera id, SHA-256 syntax, index size).
+fn segment_header(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
     let raw = headers
         .get(SEGMENT_HEADER)
         .ok_or_else(|| Failure::bad_request("X-Hotspare-Segment header (JSON ImportSegment) required"))?;
@@ -51,11 +68,23 @@ fn describe(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
     if seg.sha256.len() != 64 || !seg.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return Err(Failure::bad_request("sha256: expected 64 lower-case hex digits"));
     }
-    let total = seg.index_len.saturating_add(seg.sample_len);
-    if total > MAX_BODY || seg.index_len > MAX_INDEX {
+    if seg.index_len > MAX_INDEX {
         return Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("segment of {total} bytes (index {}) exceeds the {MAX_BODY}-byte limit", seg.index_len),
+            format!("index of {} bytes exceeds the {MAX_INDEX}-byte limit", seg.index_len),
+        ));
+    }
+    Ok(seg)
+}
+
+fn describe(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
+    let seg = segment_header(headers)?;
+    let max = max_request();
+    let total = seg.index_len.saturating_add(seg.sample_len);
+    if total > max {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("segment of {total} bytes exceeds the {max}-byte limit of one request: use PUT (resumable)"),
         ));
     }
     if let Some(cl) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
@@ -96,6 +125,17 @@ async fn receive(body: Body, seg: &ImportSegment, tmp: &std::path::Path) -> Resu
     Ok((index, hex::encode(hasher.finalize())))
 }
 
+/// 422 unless the body's SHA-256 `sha` is the one `seg` announced.
+fn describe_sha(sha: &str, seg: &ImportSegment) -> Result<(), Failure> {
+    if sha != seg.sha256 {
+        return Err(unprocessable(format!(
+            "SHA-256 mismatch: the body hashes to {sha}, X-Hotspare-Segment says {}",
+            seg.sha256
+        )));
+    }
+    Ok(())
+}
+
 fn write_failure(tmp: &std::path::Path, e: std::io::Error) -> Failure {
     if e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) {
         return Failure::new(StatusCode::INSUFFICIENT_STORAGE, format!("no space to receive the segment: {e}"));
@@ -117,12 +157,7 @@ pub(super) async fn import(
         .map_err(|e| Failure::internal(e.to_string()))?;
     let mut guard = TempFile(Some(tmp.clone()));
     let (index, sha) = receive(body, &seg, &tmp).await?;
-    if sha != seg.sha256 {
-        return Err(unprocessable(format!(
-            "SHA-256 mismatch: the body hashes to {sha}, X-Hotspare-Segment says {}",
-            seg.sha256
-        )));
-    }
+    describe_sha(&sha, &seg)?;
     let store = st.store.clone();
     let s = seg.clone();
     guard.0 = None; // import_segment consumes or removes the file
@@ -132,6 +167,16 @@ pub(super) async fn import(
     })
     .await
     .map_err(|e| Failure::internal(format!("import task: {e}")))?;
+    receipt(r, &seg, sha)
+}
+
+/// The reply to a finished import: 201 (stored now) / 200 (was there), or the store's refusal
+/// as 409 (uid conflict), 422 (invalid segment), 400, 507 (no space), 500.
+fn receipt(
+    r: Result<(hotspare_store::SegmentInfo, bool), StoreError>,
+    seg: &ImportSegment,
+    sha: String,
+) -> Result<(StatusCode, Json<ImportReceipt>), Failure> {
     match r {
         Ok((info, created)) => {
             if created && (info.start_wall_us != seg.start_us || u64::from(info.frames) != seg.frames) {
@@ -145,10 +190,13 @@ pub(super) async fn import(
                 );
             }
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((status, Json(ImportReceipt { uid: seg.uid, created, sha256: sha })))
+            Ok((status, Json(ImportReceipt { uid: seg.uid.clone(), created, sha256: sha })))
         }
         Err(e @ StoreError::ImportConflict { .. }) => Err(Failure::new(StatusCode::CONFLICT, e.to_string())),
-        Err(e @ StoreError::BadImport { .. }) => Err(unprocessable(e.to_string())),
+        Err(e @ (StoreError::BadImport { .. } | StoreError::InvalidImport { .. })) => {
+            log::warn!("{e}");
+            Err(unprocessable(e.to_string()))
+        }
         Err(e @ StoreError::BadCameraId(_)) => Err(Failure::bad_request(e.to_string())),
         Err(e) if e.is_no_space() => Err(Failure::new(StatusCode::INSUFFICIENT_STORAGE, e.to_string())),
         Err(e) => Err(Failure::internal(format!("import {}: {e}", seg.uid))),

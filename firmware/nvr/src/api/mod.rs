@@ -162,7 +162,7 @@ pub fn router(state: Shared) -> Router {
         .route(&format!("{p}/config"), get(config))
         .route(&format!("{p}/recordings"), get(recordings::recordings))
         .route(&format!("{p}/recordings/{{file}}"), get(mp4::mp4))
-        .route(&format!("{p}/import"), post(import::import))
+        .route(&format!("{p}/import"), post(import::import).put(import::resumable::put).get(import::resumable::offset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -83,6 +83,20 @@ def stream(packets, clear_every=0):
     return bytes(out)
 
 
+def import_input(h265, frames, params, start_us=1_700_000_000_000_000):
+    """import_validate structured input: frames = [(nals, pts, key)], params = (sps, pps, vps)."""
+    out = bytearray([3 if h265 else 1, len(frames)])
+    sample = bytearray()
+    for nal_list, pts, key in frames:
+        data = b"".join(struct.pack(">I", len(n)) + n for n in nal_list)
+        sample += data
+        out += struct.pack("<IiB", len(data), pts, key)
+    out += struct.pack("<q", start_us)
+    for p in params:
+        out += bytes([len(p)]) + p
+    return bytes(out + sample)
+
+
 def main():
     h4 = nals(os.path.join(ROOT, "fixtures", "clip-h264.h264"))
     h5 = nals(os.path.join(ROOT, "fixtures", "clip-h265.h265"))
@@ -153,6 +167,15 @@ def main():
     write("rtsp", "digest", b'Digest realm="IP Camera(12345)", nonce="0a1b2c3d", stale="FALSE", qop="auth", opaque="x", algorithm=MD5')
     write("rtsp", "basic", b'Basic realm="cam, inc"\nDigest realm="a", nonce="n"')
     write("rtsp", "partial", b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm=")
+
+    # import_validate: valid segments (structured form) and a raw index with no sample.
+    sei = b"\x06\x05\x01\x00\x80"
+    write("import_validate", "h264-3-frames", import_input(False, [([sps4, pps4, idr4[:200]], 0, 1),
+          ([p4[:100]], 3600, 0), ([sei, p4[:50]], 7200, 0)], (sps4, pps4, b"")))
+    write("import_validate", "h265-2-frames", import_input(True, [([vps5, sps5, pps5, idr5[:200]], 0, 1),
+          ([p5[:100]], 3000, 0)], (sps5, pps5, vps5)))
+    raw = open(os.path.join(SEEDS, "index", "h264-4s.index"), "rb").read()
+    write("import_validate", "raw-index", bytes([0]) + struct.pack("<H", len(raw)) + raw)
 
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
     print(f"seeds: {total} bytes", file=sys.stderr)

@@ -239,6 +239,18 @@ fn resumable_import_continues_from_the_nvr_offset() {
     let r = put(nvr.port, &desc, 0, &body);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(!r.json::<ImportReceipt>().created);
+    // Uploads in progress are bounded: 8 at once, the 9th waits (503) until one completes.
+    let descs: Vec<ImportSegment> = (0..9).map(|i| seg.desc(&format!("SPARE-1/nvr1/cam1/open-{i}"))).collect();
+    for d in &descs[..8] {
+        let r = put(nvr.port, d, 0, &body[..10]);
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    let r = put(nvr.port, &descs[8], 0, &body[..10]);
+    assert_eq!(r.status, 503, "{}", r.text());
+    let r = put(nvr.port, &descs[0], 10, &body[10..]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = put(nvr.port, &descs[8], 0, &body[..10]);
+    assert_eq!(r.status, 202, "{}", r.text());
 }
 
 /// Writes `seg` into the spare store at `root` as camera `cam1`, starting at `start_us`.
@@ -303,7 +315,7 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 }
 
 /// A 272 MiB segment (above the old 256 MiB body limit) re-inserted in 16 MiB chunks; the
-/// NVR's peak RSS stays far below the segment's size.
+/// peak RSS of the NVR and of the re-inserting side stay far below the segment's size.
 #[test]
 fn large_segment_reinserted_with_bounded_nvr_memory() {
     let work = tempfile::tempdir().unwrap();
@@ -331,11 +343,15 @@ fn large_segment_reinserted_with_bounded_nvr_memory() {
     assert!(p.finished && p.set_aside.is_empty() && p.segments_done == 1, "{p:?}");
     assert_eq!(failover_frames(nvr.port), n as u64);
     let after = vm_hwm_kib(nvr.proc.pid());
+    let spare = vm_hwm_kib(std::process::id());
     let mib = (n * size) >> 20;
     eprintln!(
-        "NVR peak RSS (VmHWM) {} MiB before, {} MiB after importing a {mib} MiB segment",
+        "NVR peak RSS (VmHWM) {} MiB before, {} MiB after importing a {mib} MiB segment; this test process \
+         (the spare's re-insertion, in process) peaked at {} MiB",
         before / 1024,
-        after / 1024
+        after / 1024,
+        spare / 1024
     );
     assert!(after < 128 * 1024, "NVR peak RSS {after} KiB while importing a {mib} MiB segment");
+    assert!(spare < 128 * 1024, "spare side peak RSS {spare} KiB while sending a {mib} MiB segment");
 }

@@ -217,3 +217,54 @@ pub fn validate_segment(index: &[u8], sample: &[u8], now_us: i64) -> Result<Pars
     validate_sample(parsed.header.codec, &parsed.frames, sample)?;
     Ok(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(len: u32, keyframe: bool) -> FrameEntry {
+        FrameEntry { len, pts_rel_90k: 0, keyframe }
+    }
+
+    fn walk(frames: &[FrameEntry], sample: &[u8]) -> Result<(), InvalidSegment> {
+        validate_sample(Codec::H264, frames, sample)
+    }
+
+    #[test]
+    fn nal_walk_is_exact() {
+        // Two frames: [len 3][IDR slice], then [len 1][SEI] [len 2][P slice].
+        let sample = [0, 0, 0, 3, 0x65, 1, 2, 0, 0, 0, 1, 0x06, 0, 0, 0, 2, 0x41, 9];
+        assert_eq!(walk(&[frame(7, true), frame(11, false)], &sample), Ok(()));
+        // A frame boundary inside a NAL, a length prefix cut by the frame's end, extra bytes.
+        assert!(matches!(
+            walk(&[frame(6, true), frame(12, false)], &sample),
+            Err(InvalidSegment::NalOverrun { frame: 0, .. })
+        ));
+        assert!(matches!(
+            walk(&[frame(9, true), frame(9, false)], &sample),
+            Err(InvalidSegment::NalOverrun { frame: 0, .. })
+        ));
+        assert_eq!(
+            walk(&[frame(7, true), frame(11, false)], &[&sample[..], &[0]].concat()),
+            Err(InvalidSegment::SampleLong { want: 18 })
+        );
+        assert_eq!(
+            walk(&[frame(7, true), frame(11, false)], &sample[..17]),
+            Err(InvalidSegment::SampleShort { got: 17, want: 18 })
+        );
+        // Content checks: a keyframe without IDR, a frame without a slice, the forbidden bit.
+        assert_eq!(
+            walk(&[frame(7, true), frame(11, true)], &sample),
+            Err(InvalidSegment::KeyframeWithoutIdr { frame: 1 })
+        );
+        assert_eq!(walk(&[frame(7, true)], &[0, 0, 0, 3, 0x06, 1, 2]), Err(InvalidSegment::NoSlice { frame: 0 }));
+        assert_eq!(
+            walk(&[frame(7, true)], &[0, 0, 0, 3, 0xe5, 1, 2]),
+            Err(InvalidSegment::ForbiddenBit { frame: 0, at: 0 })
+        );
+        assert_eq!(
+            walk(&[frame(7, true)], &[0, 0, 0, 0, 0, 0, 0]),
+            Err(InvalidSegment::NalTooShort { frame: 0, at: 0, len: 0 })
+        );
+    }
+}

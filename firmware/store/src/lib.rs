@@ -73,6 +73,7 @@ pub mod error;
 pub mod export;
 mod import;
 pub mod index;
+mod lock;
 pub mod mp4;
 pub mod origin;
 mod recover;
@@ -87,6 +88,7 @@ pub use error::{IndexError, StoreError};
 pub use export::Mp4Plan;
 pub use import::ImportSource;
 pub use index::{parse_index, ParsedIndex};
+pub use lock::LOCK_FILE;
 pub use origin::Origin;
 pub use segment::{IndexedFrame, SegmentId, SegmentIndex, SegmentInfo};
 pub use writer::CameraWriter;
@@ -135,6 +137,8 @@ pub struct Store {
     read_only: bool,
     /// Serializes imports (uid lookup + name claim + rename).
     import_lock: Mutex<()>,
+    /// The single-writer lock (`None` when read-only).
+    _writer_lock: Option<Arc<lock::StoreLock>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -147,10 +151,12 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `root` and runs crash recovery over every
-    /// camera directory.
+    /// Opens (creating if needed) the store at `root` as its one writer: takes the store's
+    /// exclusive lock ([`StoreError::Locked`] naming the holder when another process has it)
+    /// and runs crash recovery over every camera directory.
     pub fn open(root: &Path, cfg: StoreConfig) -> Result<Arc<Store>, StoreError> {
         std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, "create store root", e))?;
+        let writer_lock = lock::lock_store(root)?;
         let mut catalog = Catalog::new();
         let entries = std::fs::read_dir(root).map_err(|e| StoreError::io(root, "list store root", e))?;
         for entry in entries {
@@ -159,7 +165,11 @@ impl Store {
             if !valid_camera_id(&name) || !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 continue;
             }
-            let segs = recover::recover_camera(&entry.path(), &name)?;
+            // One unreadable camera directory never stops the others from being served.
+            let segs = recover::recover_camera(&entry.path(), &name).unwrap_or_else(|e| {
+                log::error!("camera {name}: not recovered, not served: {e}");
+                Default::default()
+            });
             catalog.insert(name, segs);
         }
         Ok(Arc::new(Store {
@@ -171,6 +181,7 @@ impl Store {
             recycle_lock: Mutex::new(()),
             read_only: false,
             import_lock: Mutex::new(()),
+            _writer_lock: Some(writer_lock),
         }))
     }
 
@@ -239,6 +250,12 @@ impl Store {
         let dir = self.camera_dir(&seg.camera);
         let index_path = seg.id.index_path(&dir);
         let sample_path = seg.id.sample_path(&dir);
+        for p in [&index_path, &sample_path] {
+            let m = std::fs::symlink_metadata(p).map_err(|e| StoreError::io(p, "stat segment file", e))?;
+            if !m.file_type().is_file() {
+                return Err(StoreError::io(p, "read segment", std::io::Error::other("not a regular file")));
+            }
+        }
         let bytes = std::fs::read(&index_path).map_err(|e| StoreError::io(&index_path, "read index", e))?;
         let parsed = parse_index(&bytes).map_err(|source| StoreError::Index { path: index_path.clone(), source })?;
         let sample_len =

@@ -3,7 +3,9 @@
 //! and MP4 export.
 //!
 //! # Public API
-//! - [`Store::open`]`(root, StoreConfig) -> Result<Arc<Store>>` — creates `root`, runs crash recovery.
+//! - [`Store::open`]`(root, StoreConfig) -> Result<Arc<Store>>` — creates `root`, takes the
+//!   store's single-writer lock ([`StoreError::Locked`] names the holding pid), runs crash
+//!   recovery.
 //! - [`Store::writer`]`(&Arc<Store>, camera) -> Result<CameraWriter>` — one writer per camera.
 //! - [`CameraWriter::write`]`(&mut self, &StreamInfo, &[FrameIn], &[IoSlice]) -> Result<()>`,
 //!   [`CameraWriter::close`]`(self)`; dropping a writer closes it too.
@@ -41,23 +43,32 @@
 //!   `segment_duration` (the first segment of each writer is shortened by a per-camera
 //!   stagger, FNV-1a(camera) mod `segment_duration`, so cameras don't rotate together), when
 //!   the `StreamInfo` changes, or at a `discontinuity` frame.
-//! - Write order per batch: `writev` to the sample file, append the index record, then (if
-//!   `sync_each_batch`, the default) `fdatasync` both. A new segment's files are created with
-//!   the header record, synced, and the camera directory is fsynced. With batches of at most
-//!   about 1 s, a `kill -9` loses nothing already handed to the store (the page cache has it)
-//!   and a power cut loses at most the last batch (~1 s).
-//! - **Crash recovery** (`Store::open`): per segment, index records are read up to the first
-//!   torn or bad-CRC record (a torn index tail is cut off). If the sample file is longer than
-//!   the indexed frames it is truncated to the indexed length; if it is shorter, index entries
-//!   past its end are dropped and the index is rewritten atomically (temp file, rename, fsync
-//!   directory). A missing index or one with an unreadable header is rebuilt by scanning the
-//!   sample file's length-prefixed NAL units (frame starts: H.264 VCL NAL with
-//!   `first_mb_in_slice == 0`, H.265 VCL NAL with `first_slice_segment_in_pic_flag`; codec and
-//!   parameters from in-band VPS/SPS/PPS; keyframes from IDR/IRAP NAL types; durations unknown
-//!   so 1/25 s each, first pts 0, start time from the file name). If nothing sane can be
-//!   recovered the pair is renamed `*.sample.corrupt` / `*.index.corrupt` and never served. A
-//!   segment with zero frames is removed, an index without sample file too. Readers and export
-//!   never read past the verified length.
+//! - Write order per batch: `pwritev` to the sample file at its verified length, `pwrite` of
+//!   the index record at the index's verified length, then (if `sync_each_batch`, the default)
+//!   `fdatasync` both. On a failed write both files are truncated back; since writes go to
+//!   explicit offsets, a retry never leaves a hole the index points into. A new segment's
+//!   files are created with the header record, synced, and the camera directory is fsynced.
+//!   A `kill -9` loses nothing already handed to the store (the page cache has it) and a
+//!   power cut loses at most the last batch (the recorder flushes before 1 s is unsaved).
+//! - **Single writer**: `Store::open` holds an exclusive `flock` on `ROOT/.lock` (holding its
+//!   pid) for as long as a `Store` of that root is open in the process; readers use
+//!   [`Store::open_readonly`] and take no lock.
+//! - **Crash recovery** (`Store::open`) keeps every frame it can prove:
+//!   index records are read up to the first torn or bad-CRC record; frames in the sample file
+//!   after the last indexed one are indexed from it by scanning its length-prefixed NAL units
+//!   (frame starts: H.264 VCL NAL with `first_mb_in_slice == 0`, H.265 VCL NAL with
+//!   `first_slice_segment_in_pic_flag`; keyframes from IDR/IRAP NAL types; pts continuing at
+//!   the last frame rate) and the index is rewritten atomically (temp file, rename, fsync
+//!   directory). A missing or unreadable index is rebuilt the same way (codec and parameters
+//!   from in-band VPS/SPS/PPS, 1/25 s durations, start time from the file name). Index entries
+//!   past the sample file's end are dropped. What cannot be proven is never deleted: a damaged
+//!   index and the bytes of a torn last frame are copied to `ROOT/.quarantine/<camera>/`
+//!   before the index is rewritten / the tail cut; a non-file where a segment file belongs is
+//!   moved there; a pair with no provable frame is renamed `*.sample.corrupt` /
+//!   `*.index.corrupt` and never served. Only a never-written segment (empty sample) and an
+//!   index whose sample file is gone (an interrupted deletion) are removed. An error on one
+//!   segment or camera is logged and only that one is not served. Readers and export never
+//!   read past the verified length.
 //! - **Retention**: [`Store::recycle`] deletes segments older than `max_age`, then the oldest
 //!   closed segments of any camera while the volume (statvfs on `ROOT`) is above
 //!   `high_water_percent`. Deletion removes the sample file first, then the index. Each pass
@@ -90,6 +101,7 @@ pub use import::ImportSource;
 pub use index::{parse_index, ParsedIndex};
 pub use lock::LOCK_FILE;
 pub use origin::Origin;
+pub use recover::QUARANTINE_DIR;
 pub use segment::{IndexedFrame, SegmentId, SegmentIndex, SegmentInfo};
 pub use writer::CameraWriter;
 

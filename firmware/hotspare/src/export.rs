@@ -2,7 +2,7 @@
 
 use std::io::BufWriter;
 
-use hotspare_store::{Store, StoreConfig};
+use hotspare_store::Store;
 
 use crate::cli::ExportArgs;
 use crate::times::parse_rfc3339_us;
@@ -14,7 +14,9 @@ pub fn run(a: ExportArgs) -> Result<(), CliError> {
     if !a.store.is_dir() {
         return Err(CliError::new(format!("store {} is not a directory", a.store.display())));
     }
-    let store = Store::open(&a.store, StoreConfig::default())
+    // Read-only: a recorder may be writing this store right now; export never recovers,
+    // truncates or deletes anything (it reads each segment up to its last complete frame).
+    let store = Store::open_readonly(&a.store)
         .map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
     let plan = store.export_mp4(&a.camera, from, to).map_err(|e| CliError::new(e.to_string()))?;
     let tmp = a.output.with_extension("mp4.partial");

@@ -27,7 +27,9 @@ fn spare_killed_during_takeover_resumes_it() {
     let spare_killed = site.kill_spare();
     let (frames_before, segs_before) = store_frames(&site.dir().join("spare-store/nvr1"));
     assert!(frames_before >= 2 * 50 && segs_before >= 2, "{frames_before} frames, {segs_before} segments");
-    std::thread::sleep(Duration::from_secs(1));
+    // Down for 2 s: more than the 1.5 s gap that joins spans, even when the kill lost
+    // almost nothing (the recorder flushes before 1 s is unsaved).
+    std::thread::sleep(Duration::from_secs(2));
     let restarted = now_us();
     site.start_spare();
     // The takeover survives the restart: same phase, reason and start.

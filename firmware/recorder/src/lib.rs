@@ -1,5 +1,6 @@
 //! The recording pipeline: an RTSP session's media goes through the
-//! depacketizer into the segment store, batched about once per second,
+//! depacketizer into the segment store, in batches flushed before 1 s of
+//! video is unsaved (the crash bound, see `session::flush_due`),
 //! with keep-alives, stall detection and reconnects.
 
 pub mod backoff;
@@ -20,8 +21,9 @@ pub use status::{CameraState, CameraStatus, StatusHandle};
 pub struct RecorderOptions {
     /// No completed frame for this long: drop the session and reconnect.
     pub stall_timeout: Duration,
-    /// Frames are handed to the store about this often (at most 1 s is
-    /// lost on a power cut).
+    /// Frames are handed to the store before this much video (by pts) is
+    /// unsaved: a `kill -9` loses at most this much of what reached the
+    /// recorder, a power cut at most the last batch.
     pub batch_duration: Duration,
     /// Initial receive buffer per camera; grows up to `max_buffer` for
     /// very large frames.

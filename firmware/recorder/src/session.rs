@@ -49,6 +49,13 @@ struct Pipeline<'w> {
     first_frame: bool,
     /// A batch of this session reached the store.
     wrote_any: bool,
+    /// pts of the last frame handed to the store (or given up on): the
+    /// unsaved video a crash would lose starts after it.
+    saved_pts: Option<i64>,
+    /// pts of the newest completed frame and the interval before it (the
+    /// expected duration of the frame in progress).
+    newest_pts: Option<i64>,
+    interval_90k: i64,
 }
 
 /// Records until `shutdown` turns true (`Ok`) or the session fails.
@@ -81,6 +88,9 @@ pub async fn record_session(
         bad_packets_in_row: 0,
         first_frame: true,
         wrote_any: false,
+        saved_pts: None,
+        newest_pts: None,
+        interval_90k: 0,
     };
     let (mut rd, mut wr) = stream.split();
     let ka_period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
@@ -130,6 +140,20 @@ pub async fn record_session(
         let _ = tokio::time::timeout(Duration::from_millis(500), wr.write_all(&control.teardown())).await;
     }
     result
+}
+
+/// The crash bound by construction. The video a `kill -9` loses is what
+/// reached the recorder but not the store (the store's writes are in the page
+/// cache): from the last saved frame (pts `saved_pts`) to the end of the frame
+/// in progress. With the newest completed frame at `newest_pts` that is
+/// `newest - saved + interval`, and one frame later (before the next check) it
+/// grows by another `interval`. So flush now when one more frame would push it
+/// past `batch_90k` (1 s): at a steady frame rate the unsaved video never exceeds
+/// `batch_90k` at any moment, and batches stay close to it (no flush per frame).
+/// A pts going backwards or jumping far ahead flushes at once.
+pub(crate) fn flush_due(saved_pts: i64, newest_pts: i64, interval_90k: i64, batch_90k: i64) -> bool {
+    let span = newest_pts.saturating_sub(saved_pts);
+    span < 0 || span.saturating_add(interval_90k.saturating_mul(2)) > batch_90k
 }
 
 impl Pipeline<'_> {
@@ -185,6 +209,10 @@ impl Pipeline<'_> {
         }
         let now = now_us();
         for f in &self.d.frames()[before..] {
+            if let Some(prev) = self.newest_pts {
+                self.interval_90k = f.pts.saturating_sub(prev).clamp(0, self.batch_90k);
+            }
+            self.newest_pts = Some(f.pts);
             self.frames.push(FrameIn {
                 pts_90k: f.pts,
                 wall_us: self.clock.wall_us(f.pts, now),
@@ -204,13 +232,15 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    /// A batch is written about once per `batch_duration`; the first frames
-    /// of a session are written at once (a takeover's first frame must be on
-    /// disk within a second of the keyframe arriving).
+    /// Whether the completed frames must go to the store now (see [`flush_due`]);
+    /// the first frames of a session are written at once (a takeover's first
+    /// frame must be on disk within a second of the keyframe arriving).
     fn batch_due(&self) -> bool {
         match (self.frames.first(), self.frames.last()) {
             (Some(_), Some(_)) if !self.wrote_any => true,
-            (Some(a), Some(b)) => b.pts_90k - a.pts_90k >= self.batch_90k,
+            (Some(a), Some(b)) => {
+                flush_due(self.saved_pts.unwrap_or(a.pts_90k), b.pts_90k, self.interval_90k, self.batch_90k)
+            }
             _ => false,
         }
     }
@@ -236,6 +266,9 @@ impl Pipeline<'_> {
         let n = self.frames.len() as u64;
         let bytes: u64 = self.frames.iter().map(|f| f.len as u64).sum();
         let last_wall = self.frames.last().map(|f| f.wall_us);
+        // Stored, or given up on (no parameter sets, volume full): either way no longer
+        // unsaved video that a flush could still save.
+        self.saved_pts = self.frames.last().map(|f| f.pts_90k);
         if !self.info.params.is_complete(self.info.codec) {
             self.status.update(|s| s.dropped_frames += n);
             return Ok(());
@@ -284,5 +317,51 @@ impl Pipeline<'_> {
             self.buf.reserve_exact(want - self.buf.len());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flush_due;
+
+    /// Frames at `fps` arrive one by one; the policy sees each completed frame. At every
+    /// moment the unsaved video (completed frames not yet flushed plus the frame in
+    /// progress) is at most 1 s, and batches are not needlessly small.
+    fn check(fps: i64) {
+        let batch = 90_000;
+        let step = 90_000 / fps;
+        let mut saved = 0i64; // first frame written at once
+        let mut batches = 0;
+        for k in 1..(20 * fps) {
+            let newest = k * step;
+            // Killed after frame k completed, before the check: everything after `saved`
+            // up to the end of the frame in progress (k + 1) is lost.
+            let before_check = newest + step - saved;
+            assert!(before_check <= batch, "fps {fps}: {before_check} ticks unsaved");
+            if flush_due(saved, newest, step, batch) {
+                saved = newest;
+                batches += 1;
+            }
+        }
+        // About one batch per second of video at most rates (no flush per frame).
+        assert!(batches < 20 * fps && batches >= 18, "fps {fps}: {batches} batches in 20 s");
+        if fps >= 10 {
+            assert!(batches <= 24, "fps {fps}: {batches} batches in 20 s");
+        }
+    }
+
+    #[test]
+    fn unsaved_video_stays_under_one_second() {
+        for fps in [2, 5, 7, 12, 15, 25, 30, 50, 60] {
+            check(fps);
+        }
+    }
+
+    #[test]
+    fn pts_jumps_flush_at_once() {
+        assert!(flush_due(1_000_000, 10, 3600, 90_000), "pts went backwards");
+        assert!(flush_due(0, 10 * 90_000, 3600, 90_000), "pts jumped 10 s ahead");
+        assert!(!flush_due(0, 3600, 3600, 90_000));
+        assert!(flush_due(0, 86_400, 3600, 90_000), "24 frames at 25 fps: the 25th would pass 1 s");
     }
 }

@@ -17,6 +17,11 @@ pub enum StoreError {
     },
     #[error("invalid camera id {0:?}: expected 1 to 64 characters of [A-Za-z0-9_-]")]
     BadCameraId(String),
+    #[error(
+        "store {root}: locked by another writing process ({holder}); only one process may write \
+         or recover a store, readers open it read-only"
+    )]
+    Locked { root: PathBuf, holder: String },
     #[error("camera {0}: a writer is already open")]
     WriterBusy(String),
     #[error("camera {camera}: bad batch: {reason}")]

@@ -10,6 +10,11 @@
 //! the MP4 stay aligned with wall-clock time. The export starts at the
 //! keyframe at or before `from` and ends with the last frame at or before
 //! `to`.
+//!
+//! One bad segment never fails the export: a segment whose index cannot be
+//! read (deleted meanwhile by retention, damaged) or whose parameter sets do
+//! not make an MP4 sample entry (an SPS that does not parse) is skipped with
+//! a log line and the rest is served.
 
 use crate::error::StoreError;
 use crate::mp4::{self, Chunk, TrackTables};
@@ -100,12 +105,34 @@ impl Store {
         // NVR and a spare both recording at failback) continues at its first
         // keyframe at or after it, so no time is played twice.
         let mut covered_until = i64::MIN;
+        // Parameter sets already tried: whether they make a sample entry.
+        let mut usable: Vec<(Codec, CodecParams, bool)> = Vec::new();
         for s in &segs[first_seg..] {
             if s.start_wall_us > to || s.end_wall_us() <= from {
                 continue;
             }
-            let idx = self.read_index(s)?;
+            let idx = match self.read_index(s) {
+                Ok(idx) => idx,
+                Err(e) => {
+                    log::warn!("export of {camera}: segment {} skipped: {e}", s.id);
+                    continue;
+                }
+            };
             if idx.frames.is_empty() {
+                continue;
+            }
+            let ok = match usable.iter().find(|(c, p, _)| *c == idx.codec && *p == idx.params) {
+                Some((_, _, ok)) => *ok,
+                None => {
+                    let r = mp4::sample_entry(idx.codec, &idx.params);
+                    if let Err(e) = &r {
+                        log::warn!("export of {camera}: segment {} skipped: bad parameter sets: {e}", s.id);
+                    }
+                    usable.push((idx.codec, idx.params.clone(), r.is_ok()));
+                    r.is_ok()
+                }
+            };
+            if !ok {
                 continue;
             }
             let n = idx.frames.len();

@@ -3,7 +3,9 @@
 //! and MP4 export.
 //!
 //! # Public API
-//! - [`Store::open`]`(root, StoreConfig) -> Result<Arc<Store>>` — creates `root`, runs crash recovery.
+//! - [`Store::open`]`(root, StoreConfig) -> Result<Arc<Store>>` — creates `root`, takes the
+//!   store's single-writer lock ([`StoreError::Locked`] names the holding pid), runs crash
+//!   recovery.
 //! - [`Store::writer`]`(&Arc<Store>, camera) -> Result<CameraWriter>` — one writer per camera.
 //! - [`CameraWriter::write`]`(&mut self, &StreamInfo, &[FrameIn], &[IoSlice]) -> Result<()>`,
 //!   [`CameraWriter::close`]`(self)`; dropping a writer closes it too.
@@ -41,23 +43,32 @@
 //!   `segment_duration` (the first segment of each writer is shortened by a per-camera
 //!   stagger, FNV-1a(camera) mod `segment_duration`, so cameras don't rotate together), when
 //!   the `StreamInfo` changes, or at a `discontinuity` frame.
-//! - Write order per batch: `writev` to the sample file, append the index record, then (if
-//!   `sync_each_batch`, the default) `fdatasync` both. A new segment's files are created with
-//!   the header record, synced, and the camera directory is fsynced. With batches of at most
-//!   about 1 s, a `kill -9` loses nothing already handed to the store (the page cache has it)
-//!   and a power cut loses at most the last batch (~1 s).
-//! - **Crash recovery** (`Store::open`): per segment, index records are read up to the first
-//!   torn or bad-CRC record (a torn index tail is cut off). If the sample file is longer than
-//!   the indexed frames it is truncated to the indexed length; if it is shorter, index entries
-//!   past its end are dropped and the index is rewritten atomically (temp file, rename, fsync
-//!   directory). A missing index or one with an unreadable header is rebuilt by scanning the
-//!   sample file's length-prefixed NAL units (frame starts: H.264 VCL NAL with
-//!   `first_mb_in_slice == 0`, H.265 VCL NAL with `first_slice_segment_in_pic_flag`; codec and
-//!   parameters from in-band VPS/SPS/PPS; keyframes from IDR/IRAP NAL types; durations unknown
-//!   so 1/25 s each, first pts 0, start time from the file name). If nothing sane can be
-//!   recovered the pair is renamed `*.sample.corrupt` / `*.index.corrupt` and never served. A
-//!   segment with zero frames is removed, an index without sample file too. Readers and export
-//!   never read past the verified length.
+//! - Write order per batch: `pwritev` to the sample file at its verified length, `pwrite` of
+//!   the index record at the index's verified length, then (if `sync_each_batch`, the default)
+//!   `fdatasync` both. On a failed write both files are truncated back; since writes go to
+//!   explicit offsets, a retry never leaves a hole the index points into. A new segment's
+//!   files are created with the header record, synced, and the camera directory is fsynced.
+//!   A `kill -9` loses nothing already handed to the store (the page cache has it) and a
+//!   power cut loses at most the last batch (the recorder flushes before 1 s is unsaved).
+//! - **Single writer**: `Store::open` holds an exclusive `flock` on `ROOT/.lock` (holding its
+//!   pid) for as long as a `Store` of that root is open in the process; readers use
+//!   [`Store::open_readonly`] and take no lock.
+//! - **Crash recovery** (`Store::open`) keeps every frame it can prove:
+//!   index records are read up to the first torn or bad-CRC record; frames in the sample file
+//!   after the last indexed one are indexed from it by scanning its length-prefixed NAL units
+//!   (frame starts: H.264 VCL NAL with `first_mb_in_slice == 0`, H.265 VCL NAL with
+//!   `first_slice_segment_in_pic_flag`; keyframes from IDR/IRAP NAL types; pts continuing at
+//!   the last frame rate) and the index is rewritten atomically (temp file, rename, fsync
+//!   directory). A missing or unreadable index is rebuilt the same way (codec and parameters
+//!   from in-band VPS/SPS/PPS, 1/25 s durations, start time from the file name). Index entries
+//!   past the sample file's end are dropped. What cannot be proven is never deleted: a damaged
+//!   index and the bytes of a torn last frame are copied to `ROOT/.quarantine/<camera>/`
+//!   before the index is rewritten / the tail cut; a non-file where a segment file belongs is
+//!   moved there; a pair with no provable frame is renamed `*.sample.corrupt` /
+//!   `*.index.corrupt` and never served. Only a never-written segment (empty sample) and an
+//!   index whose sample file is gone (an interrupted deletion) are removed. An error on one
+//!   segment or camera is logged and only that one is not served. Readers and export never
+//!   read past the verified length.
 //! - **Retention**: [`Store::recycle`] deletes segments older than `max_age`, then the oldest
 //!   closed segments of any camera while the volume (statvfs on `ROOT`) is above
 //!   `high_water_percent`. Deletion removes the sample file first, then the index. Each pass
@@ -73,6 +84,7 @@ pub mod error;
 pub mod export;
 mod import;
 pub mod index;
+mod lock;
 pub mod mp4;
 pub mod origin;
 mod recover;
@@ -88,7 +100,9 @@ pub use error::{IndexError, StoreError};
 pub use export::Mp4Plan;
 pub use import::ImportSource;
 pub use index::{parse_index, ParsedIndex};
+pub use lock::LOCK_FILE;
 pub use origin::Origin;
+pub use recover::QUARANTINE_DIR;
 pub use segment::{IndexedFrame, SegmentId, SegmentIndex, SegmentInfo};
 pub use validate::InvalidSegment;
 pub use writer::CameraWriter;
@@ -137,6 +151,8 @@ pub struct Store {
     read_only: bool,
     /// Serializes imports (uid lookup + name claim + rename).
     import_lock: Mutex<()>,
+    /// The single-writer lock (`None` when read-only).
+    _writer_lock: Option<Arc<lock::StoreLock>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,10 +165,12 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `root` and runs crash recovery over every
-    /// camera directory.
+    /// Opens (creating if needed) the store at `root` as its one writer: takes the store's
+    /// exclusive lock ([`StoreError::Locked`] naming the holder when another process has it)
+    /// and runs crash recovery over every camera directory.
     pub fn open(root: &Path, cfg: StoreConfig) -> Result<Arc<Store>, StoreError> {
         std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, "create store root", e))?;
+        let writer_lock = lock::lock_store(root)?;
         let mut catalog = Catalog::new();
         let entries = std::fs::read_dir(root).map_err(|e| StoreError::io(root, "list store root", e))?;
         for entry in entries {
@@ -161,7 +179,11 @@ impl Store {
             if !valid_camera_id(&name) || !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 continue;
             }
-            let segs = recover::recover_camera(&entry.path(), &name)?;
+            // One unreadable camera directory never stops the others from being served.
+            let segs = recover::recover_camera(&entry.path(), &name).unwrap_or_else(|e| {
+                log::error!("camera {name}: not recovered, not served: {e}");
+                Default::default()
+            });
             catalog.insert(name, segs);
         }
         Ok(Arc::new(Store {
@@ -173,6 +195,7 @@ impl Store {
             recycle_lock: Mutex::new(()),
             read_only: false,
             import_lock: Mutex::new(()),
+            _writer_lock: Some(writer_lock),
         }))
     }
 
@@ -241,6 +264,12 @@ impl Store {
         let dir = self.camera_dir(&seg.camera);
         let index_path = seg.id.index_path(&dir);
         let sample_path = seg.id.sample_path(&dir);
+        for p in [&index_path, &sample_path] {
+            let m = std::fs::symlink_metadata(p).map_err(|e| StoreError::io(p, "stat segment file", e))?;
+            if !m.file_type().is_file() {
+                return Err(StoreError::io(p, "read segment", std::io::Error::other("not a regular file")));
+            }
+        }
         let bytes = std::fs::read(&index_path).map_err(|e| StoreError::io(&index_path, "read index", e))?;
         let parsed = parse_index(&bytes).map_err(|source| StoreError::Index { path: index_path.clone(), source })?;
         let sample_len =

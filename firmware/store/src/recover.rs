@@ -1,17 +1,74 @@
-//! Crash recovery run by [`crate::Store::open`]: makes every segment's
-//! sample and index files agree (torn tails cut, missing indexes rebuilt,
-//! hopeless pairs renamed `*.corrupt`) and returns the camera's catalog.
+//! Crash recovery run by [`crate::Store::open`] (the store's one writer):
+//! makes every segment's sample and index files agree while keeping every
+//! frame it can prove. A torn or bad index record means "index the rest
+//! from the sample file" (scan from the end of the last good record), a
+//! missing or unreadable index is rebuilt from the sample file, and whatever
+//! cannot be proven (bytes of a torn frame, a damaged index, a pair with no
+//! sane frame, a directory or other non-file where a segment file belongs)
+//! is moved to the quarantine `ROOT/.quarantine/<camera>/`, never deleted.
+//! One bad segment never stops the rest of the store from opening.
 
 use crate::error::StoreError;
-use crate::index::{encode_record, parse_index, total_duration, FrameEntry, IndexHeader, INDEX_VERSION};
-use crate::origin::{read_origin, Origin, ORIGIN_EXT};
+use crate::index::{
+    encode_record, frame_durations, parse_index, total_duration, FrameEntry, IndexHeader, DEFAULT_DURATION_90K,
+    INDEX_VERSION,
+};
+use crate::origin::Origin;
+use crate::origin::{read_origin, ORIGIN_EXT};
 use crate::scan;
 use crate::segment::{SegMeta, SegmentId, CORRUPT_EXT, INDEX_EXT, SAMPLE_EXT, TMP_EXT};
 use crate::sync_dir;
 use hotspare_media::Codec;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::Path;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Directory of the store root holding what recovery could not prove (never served).
+pub const QUARANTINE_DIR: &str = ".quarantine";
+
+/// `ROOT/.quarantine/<camera>` for the camera directory `dir`.
+fn quarantine_dir(dir: &Path) -> PathBuf {
+    let camera = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    dir.parent().unwrap_or(dir).join(QUARANTINE_DIR).join(camera)
+}
+
+/// A path in the quarantine named `name` that does not exist yet.
+fn quarantine_path(dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
+    let q = quarantine_dir(dir);
+    std::fs::create_dir_all(&q).map_err(|e| StoreError::io(&q, "create quarantine", e))?;
+    let mut p = q.join(name);
+    let mut n = 1u32;
+    while p.symlink_metadata().is_ok() {
+        p = q.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    Ok(p)
+}
+
+/// Moves `path` (file, directory or anything else) into the quarantine.
+fn quarantine_entry(dir: &Path, path: &Path, why: &str) -> Result<(), StoreError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let to = quarantine_path(dir, &name)?;
+    std::fs::rename(path, &to).map_err(|e| StoreError::io(path, "move to quarantine", e))?;
+    log::error!("{}: {why}; moved to {}", path.display(), to.display());
+    Ok(())
+}
+
+/// Copies bytes `from..` of `path` into the quarantine (before they are cut off).
+fn quarantine_tail(dir: &Path, path: &Path, from: u64, why: &str) -> Result<(), StoreError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let to = quarantine_path(dir, &format!("{name}.tail-{from}"))?;
+    let copy = || -> std::io::Result<()> {
+        let mut src = std::fs::File::open(path)?;
+        src.seek(SeekFrom::Start(from))?;
+        let mut dst = std::fs::OpenOptions::new().write(true).create_new(true).open(&to)?;
+        std::io::copy(&mut src, &mut dst)?;
+        dst.sync_all()
+    };
+    copy().map_err(|e| StoreError::io(&to, "copy to quarantine", e))?;
+    log::warn!("{}: {why}; bytes from {from} kept in {}", path.display(), to.display());
+    Ok(())
+}
 
 /// Recovers every segment in `dir` (camera `camera`).
 pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<SegmentId, SegMeta>, StoreError> {
@@ -43,13 +100,25 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
     let mut segs = BTreeMap::new();
     let mut changed = false;
     for id in ids {
-        let (meta, dirty) = recover_segment(dir, id)?;
+        let (meta, dirty) = match recover_segment(dir, id) {
+            Ok(r) => r,
+            Err(e) => {
+                // One bad segment never stops the rest of the store: it is left as it is and
+                // not served.
+                log::error!("{}/{id}: not recovered, not served: {e}", dir.display());
+                (None, true)
+            }
+        };
         changed |= dirty;
         if let Some(mut meta) = meta {
             if origins.contains(&id) {
-                if let Some(rec) = read_origin(dir, id)? {
-                    meta.origin = rec.origin;
-                    meta.sha256 = Some(rec.sha256);
+                match read_origin(dir, id) {
+                    Ok(Some(rec)) => {
+                        meta.origin = rec.origin;
+                        meta.sha256 = Some(rec.sha256);
+                    }
+                    Ok(None) => {}
+                    Err(e) => log::warn!("{e}; segment kept as local"),
                 }
             }
             segs.insert(id, meta);
@@ -62,7 +131,7 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
         match std::fs::remove_file(&p) {
             Ok(()) => changed = true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io(&p, "remove orphan origin", e)),
+            Err(e) => log::warn!("{}: remove orphan origin: {e}", p.display()),
         }
     }
     if changed {
@@ -113,32 +182,47 @@ fn truncate(path: &Path, len: u64) -> Result<(), StoreError> {
     f.set_len(len).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(path, "truncate", e))
 }
 
-/// Recovers one segment; returns its catalog entry (None if removed or corrupt) and whether the
-/// directory changed.
+/// A segment file's path when it is a regular file; anything else there (a directory, a
+/// symlink, a device) is moved to the quarantine and the file counts as missing.
+fn regular_file(dir: &Path, path: &Path) -> Result<Option<u64>, StoreError> {
+    match path.symlink_metadata() {
+        Ok(m) if m.file_type().is_file() => Ok(Some(m.len())),
+        Ok(_) => {
+            quarantine_entry(dir, path, "not a regular file")?;
+            Ok(None)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(path, "stat", e)),
+    }
+}
+
+/// Recovers one segment; returns its catalog entry (None if removed or quarantined) and
+/// whether the directory changed.
 fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool), StoreError> {
     let (sample_path, index_path) = (id.sample_path(dir), id.index_path(dir));
-    let sample_len = match std::fs::metadata(&sample_path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let index_len = regular_file(dir, &index_path)?;
+    let Some(sample_len) = regular_file(dir, &sample_path)? else {
+        if index_len.is_some() {
+            // Retention removes the sample file first: this is a deletion to finish.
             log::warn!("{}: no sample file; index removed", index_path.display());
             remove_pair(dir, id)?;
-            return Ok((None, true));
         }
-        Err(e) => return Err(StoreError::io(&sample_path, "stat", e)),
+        return Ok((None, true));
     };
-    let index_bytes = match std::fs::read(&index_path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(StoreError::io(&index_path, "read", e)),
+    let index_bytes = match index_len {
+        Some(_) => Some(std::fs::read(&index_path).map_err(|e| StoreError::io(&index_path, "read", e))?),
+        None => None,
     };
     let parsed = index_bytes.as_deref().map(parse_index);
     let (header, mut frames, mut dirty) = match parsed {
         Some(Ok(p)) => {
-            if p.torn {
-                log::warn!("{}: torn tail after {} bytes cut off", index_path.display(), p.valid_len);
-                truncate(&index_path, p.valid_len as u64)?;
+            let torn = p.torn;
+            if torn {
+                // The original stays in the quarantine: records after a bad one may be intact.
+                log::warn!("{}: bad or torn record after {} bytes", index_path.display(), p.valid_len);
+                quarantine_copy(dir, &index_path, index_bytes.as_deref().unwrap_or_default())?;
             }
-            (p.header, p.frames, p.torn)
+            (p.header, p.frames, torn)
         }
         _ if sample_len == 0 => {
             remove_pair(dir, id)?;
@@ -147,6 +231,7 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
         other => {
             if let Some(Err(e)) = other {
                 log::warn!("{}: {e}; rebuilding from the sample file", index_path.display());
+                quarantine_copy(dir, &index_path, index_bytes.as_deref().unwrap_or_default())?;
             }
             let rebuilt = scan::rebuild(&sample_path).map_err(|e| StoreError::io(&sample_path, "scan", e))?;
             let Some(rb) = rebuilt else {
@@ -160,13 +245,12 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
                 start_wall_us: id.start_wall_us,
                 first_pts_90k: 0,
             };
-            write_index(&index_path, &header, &rb.frames)?;
-            log::warn!("{}: index rebuilt, {} frames", index_path.display(), rb.frames.len());
+            log::warn!("{}: index rebuilt from the sample file, {} frames", index_path.display(), rb.frames.len());
             (header, rb.frames, true)
         }
     };
     // Keep the frames whose bytes are entirely inside the sample file.
-    let (keep, indexed) = crate::index::frames_within(&frames, sample_len);
+    let (keep, mut indexed) = crate::index::frames_within(&frames, sample_len);
     if keep < frames.len() {
         log::warn!(
             "{}: sample file shorter than indexed; {} frames dropped",
@@ -174,15 +258,44 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
             frames.len() - keep
         );
         frames.truncate(keep);
-        write_index(&index_path, &header, &frames)?;
         dirty = true;
     }
-    if frames.is_empty() {
+    if sample_len > indexed {
+        // Frames written whose index record never made it (a crash between the two writes,
+        // a bad record): index them from the sample file.
+        let tail = scan::frames_from(&sample_path, header.codec, indexed)
+            .map_err(|e| StoreError::io(&sample_path, "scan unindexed tail", e))?;
+        if !tail.is_empty() {
+            let step = frame_durations(&frames).last().map_or(i64::from(DEFAULT_DURATION_90K), i64::from);
+            let next_pts = frames.last().map_or(0, |f| f.pts_rel_90k.saturating_add(step));
+            log::warn!("{}: {} unindexed frames indexed from the sample file", sample_path.display(), tail.len());
+            for (i, f) in tail.iter().enumerate() {
+                frames.push(FrameEntry {
+                    len: f.len,
+                    pts_rel_90k: next_pts.saturating_add(step.saturating_mul(i as i64)),
+                    keyframe: f.keyframe,
+                });
+                indexed += u64::from(f.len);
+            }
+            dirty = true;
+        }
+    }
+    if frames.is_empty() && sample_len == 0 {
+        // Created and never written (a crash right after the segment was opened).
         remove_pair(dir, id)?;
         return Ok((None, true));
     }
+    if frames.is_empty() {
+        rename_corrupt(dir, id, "no complete frame")?;
+        return Ok((None, true));
+    }
+    if dirty {
+        write_index(&index_path, &header, &frames)?;
+    }
     if sample_len > indexed {
-        log::warn!("{}: {} unindexed tail bytes cut off", sample_path.display(), sample_len - indexed);
+        // Bytes of a frame that was never completely written: kept in the quarantine, cut
+        // from the segment so that its sample file is exactly its frames.
+        quarantine_tail(dir, &sample_path, indexed, "incomplete frame after the last whole one")?;
         truncate(&sample_path, indexed)?;
         dirty = true;
     }
@@ -200,4 +313,18 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
         }),
         dirty,
     ))
+}
+
+/// Keeps a copy of a damaged index's bytes in the quarantine before it is rewritten.
+fn quarantine_copy(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let to = quarantine_path(dir, &format!("{name}.{CORRUPT_EXT}"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&to)
+        .map_err(|e| StoreError::io(&to, "create", e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(&to, "write", e))?;
+    log::warn!("{}: original kept as {}", path.display(), to.display());
+    Ok(())
 }

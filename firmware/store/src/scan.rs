@@ -1,11 +1,13 @@
 //! Rebuilding an index from a sample file alone: walks the length-prefixed
 //! NAL units, finds the codec and parameter sets from in-band VPS/SPS/PPS,
-//! and splits frames at the first slice of each picture.
+//! and splits frames at the first slice of each picture. [`frames_from`]
+//! does the same for the unindexed tail of a sample file whose index is
+//! known up to some offset.
 
 use crate::index::{FrameEntry, DEFAULT_DURATION_90K};
 use hotspare_media::sps::{parse_h264_sps, parse_h265_sps};
 use hotspare_media::{Codec, CodecParams};
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// Largest parameter set NAL kept.
@@ -25,17 +27,24 @@ pub(crate) struct Rebuilt {
     pub frames: Vec<FrameEntry>,
 }
 
-/// Scans the sample file at `path`. `None` when nothing sane is there (no parameter sets,
-/// no complete frame, or the first frame is not a keyframe).
-pub(crate) fn rebuild(path: &Path) -> std::io::Result<Option<Rebuilt>> {
+/// What a walk over length-prefixed NAL units found.
+struct Walk {
+    nals: Vec<Nal>,
+    /// Candidate parameter sets (h264 sps, h264 pps, h265 vps, sps, pps).
+    ps: [Option<Vec<u8>>; 5],
+}
+
+/// Walks the NAL units of the sample file at `path` from byte `from` to the first one that
+/// does not fit in the file.
+fn walk(path: &Path, from: u64) -> std::io::Result<Walk> {
     let file = std::fs::File::open(path)?;
     let file_len = file.metadata()?.len();
     let mut r = BufReader::new(file);
+    r.seek(SeekFrom::Start(from))?;
     let mut nals = Vec::new();
-    // Candidate parameter sets keyed by first header byte: (h264 sps, h264 pps, h265 vps, sps, pps).
     let mut ps: [Option<Vec<u8>>; 5] = Default::default();
-    let mut pos = 0u64;
-    while pos + 4 < file_len {
+    let mut pos = from;
+    while pos.saturating_add(4) < file_len {
         let mut len = [0u8; 4];
         r.read_exact(&mut len)?;
         let len = u32::from_be_bytes(len);
@@ -66,6 +75,20 @@ pub(crate) fn rebuild(path: &Path) -> std::io::Result<Option<Rebuilt>> {
         nals.push(Nal { offset: pos, len: 4 + u64::from(len), head });
         pos += 4 + u64::from(len);
     }
+    Ok(Walk { nals, ps })
+}
+
+/// Frames of `codec` in the sample file at `path` starting at byte `from` (a frame
+/// boundary: the end of the last indexed frame). Durations are unknown: frame `i` gets pts
+/// `i` × 1/25 s; the caller shifts them. Empty when nothing whole is there.
+pub(crate) fn frames_from(path: &Path, codec: Codec, from: u64) -> std::io::Result<Vec<FrameEntry>> {
+    Ok(split_frames(codec, &walk(path, from)?.nals))
+}
+
+/// Scans the sample file at `path`. `None` when nothing sane is there (no parameter sets,
+/// no complete frame, or the first frame is not a keyframe).
+pub(crate) fn rebuild(path: &Path) -> std::io::Result<Option<Rebuilt>> {
+    let Walk { nals, ps } = walk(path, 0)?;
     let [s264, p264, v265, s265, p265] = ps;
     let (codec, params) = match (s264, p264, v265, s265, p265) {
         (_, _, Some(vps), Some(sps), Some(pps)) if parse_h265_sps(&sps).is_ok() => {

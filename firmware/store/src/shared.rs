@@ -30,14 +30,17 @@ fn complete_stems(dir: &Path) -> std::io::Result<BTreeSet<SegmentId>> {
     Ok(samples.intersection(&indexes).copied().collect())
 }
 
+/// Length of `p` when it is a regular file (a directory or FIFO where a segment file belongs
+/// is not read: reading a FIFO would block).
 fn file_len(p: &Path) -> Option<u64> {
-    std::fs::metadata(p).ok().map(|m| m.len())
+    std::fs::symlink_metadata(p).ok().filter(|m| m.file_type().is_file()).map(|m| m.len())
 }
 
 /// Reads a segment's catalog entry without changing anything on disk. `None` when its index
 /// does not decode (yet: a writer may be creating it) or no frame is complete.
 fn scan_meta(dir: &Path, id: SegmentId) -> Option<SegMeta> {
     let sample_len = file_len(&id.sample_path(dir))?;
+    file_len(&id.index_path(dir))?;
     let bytes = std::fs::read(id.index_path(dir)).ok()?;
     let parsed = parse_index(&bytes).ok()?;
     let (keep, indexed) = crate::index::frames_within(&parsed.frames, sample_len);
@@ -78,6 +81,7 @@ impl Store {
             recycle_lock: Mutex::new(()),
             read_only: true,
             import_lock: Mutex::new(()),
+            _writer_lock: None,
         });
         store.refresh()?;
         Ok(store)

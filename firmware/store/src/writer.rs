@@ -10,7 +10,7 @@ use crate::origin::Origin;
 use crate::segment::{SegMeta, SegmentId};
 use crate::{lock, sync_dir, Store};
 use std::fs::{File, OpenOptions};
-use std::io::{IoSlice, Write};
+use std::io::IoSlice;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -66,30 +66,54 @@ fn is_nospc(e: &std::io::Error) -> bool {
     e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
 }
 
-/// Writes all of `iov` to `f` with `writev`, IOV_MAX slices at a time, finishing short writes.
-fn writev_all(f: &File, iov: &[IoSlice<'_>]) -> std::io::Result<()> {
+/// Writes all of `iov` to `f` at byte `offset` with `pwritev`, IOV_MAX slices at a time,
+/// finishing short writes. Writing at an explicit offset (never at the file position) means a
+/// failed or partial write that is then truncated away leaves no hole: the retry lands
+/// exactly where the valid bytes end.
+fn pwritev_all(f: &File, iov: &[IoSlice<'_>], mut offset: u64) -> std::io::Result<()> {
     let mut i = 0;
+    let mut skip = 0usize; // bytes of iov[i] already written
     while i < iov.len() {
+        if skip > 0 {
+            let n = match rustix::io::pwrite(f, &iov[i][skip..], offset) {
+                Ok(n) => n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            offset += n as u64;
+            skip += n;
+            if skip == iov[i].len() {
+                skip = 0;
+                i += 1;
+            }
+            continue;
+        }
         let chunk = &iov[i..iov.len().min(i + IOV_MAX)];
-        let mut n = match rustix::io::writev(f, chunk) {
+        let mut n = match rustix::io::pwritev(f, chunk, offset) {
             Ok(n) => n,
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         };
-        if n == 0 {
+        if n == 0 && chunk.iter().any(|s| !s.is_empty()) {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        // Skip whole slices written, then finish a partially written one.
+        offset += n as u64;
+        // Skip whole slices written; remember how far into a partially written one we got.
         while i < iov.len() && n >= iov[i].len() {
             n -= iov[i].len();
             i += 1;
         }
-        if n > 0 {
-            (&mut &*f).write_all(&iov[i][n..])?;
-            i += 1;
-        }
+        skip = n;
     }
     Ok(())
+}
+
+/// Writes all of `buf` to `f` at byte `offset` (see [`pwritev_all`]).
+fn pwrite_all(f: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    pwritev_all(f, &[IoSlice::new(buf)], offset)
 }
 
 impl CameraWriter {
@@ -274,7 +298,7 @@ impl CameraWriter {
         let r = (|| {
             let create = |p: &PathBuf| OpenOptions::new().write(true).create_new(true).open(p);
             let sample = create(&sample_path)?;
-            let mut index = create(&index_path)?;
+            let index = create(&index_path)?;
             let header = IndexHeader {
                 version: INDEX_VERSION,
                 codec: stream.codec,
@@ -284,7 +308,7 @@ impl CameraWriter {
             };
             self.buf.clear();
             encode_record(&header, &mut self.buf).map_err(std::io::Error::other)?;
-            index.write_all(&self.buf)?;
+            pwrite_all(&index, &self.buf, 0)?;
             if self.store.cfg.sync_each_batch {
                 index.sync_data()?;
                 sample.sync_data()?;
@@ -351,8 +375,8 @@ impl CameraWriter {
         self.buf.clear();
         encode_record(&self.entries[..], &mut self.buf).map_err(std::io::Error::other)?;
         let r = (|| {
-            writev_all(&seg.sample, iov)?;
-            (&seg.index).write_all(&self.buf)?;
+            pwritev_all(&seg.sample, iov, seg.sample_len)?;
+            pwrite_all(&seg.index, &self.buf, seg.index_len)?;
             if self.store.cfg.sync_each_batch {
                 seg.sample.sync_data()?;
                 seg.index.sync_data()?;
@@ -366,7 +390,9 @@ impl CameraWriter {
                 Ok(())
             }
             Err(e) => {
-                // Back to the state before the batch; the index append is at the file end.
+                // Back to the state before the batch (frees the space a partial write took).
+                // Writes go to explicit offsets, so the retry rewrites these bytes and never
+                // leaves a hole of zeros inside what the index covers.
                 let t1 = seg.sample.set_len(seg.sample_len);
                 let t2 = seg.index.set_len(seg.index_len);
                 if let Err(te) = t1.and(t2) {

@@ -45,20 +45,22 @@ fn garbage_sample_tail_truncated() {
     assert_eq!(std::fs::metadata(&sample).unwrap().len(), bytes);
 }
 
+/// A torn last index record: its frames are still in the sample file and are indexed from
+/// it (never cut off).
 #[test]
-fn torn_index_recovers_last_good_record() {
+fn torn_index_tail_indexed_from_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let (sample, index, _, lens) = crashed_segment(dir.path());
+    let (sample, index, bytes, lens) = crashed_segment(dir.path());
     let ilen = std::fs::metadata(&index).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&index).unwrap().set_len(ilen - 5).unwrap();
     let store = reopen(dir.path());
     let segs = store.segments("cam").unwrap();
-    let expect: u64 = lens[..40].iter().sum();
-    assert_eq!((segs[0].frames, segs[0].bytes), (40, expect));
-    assert_eq!(std::fs::metadata(&sample).unwrap().len(), expect);
-    assert_eq!(store.read_index(&segs[0]).unwrap().frames.len(), 40);
-    // The torn tail is gone from the index file: a second open changes nothing.
-    assert_eq!(reopen(dir.path()).segments("cam").unwrap()[0].frames, 40);
+    assert_eq!((segs[0].frames, segs[0].bytes), (50, bytes));
+    assert_eq!(std::fs::metadata(&sample).unwrap().len(), bytes);
+    let idx = store.read_index(&segs[0]).unwrap();
+    assert_eq!(idx.frames.iter().map(|f| f.len as u64).collect::<Vec<_>>(), lens);
+    // The index was rewritten whole: a second open changes nothing.
+    assert_eq!(reopen(dir.path()).segments("cam").unwrap()[0].frames, 50);
 }
 
 #[test]
@@ -106,11 +108,24 @@ fn garbage_pair_renamed_corrupt() {
     assert!(matches!(store.export_mp4("cam", None, None), Err(hotspare_store::StoreError::EmptyExport { .. })));
 }
 
+/// No whole frame left (10 bytes of the first): not served, but kept as `*.corrupt`.
 #[test]
-fn empty_segment_removed() {
+fn segment_without_whole_frame_kept_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let (sample, index, _, _) = crashed_segment(dir.path());
     std::fs::OpenOptions::new().write(true).open(&sample).unwrap().set_len(10).unwrap();
+    let store = reopen(dir.path());
+    assert!(store.segments("cam").unwrap().is_empty());
+    assert!(!sample.exists() && !index.exists());
+    assert_eq!(std::fs::metadata(format!("{}.corrupt", sample.display())).unwrap().len(), 10);
+}
+
+/// A segment created and never written (empty sample file) is removed: nothing to keep.
+#[test]
+fn never_written_segment_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sample, index, _, _) = crashed_segment(dir.path());
+    std::fs::OpenOptions::new().write(true).open(&sample).unwrap().set_len(0).unwrap();
     let store = reopen(dir.path());
     assert!(store.segments("cam").unwrap().is_empty());
     assert!(!sample.exists() && !index.exists());

@@ -554,18 +554,19 @@ pub fn assert_near(a: i64, b: i64, tol: i64, what: &str) {
 
 /// Four `record` runs at once: flags, URL credentials, wrong password, none.
 pub fn auth_cases(url: &str, port: u16, user: &str, password: &str) {
-    let store = tempfile::tempdir().unwrap();
+    // One store per run: a store has one writing process.
+    let stores: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let url_creds = format!("rtsp://{user}:{password}@127.0.0.1:{port}/cam0");
     let short = Duration::from_secs(12);
     std::thread::scope(|sc| {
         let flags = sc.spawn(|| {
-            record(url, store.path(), "flags", &["--duration", "3s", "--user", user, "--password", password], short)
+            record(url, stores[0].path(), "flags", &["--duration", "3s", "--user", user, "--password", password], short)
         });
-        let in_url = sc.spawn(|| record(&url_creds, store.path(), "inurl", &["--duration", "3s"], short));
+        let in_url = sc.spawn(|| record(&url_creds, stores[1].path(), "inurl", &["--duration", "3s"], short));
         let wrong = sc.spawn(|| {
-            record(url, store.path(), "wrong", &["--duration", "2s", "--user", user, "--password", "not-it"], short)
+            record(url, stores[2].path(), "wrong", &["--duration", "2s", "--user", user, "--password", "not-it"], short)
         });
-        let none = sc.spawn(|| record(url, store.path(), "none", &["--duration", "2s"], short));
+        let none = sc.spawn(|| record(url, stores[3].path(), "none", &["--duration", "2s"], short));
         for (name, h) in [("flags", flags), ("url", in_url)] {
             let o = h.join().unwrap();
             let s = expect_summary(&o);

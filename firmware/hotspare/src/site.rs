@@ -13,6 +13,21 @@ use rustix::process::{kill_process_group, Pid, Signal};
 
 use crate::CliError;
 
+/// Writes a file that holds passwords (a config): created with mode 0600, readable only
+/// by the user running the site.
+pub fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(fail)?;
+    f.write_all(text.as_bytes()).map_err(fail)
+}
+
 /// A free loopback TCP port.
 pub fn free_port() -> Result<u16, CliError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| CliError::new(format!("no free port: {e}")))?;
@@ -149,7 +164,7 @@ pub fn write_nvr_config(
         t.push_str(&format!("\n[[camera]]\nid = \"{cid}\"\nname = \"Camera {cid}\"\nurl = \"{url}\"\n"));
     }
     let config = dir.join(format!("{id}.toml"));
-    std::fs::write(&config, t).map_err(|e| CliError::new(format!("{}: {e}", config.display())))?;
+    write_private(&config, &t)?;
     Ok(NvrSpec { id: id.to_string(), port, cameras: cameras.to_vec(), config })
 }
 
@@ -171,7 +186,7 @@ pub fn write_spare_config(dir: &Path, port: u16, nvrs: &[NvrSpec]) -> Result<Pat
         ));
     }
     let path = dir.join("failover.toml");
-    std::fs::write(&path, t).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    write_private(&path, &t)?;
     Ok(path)
 }
 

@@ -22,6 +22,10 @@ pub struct NvrStatus {
     pub cameras: Vec<CameraRecording>,
     pub storage: StorageStatus,
     pub recycling: RecyclingStatus,
+    /// SHA-256 fingerprint of the NVR's TLS certificate (`sha256:…`), the one spares pin;
+    /// absent when the API is plain HTTP (`[tls] insecure`).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// Whether one camera is being recorded.

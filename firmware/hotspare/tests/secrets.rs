@@ -2,6 +2,7 @@
 //! record` and the camera passwords an NVR hands its recorder child are
 //! never in any `/proc/PID/cmdline`, read from the real running processes.
 mod common;
+mod failover_common;
 mod nvr_common;
 
 use common::{bin, free_port, record_cmd, Proc, Sim};
@@ -68,4 +69,56 @@ fn nvr_recorder_child_gets_no_camera_password_in_argv() {
     }
     assert!(cmdline(child).contains("nvr-recorder --config"), "{}", cmdline(child));
     drop(sim);
+}
+
+/// A paired site: every box shows its fingerprint (status JSON, `--fingerprint`), the spare's
+/// snapshot and state files and both keys are 0600, plain HTTP to a TLS port gets no answer,
+/// and a spare with no or a wrong pin for the NVR refuses it, naming the fingerprints.
+#[test]
+fn paired_site_pins_fingerprints_and_keeps_secrets_private() {
+    use failover_common::{spare_config_text, Site};
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
+    };
+    let mut site = Site::prepare(1, 1);
+    site.start();
+    site.wait_healthy();
+    let nvr_fp = site.nvrs[0].fingerprint.expect("NVR fingerprint");
+    let spare_fp = site.nvrs[0].spare_fingerprint.expect("spare fingerprint");
+    let status = site.spare_status().unwrap();
+    assert_eq!(status.fingerprint, Some(spare_fp.to_string()));
+    assert_eq!(site.nvr(0).try_status().unwrap().fingerprint, Some(nvr_fp.to_string()));
+    assert!(site.spare_log().contains(&spare_fp.to_string()), "the spare prints its fingerprint at start");
+
+    let d = site.dir().to_owned();
+    for f in ["spare-state/snapshots/nvr1.postcard", "spare-state/tls/key.pem", "nvr1-tls/key.pem"] {
+        assert_eq!(mode(&d.join(f)), 0o600, "{f}");
+    }
+    assert_eq!(mode(&d.join("spare-state")), 0o700);
+
+    // Plain HTTP to the NVR's TLS port: no HTTP answer.
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", site.nvrs[0].port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    use std::io::{Read, Write};
+    tcp.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    let _ = tcp.read_to_end(&mut reply);
+    assert!(!String::from_utf8_lossy(&reply).contains("HTTP/1.1 200"), "plain HTTP answered");
+
+    // No pin, then a wrong pin (the spare's own certificate) for the NVR: refused by name.
+    let mut unpinned = site.nvrs.clone();
+    for (pin, expect) in [(None, "no certificate fingerprint is configured"), (Some(spare_fp), "mismatch")] {
+        unpinned[0].fingerprint = pin;
+        let text = spare_config_text(&site.spare_serial, site.spare_port, &d, &unpinned, &site.spare_extra);
+        std::fs::write(&site.spare_config, text).unwrap();
+        site.kill_spare();
+        site.start_spare();
+        let v = site.wait_view(0, Duration::from_secs(20), "the NVR refused", |v| v.last_error.is_some());
+        let err = v.last_error.unwrap();
+        assert!(err.contains(expect) && err.contains(&nvr_fp.to_string()), "{err}");
+        if pin.is_some() {
+            assert!(err.contains(&spare_fp.to_string()), "{err}");
+        }
+    }
 }

@@ -249,6 +249,8 @@ pub struct Site {
     pub http: Http,
     pub nvrs: Vec<NvrSpec>,
     pub spare: String,
+    /// The spare's certificate fingerprint (pinned in every NVR's config).
+    pub spare_fingerprint: hotspare_tls::Fingerprint,
     procs: Vec<Proc>,
     _spare: Proc,
     sim: tokio::task::JoinHandle<Result<(), hotspare_sim::SimError>>,
@@ -299,6 +301,7 @@ impl Site {
             http: Http::new(&pins)?,
             nvrs,
             spare: format!("https://127.0.0.1:{spare_port}"),
+            spare_fingerprint,
             procs,
             _spare: spare,
             sim,

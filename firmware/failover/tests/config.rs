@@ -138,7 +138,19 @@ fn unknown_keys_are_named() {
     bad(&GOOD.replace("priority = 1", "priorty = 1"), "priorty", "unknown field");
     bad(&GOOD.replace("[monitor]", "[monitor]\ninterval = 3"), "interval", "unknown field");
     bad(&format!("{GOOD}\n[extra]\nx = 1\n"), "extra", "unknown field");
-    bad(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\ntls = true"), "tls", "unknown field");
+    bad(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\nstarttls = true"), "starttls", "unknown field");
+}
+
+#[test]
+fn email_tls_modes() {
+    let c = parse(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\ntls = \"implicit\"")).expect("implicit");
+    assert_eq!(c.email.and_then(|e| e.tls), Some(hotspare_api::SmtpTls::Implicit));
+    bad(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\ntls = \"sometimes\""), "email.tls", "sometimes");
+    bad(
+        &GOOD.replace("smtp_port = 2525", "smtp_port = 2525\nca_certificate = \"x\""),
+        "email.ca_certificate",
+        "no PEM certificate",
+    );
 }
 
 #[test]
@@ -158,7 +170,7 @@ fn nvr_entries() {
     bad(&GOOD.replace("id = \"nvr-2\"", "id = \"nvr 2\""), "nvr[1].id", "1 to 32");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "127.0.0.1:8081"), "nvr[0].url", "");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "ftp://127.0.0.1"), "nvr[0].url", "scheme");
-    bad(&GOOD.replace("https://127.0.0.1:8081/", "http://admin:pw@127.0.0.1"), "nvr[0].url", "credentials");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "https://admin:pw@127.0.0.1"), "nvr[0].url", "credentials");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "not a url"), "nvr[0].url", "not a URL");
 }
 

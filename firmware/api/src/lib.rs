@@ -22,6 +22,10 @@ pub struct NvrStatus {
     pub cameras: Vec<CameraRecording>,
     pub storage: StorageStatus,
     pub recycling: RecyclingStatus,
+    /// SHA-256 fingerprint of the NVR's TLS certificate (`sha256:…`), the one spares pin;
+    /// absent when the API is plain HTTP (`[tls] insecure`).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// Whether one camera is being recorded.
@@ -154,6 +158,28 @@ pub struct EmailSettings {
     pub to: Vec<String>,
     pub user: Option<String>,
     pub password: Option<String>,
+    // --- SMTP transport security (issue 6, "Secrets") ---
+    /// `starttls` (required: no plain-text fallback), `implicit` (TLS from the first byte,
+    /// port 465) or `none`. Unset: STARTTLS when the server offers it, and required when
+    /// `user`/`password` are set (credentials never go out in clear text unless `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<SmtpTls>,
+    /// PEM certificate(s) to trust instead of the public roots: the CA of a site's mail
+    /// server, or its own self-signed certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<String>,
+}
+
+/// How an SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain SMTP, then `STARTTLS`, which the server must offer.
+    Starttls,
+    /// TLS from the start (SMTPS, usually port 465).
+    Implicit,
+    /// No TLS at all (a trusted local relay).
+    None,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

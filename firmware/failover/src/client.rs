@@ -1,5 +1,8 @@
 //! HTTP client for an NVR's API (`docs/api.md`): status, takeover
 //! settings, re-insertion. Every error says which NVR and what failed.
+//! `https://` URLs are accepted only from the NVR whose certificate
+//! fingerprint is pinned in the config (`hotspare-tls`); a missing or
+//! different pin is an error naming the fingerprint the NVR presented.
 
 use std::time::Duration;
 
@@ -25,6 +28,9 @@ pub struct NvrClient {
 }
 
 fn describe(e: &reqwest::Error) -> String {
+    if let Some(pin) = hotspare_tls::PinError::find(e) {
+        return pin.to_string();
+    }
     if e.is_timeout() {
         "no answer (timeout)".into()
     } else if e.is_connect() {
@@ -41,12 +47,21 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl NvrClient {
-    pub fn new(base: &str, user: &str, password: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .pool_max_idle_per_host(1)
-            .build()
-            .unwrap_or_default();
+    /// A client of the NVR at `base`; `pin`: its certificate fingerprint (`None`: every
+    /// `https://` connection is refused, naming the fingerprint the NVR presented).
+    pub fn new(base: &str, user: &str, password: &str, pin: Option<hotspare_tls::Fingerprint>) -> Self {
+        let pins: Vec<_> = pin.into_iter().collect();
+        let http = hotspare_tls::http_client_builder(&pins)
+            .and_then(|b| {
+                b.connect_timeout(Duration::from_secs(2))
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .map_err(|e| hotspare_tls::TlsError::BadFile { path: base.into(), problem: e.to_string() })
+            })
+            .unwrap_or_else(|e| {
+                log::error!("{base}: cannot make the HTTP client ({e}); using one without TLS pins");
+                reqwest::Client::new()
+            });
         NvrClient { base: base.trim_end_matches('/').to_string(), user: user.into(), password: password.into(), http }
     }
 

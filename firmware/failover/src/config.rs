@@ -21,10 +21,15 @@
 //!
 //! [[nvr]]                                # one table per protected NVR
 //! id = "nvr1"                            # [A-Za-z0-9_-]{1,32}, unique
-//! url = "http://192.168.1.10:8081"       # http:// or https://, the NVR's API
+//! url = "https://192.168.1.10:8081"      # https:// (http:// only with [tls] insecure), the NVR's API
 //! admin_user = "admin"
 //! admin_password = "secret"
 //! priority = 1                           # optional (default 100); lower = covered first when channels run out
+//! fingerprint = "sha256:…"               # the NVR's certificate (hotspare nvr --config F --fingerprint);
+//!                                        # without it the spare refuses the NVR and logs what it presented
+//!
+//! [tls]                                  # optional table
+//! insecure = false                       # true: plain HTTP API and NVR URLs (development/tests only)
 //!
 //! [email]                                # optional: the spare's own notifications
 //! smtp_host = "mail.example.com"         # (same keys as hotspare_api::EmailSettings)
@@ -34,6 +39,10 @@
 //! user = "spare"                         # optional
 //! password = "secret"                    # optional
 //! ```
+//!
+//! The spare's own certificate and key live in `<state>/tls/` (made on first
+//! start; `hotspare failover --config F --fingerprint` shows the fingerprint
+//! to write into each NVR's `[failover] fingerprints`).
 //!
 //! Profile `fast` fixes the intervals to 1 s (status), 1 s (recording) and
 //! 2 s (failback); interval keys given with it are ignored with a warning.
@@ -92,6 +101,15 @@ pub struct Config {
     /// In file order.
     pub nvrs: Vec<NvrEntry>,
     pub email: Option<EmailSettings>,
+    // --- TLS and pairing (issue 6, "Secrets") ---
+    pub tls: Tls,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// Plain HTTP for the spare's API and to the NVRs (development/tests only).
+    pub insecure: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +143,9 @@ pub struct NvrEntry {
     pub admin_password: String,
     /// Lower is covered first when channels run out.
     pub priority: u32,
+    /// The NVR's pinned certificate fingerprint; `None`: every connection is refused
+    /// (the error names the fingerprint the NVR presented).
+    pub fingerprint: Option<hotspare_tls::Fingerprint>,
 }
 
 /// The monitoring timing in effect.
@@ -146,6 +167,16 @@ struct RawConfig {
     nvr: Vec<RawNvr>,
     #[serde(default)]
     email: Option<Spanned<EmailSettings>>,
+    // --- TLS and pairing ---
+    #[serde(default)]
+    tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default)]
+    insecure: bool,
 }
 
 #[derive(Deserialize)]
@@ -178,6 +209,8 @@ struct RawNvr {
     admin_user: String,
     admin_password: String,
     priority: Option<u32>,
+    // --- TLS and pairing ---
+    fingerprint: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -207,6 +240,7 @@ impl Config {
             Spare { name, serial, listen: s.listen, store: s.store, state: s.state, licence: s.licence, box_id };
 
         let monitor = check_monitor(&src, raw.monitor)?;
+        let tls = Tls { insecure: raw.tls.as_ref().is_some_and(|t| t.insecure) };
 
         let mut nvrs = Vec::with_capacity(raw.nvr.len());
         let mut ids = HashSet::new();
@@ -215,13 +249,20 @@ impl Config {
             if !ids.insert(id.clone()) {
                 return Err(src.error(n.id.span().start, &format!("nvr[{i}].id"), format!("duplicate NVR id {id:?}")));
             }
-            let url = check_url(&src, &n.url, &format!("nvr[{i}].url"))?;
+            let url = check_url(&src, &n.url, &format!("nvr[{i}].url"), tls.insecure)?;
+            let fingerprint = match &n.fingerprint {
+                Some(f) => Some(f.get_ref().parse().map_err(|e: hotspare_tls::fingerprint::BadFingerprint| {
+                    src.error(f.span().start, &format!("nvr[{i}].fingerprint"), e.to_string())
+                })?),
+                None => None,
+            };
             nvrs.push(NvrEntry {
                 id,
                 url,
                 admin_user: n.admin_user,
                 admin_password: n.admin_password,
                 priority: n.priority.unwrap_or(DEFAULT_PRIORITY),
+                fingerprint,
             });
         }
 
@@ -237,7 +278,7 @@ impl Config {
             None => None,
         };
 
-        Ok(Config { path: path.to_owned(), spare, monitor, nvrs, email })
+        Ok(Config { path: path.to_owned(), spare, monitor, nvrs, email, tls })
     }
 
     /// The timing in effect (profile applied).
@@ -394,12 +435,18 @@ fn check_token(src: &Source<'_>, v: &Spanned<String>, key: &str, max: usize, dot
     Ok(s.clone())
 }
 
-fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str, insecure: bool) -> Result<String, ConfigError> {
     let s = v.get_ref();
     let bad = |problem: String| src.error(v.span().start, key, format!("{s:?}: {problem}"));
     let url = reqwest::Url::parse(s).map_err(|e| bad(format!("not a URL ({e})")))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
+    if insecure && url.scheme() != "http" && url.scheme() != "https" {
         return Err(bad(format!("scheme {:?} (allowed: http, https)", url.scheme())));
+    }
+    if !insecure && url.scheme() != "https" {
+        return Err(bad(format!(
+            "scheme {:?}: the NVR's API is TLS, use https:// (plain http:// only with [tls] insecure = true)",
+            url.scheme()
+        )));
     }
     if url.host_str().unwrap_or_default().is_empty() {
         return Err(bad("no host".to_owned()));

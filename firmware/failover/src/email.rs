@@ -2,16 +2,24 @@
 //! SMTP with the settings taken over from an NVR (or the spare's own
 //! `[email]` table), and the texts of the takeover and failback messages.
 //!
-//! Transport: plain SMTP (no TLS in this build) to `smtp_host:smtp_port`,
-//! AUTH with `user`/`password` when both are given, 10 s timeout per SMTP
+//! Transport: SMTP to `smtp_host:smtp_port` secured as `tls` says
+//! ([`SmtpTls`]): `starttls` requires the server to offer STARTTLS (no
+//! silent downgrade to clear text), `implicit` is TLS from the first byte
+//! (port 465), `none` is clear text (trusted local relay). Unset: STARTTLS
+//! when offered, required when credentials are configured. The server
+//! certificate is verified against the public (webpki) roots, or only
+//! against `ca_certificate` (PEM) when given (a site CA or the mail
+//! server's self-signed certificate). rustls with the ring provider. AUTH
+//! with `user`/`password` when both are given, 10 s timeout per SMTP
 //! operation and 30 s for the whole exchange.
 
 use std::time::{Duration, SystemTime};
 
-use hotspare_api::EmailSettings;
+use hotspare_api::{EmailSettings, SmtpTls};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Timeout of each SMTP operation (connect, command, data).
@@ -30,6 +38,31 @@ pub enum EmailError {
     Smtp { server: String, source: lettre::transport::smtp::Error },
     #[error("cannot send email via SMTP server {server}: no answer within {}s", SEND_TIMEOUT.as_secs())]
     Timeout { server: String },
+    #[error(
+        "cannot send email via SMTP server {server}: it does not offer STARTTLS, and tls = \"starttls\" (or \
+         configured credentials) forbids sending in clear text; use tls = \"implicit\" for a TLS port such as \
+         465, or tls = \"none\" only for a trusted local relay"
+    )]
+    NoStarttls { server: String },
+    #[error("cannot set up TLS to SMTP server {server}: {source}")]
+    Tls { server: String, source: lettre::transport::smtp::Error },
+}
+
+/// The TLS mode in effect: `settings.tls`, or when unset STARTTLS, required when credentials
+/// are configured (`None` in the result: opportunistic STARTTLS).
+pub fn tls_mode(settings: &EmailSettings) -> Option<SmtpTls> {
+    match settings.tls {
+        Some(t) => Some(t),
+        None if settings.user.is_some() || settings.password.is_some() => Some(SmtpTls::Starttls),
+        None => None,
+    }
+}
+
+fn ca_certificate(pem: &str) -> Result<Certificate, String> {
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_owned());
+    }
+    Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("not a PEM certificate: {e}"))
 }
 
 /// Checks settings without sending: `Err((field, problem))`.
@@ -50,6 +83,9 @@ pub fn check_settings(s: &EmailSettings) -> Result<(), (&'static str, String)> {
     if s.user.is_some() != s.password.is_some() {
         return Err(("user", "user and password go together".to_owned()));
     }
+    if let Some(pem) = &s.ca_certificate {
+        ca_certificate(pem).map_err(|problem| ("ca_certificate", problem))?;
+    }
     Ok(())
 }
 
@@ -65,8 +101,26 @@ pub async fn send(settings: &EmailSettings, subject: &str, body: &str) -> Result
     }
     let message = builder.header(ContentType::TEXT_PLAIN).body(body.to_owned())?;
 
-    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.smtp_host.trim())
+    let host = settings.smtp_host.trim();
+    let mode = tls_mode(settings);
+    let params = || {
+        let mut b = TlsParameters::builder(host.to_owned());
+        if let Some(pem) = &settings.ca_certificate {
+            let cert =
+                ca_certificate(pem).map_err(|problem| EmailError::Settings { field: "ca_certificate", problem })?;
+            b = b.certificate_store(CertificateStore::None).add_root_certificate(cert);
+        }
+        b.build_rustls().map_err(|source| EmailError::Tls { server: server.clone(), source })
+    };
+    let tls = match mode {
+        Some(SmtpTls::Starttls) => Tls::Required(params()?),
+        Some(SmtpTls::Implicit) => Tls::Wrapper(params()?),
+        Some(SmtpTls::None) => Tls::None,
+        None => Tls::Opportunistic(params()?),
+    };
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(settings.smtp_port)
+        .tls(tls)
         .timeout(Some(SMTP_TIMEOUT));
     if let (Some(user), Some(password)) = (&settings.user, &settings.password) {
         transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
@@ -76,6 +130,11 @@ pub async fn send(settings: &EmailSettings, subject: &str, body: &str) -> Result
         Ok(Ok(response)) => {
             log::info!("email {subject:?} sent via {server} to {}: {}", settings.to.join(", "), response.code());
             Ok(())
+        }
+        Ok(Err(source))
+            if mode == Some(SmtpTls::Starttls) && source.to_string().contains("STARTTLS is not supported") =>
+        {
+            Err(EmailError::NoStarttls { server })
         }
         Ok(Err(source)) => Err(EmailError::Smtp { server, source }),
         Err(_) => Err(EmailError::Timeout { server }),

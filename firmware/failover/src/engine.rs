@@ -55,6 +55,8 @@ pub struct EngineOptions {
     pub ssdp_bind: Option<std::net::SocketAddr>,
     pub ssdp_multicast: bool,
     pub recorder: RecorderOptions,
+    /// The spare's TLS certificate fingerprint, shown in the status (`None`: plain HTTP).
+    pub fingerprint: Option<String>,
 }
 
 struct NvrRt {
@@ -143,7 +145,7 @@ impl Engine {
                 entry.id.clone(),
                 NvrRt {
                     entry: entry.clone(),
-                    client: NvrClient::new(&entry.url, &entry.admin_user, &entry.admin_password),
+                    client: NvrClient::new(&entry.url, &entry.admin_user, &entry.admin_password, entry.fingerprint),
                     monitor,
                     snapshot,
                     store,
@@ -443,7 +445,11 @@ impl Engine {
         let device = Device {
             name: snap.config.server.name.clone(),
             serial: self.cfg.spare.serial.clone(),
-            location: format!("http://{}/api/v1/upnp/description.xml", self.cfg.spare.listen),
+            location: format!(
+                "{}://{}/api/v1/upnp/description.xml",
+                if self.cfg.tls.insecure { "http" } else { "https" },
+                self.cfg.spare.listen
+            ),
         };
         if on {
             if let Err(e) = a.add(device) {
@@ -556,6 +562,7 @@ impl Engine {
             channels_licensed: self.capacity.channels,
             channels_used: self.nvrs.keys().map(|id| self.recorders.running(id).len() as u16).sum(),
             nvrs,
+            fingerprint: self.opts.fingerprint.clone(),
         };
     }
 

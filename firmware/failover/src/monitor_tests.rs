@@ -26,6 +26,7 @@ fn status(recording: &[bool]) -> NvrStatus {
             disk_generation: "g1".into(),
         },
         recycling: RecyclingStatus { failing: false, reason: String::new() },
+        fingerprint: None,
     }
 }
 

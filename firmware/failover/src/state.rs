@@ -3,10 +3,15 @@
 //! snapshot of each NVR, and the monitor phase of each (which NVRs are
 //! taken over). Postcard files written atomically (temp, fsync, rename,
 //! directory fsync), so a power cut leaves the old or the new file.
+//!
+//! Snapshots hold the NVRs' camera and SMTP passwords: every file is
+//! created with mode 0600 and the directories with 0700 (owner: the
+//! firmware), at creation, never widened and narrowed afterwards.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use hotspare_api::TakeoverConfig;
@@ -45,11 +50,24 @@ pub struct StateDir {
     dir: PathBuf,
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new content.
+/// Mode of every state file: readable by the firmware only (snapshots hold passwords).
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of the state directories.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new content. The
+/// file is created with mode [`FILE_MODE`] (a leftover temporary file of a crash is removed
+/// first, so its mode cannot carry over).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let io = |op, source| StateError::Io { path: path.to_path_buf(), op, source };
     let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| io("create", e))?;
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("remove stale temporary file", e)),
+    }
+    let mut f =
+        fs::OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(&tmp).map_err(|e| io("create", e))?;
     f.write_all(bytes).map_err(|e| io("write", e))?;
     f.sync_all().map_err(|e| io("fsync", e))?;
     fs::rename(&tmp, path).map_err(|e| io("rename", e))?;
@@ -59,10 +77,44 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Narrows `path` to `mode` when it grants more (files of an older build).
+fn restrict(path: &Path, mode: u32) -> Result<(), StateError> {
+    let meta = fs::metadata(path).map_err(|e| StateError::Io { path: path.to_path_buf(), op: "stat", source: e })?;
+    if meta.permissions().mode() & 0o777 & !mode != 0 {
+        log::warn!("{}: was readable by others; now mode {mode:o}", path.display());
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| StateError::Io {
+            path: path.to_path_buf(),
+            op: "chmod",
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
 impl StateDir {
+    /// Opens (creating with mode [`DIR_MODE`]) the state directory. A directory that exists
+    /// with group or world access is narrowed to [`DIR_MODE`] (state of an older build),
+    /// and so are the files in it that hold settings.
     pub fn open(dir: &Path) -> Result<StateDir, StateError> {
         let snaps = dir.join("snapshots");
-        fs::create_dir_all(&snaps).map_err(|e| StateError::Io { path: snaps, op: "create", source: e })?;
+        fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(&snaps).map_err(|e| StateError::Io {
+            path: snaps.clone(),
+            op: "create",
+            source: e,
+        })?;
+        for d in [dir, snaps.as_path()] {
+            restrict(d, DIR_MODE)?;
+        }
+        for entry in fs::read_dir(&snaps).map_err(|e| StateError::Io { path: snaps.clone(), op: "list", source: e })? {
+            let entry = entry.map_err(|e| StateError::Io { path: snaps.clone(), op: "list", source: e })?;
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                restrict(&entry.path(), FILE_MODE)?;
+            }
+        }
+        let nvrs = dir.join("nvrs.postcard");
+        if nvrs.is_file() {
+            restrict(&nvrs, FILE_MODE)?;
+        }
         Ok(StateDir { dir: dir.to_path_buf() })
     }
 
@@ -169,6 +221,41 @@ mod tests {
         );
         s.save_nvrs(&m).unwrap();
         assert_eq!(StateDir::open(d.path()).unwrap().load_nvrs().unwrap(), m);
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn snapshot_and_state_files_are_private() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("state");
+        let s = StateDir::open(&root).unwrap();
+        // A temporary file left by a crash, world-readable, must not lend its mode.
+        fs::write(root.join("snapshots/nvr1.tmp"), b"old").unwrap();
+        fs::set_permissions(root.join("snapshots/nvr1.tmp"), fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(s.save_snapshot("nvr1", &snap(), None).unwrap());
+        s.save_nvrs(&BTreeMap::new()).unwrap();
+        assert_eq!(mode(&root.join("snapshots/nvr1.postcard")), 0o600);
+        assert_eq!(mode(&root.join("nvrs.postcard")), 0o600);
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("snapshots")), 0o700);
+        assert!(!root.join("snapshots/nvr1.tmp").exists());
+    }
+
+    #[test]
+    fn state_of_an_older_build_is_narrowed_on_open() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("snapshots")).unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let snap_file = d.path().join("snapshots/nvr1.postcard");
+        fs::write(&snap_file, postcard::to_allocvec(&snap()).unwrap()).unwrap();
+        fs::set_permissions(&snap_file, fs::Permissions::from_mode(0o644)).unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        assert_eq!(mode(&snap_file), 0o600);
+        assert_eq!(mode(d.path()), 0o700);
+        assert_eq!(s.load_snapshot("nvr1").unwrap(), Some(snap()));
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub struct SpareStatus {
     pub channels_licensed: u16,
     pub channels_used: u16,
     pub nvrs: Vec<NvrView>,
+    /// SHA-256 fingerprint of the spare's TLS certificate (`sha256:…`), the one NVRs pin;
+    /// absent with `[tls] insecure`.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// One takeover, for the log.

@@ -21,10 +21,11 @@ failures_to_takeover = 5
 
 [[nvr]]
 id = "nvr1"
-url = "http://127.0.0.1:8081/"
+url = "https://127.0.0.1:8081/"
 admin_user = "admin"
 admin_password = "secret"
 priority = 1
+fingerprint = "sha256:4f6b1a0c7a5e2d3b9c8f7e6d5c4b3a29181716151413121110f0e0d0c0b0a090"
 
 [[nvr]]
 id = "nvr-2"
@@ -58,7 +59,7 @@ fn good_config() {
     assert_eq!(c.spare.listen, "127.0.0.1:8090".parse().unwrap());
     assert_eq!(c.box_id(), "HS-0001");
     assert_eq!(c.nvrs.len(), 2);
-    assert_eq!(c.nvrs[0].url, "http://127.0.0.1:8081");
+    assert_eq!(c.nvrs[0].url, "https://127.0.0.1:8081");
     assert_eq!((c.nvrs[0].priority, c.nvrs[1].priority), (1, 100));
     assert_eq!(c.monitor.profile, Profile::Default);
     assert_eq!(
@@ -137,7 +138,19 @@ fn unknown_keys_are_named() {
     bad(&GOOD.replace("priority = 1", "priorty = 1"), "priorty", "unknown field");
     bad(&GOOD.replace("[monitor]", "[monitor]\ninterval = 3"), "interval", "unknown field");
     bad(&format!("{GOOD}\n[extra]\nx = 1\n"), "extra", "unknown field");
-    bad(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\ntls = true"), "tls", "unknown field");
+    bad(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\nstarttls = true"), "starttls", "unknown field");
+}
+
+#[test]
+fn email_tls_modes() {
+    let c = parse(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\ntls = \"implicit\"")).expect("implicit");
+    assert_eq!(c.email.and_then(|e| e.tls), Some(hotspare_api::SmtpTls::Implicit));
+    bad(&GOOD.replace("smtp_port = 2525", "smtp_port = 2525\ntls = \"sometimes\""), "email.tls", "sometimes");
+    bad(
+        &GOOD.replace("smtp_port = 2525", "smtp_port = 2525\nca_certificate = \"x\""),
+        "email.ca_certificate",
+        "no PEM certificate",
+    );
 }
 
 #[test]
@@ -155,10 +168,27 @@ fn missing_and_mistyped_keys() {
 fn nvr_entries() {
     bad(&GOOD.replace("id = \"nvr-2\"", "id = \"nvr1\""), "nvr[1].id", "duplicate");
     bad(&GOOD.replace("id = \"nvr-2\"", "id = \"nvr 2\""), "nvr[1].id", "1 to 32");
-    bad(&GOOD.replace("http://127.0.0.1:8081/", "127.0.0.1:8081"), "nvr[0].url", "");
-    bad(&GOOD.replace("http://127.0.0.1:8081/", "ftp://127.0.0.1"), "nvr[0].url", "scheme");
-    bad(&GOOD.replace("http://127.0.0.1:8081/", "http://admin:pw@127.0.0.1"), "nvr[0].url", "credentials");
-    bad(&GOOD.replace("http://127.0.0.1:8081/", "not a url"), "nvr[0].url", "not a URL");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "127.0.0.1:8081"), "nvr[0].url", "");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "ftp://127.0.0.1"), "nvr[0].url", "scheme");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "https://admin:pw@127.0.0.1"), "nvr[0].url", "credentials");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "not a url"), "nvr[0].url", "not a URL");
+}
+
+#[test]
+fn nvrs_are_tls_and_pinned_unless_insecure() {
+    let c = parse(GOOD).expect("good");
+    assert_eq!(
+        c.nvrs[0].fingerprint.map(|f| f.to_string()).as_deref(),
+        Some("sha256:4f6b1a0c7a5e2d3b9c8f7e6d5c4b3a29181716151413121110f0e0d0c0b0a090")
+    );
+    assert_eq!(c.nvrs[1].fingerprint, None, "no pin: allowed, every connection is then refused");
+    assert!(!c.tls.insecure);
+    let plain = GOOD.replace("https://127.0.0.1:8081/", "http://127.0.0.1:8081/");
+    bad(&plain, "nvr[0].url", "use https://");
+    let c = parse(&format!("{plain}\n[tls]\ninsecure = true\n")).expect("plain HTTP when insecure");
+    assert_eq!((c.tls.insecure, c.nvrs[0].url.as_str()), (true, "http://127.0.0.1:8081"));
+    bad(&GOOD.replace("sha256:4f6b", "sha256:4f"), "nvr[0].fingerprint", "64 hex digits");
+    bad(&GOOD.replace("fingerprint = \"sha256:", "fingerprint = \"md5:"), "nvr[0].fingerprint", "sha256:");
 }
 
 #[test]
@@ -178,7 +208,7 @@ fn more_nvrs_than_the_licence_allows() {
     let mut text = GOOD.to_owned();
     for i in 3..=5 {
         text.push_str(&format!(
-            "\n[[nvr]]\nid = \"nvr{i}\"\nurl = \"http://10.0.0.{i}:8081\"\nadmin_user = \"a\"\nadmin_password = \"p\"\n"
+            "\n[[nvr]]\nid = \"nvr{i}\"\nurl = \"https://10.0.0.{i}:8081\"\nadmin_user = \"a\"\nadmin_password = \"p\"\n"
         ));
     }
     let c = parse(&text).expect("parses");

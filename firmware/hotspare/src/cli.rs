@@ -58,6 +58,10 @@ pub struct NvrArgs {
     /// nvr.toml
     #[arg(long)]
     pub config: PathBuf,
+    /// Print the NVR's TLS certificate fingerprint (making the certificate if there is none
+    /// yet) and exit: the installer writes it into the spare's config.
+    #[arg(long)]
+    pub fingerprint: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -97,9 +101,12 @@ pub struct SimCameraArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "The camera password is never taken from the command line (every user sees it in the \
+process list): set it in the HOTSPARE_CAMERA_PASSWORD environment variable or put it in a file given with \
+--password-file.")]
 pub struct RecordArgs {
-    /// rtsp://[user:password@]host[:port]/path; several URLs record several
-    /// cameras in this one process (ids CAMERA0, CAMERA1, …).
+    /// rtsp://[user@]host[:port]/path (no password in the URL); several URLs
+    /// record several cameras in this one process (ids CAMERA0, CAMERA1, …).
     #[arg(required = true)]
     pub url: Vec<String>,
     #[arg(long)]
@@ -110,9 +117,14 @@ pub struct RecordArgs {
     /// Stop after this long (e.g. 30s, 5m); default: until SIGINT/SIGTERM.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
+    /// Camera user (or `user@` in the URL).
     #[arg(long)]
     pub user: Option<String>,
+    /// File whose first line is the camera password (else HOTSPARE_CAMERA_PASSWORD).
     #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Refused: a password on the command line shows in the process list.
+    #[arg(long, hide = true)]
     pub password: Option<String>,
     /// Segment length.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]

@@ -112,7 +112,12 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     println!("Hotspare demo in {}", dir.display());
     let mut site = Site::start(&dir, &a.clip, 2, 2).await?;
     println!("camera simulator with 4 cameras (clip {}, GOP 1 s); 2 NVRs with 2 cameras each;", a.clip.display());
-    println!("1 spare in the fast profile (checks every 1 s, takeover after 3 misses)\n");
+    println!("1 spare in the fast profile (checks every 1 s, takeover after 3 misses)");
+    println!("paired over TLS by certificate fingerprint:");
+    for n in &site.nvrs {
+        println!("  {:<5} {}", n.id, n.fingerprint);
+    }
+    println!("  spare {}\n", site.spare_fingerprint);
     let t0 = crate::site_now_us();
     let (http, spare) = (site.http.clone(), site.spare.clone());
 

@@ -20,10 +20,34 @@ pub struct FailoverArgs {
     /// `off` disables them.
     #[arg(long, default_value = "0.0.0.0:1900")]
     pub ssdp: String,
+    /// Print the spare's TLS certificate fingerprint (making the certificate if there is none
+    /// yet) and exit: the installer writes it into each NVR's `[failover] fingerprints`.
+    #[arg(long)]
+    pub fingerprint: bool,
+}
+
+/// The spare's TLS identity in `<state>/tls` (made on first start); `None` with
+/// `[tls] insecure = true`.
+fn tls_identity(cfg: &Config) -> Result<Option<hotspare_tls::Identity>, CliError> {
+    if cfg.tls.insecure {
+        return Ok(None);
+    }
+    let dir = cfg.spare.state.join("tls");
+    hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare spare {}", cfg.spare.serial))
+        .map(Some)
+        .map_err(|e| CliError::new(format!("TLS identity: {e}")))
 }
 
 pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let cfg = Config::load(&a.config).map_err(|e| CliError::new(e.to_string()))?;
+    let identity = tls_identity(&cfg)?;
+    if a.fingerprint {
+        let id = identity.ok_or_else(|| {
+            CliError::new(format!("{}: [tls] insecure = true: this spare has no certificate", a.config.display()))
+        })?;
+        println!("{}", id.fingerprint);
+        return Ok(());
+    }
     let capacity = match &cfg.spare.licence {
         Some(path) => Licence::load(path, cfg.box_id()).map_err(|e| CliError::new(e.to_string()))?,
         None => Capacity::unlicensed(),
@@ -47,7 +71,15 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         capacity.channels
     );
     let shared = Arc::new(Mutex::new(Default::default()));
-    let opts = EngineOptions { ssdp_bind, ssdp_multicast, recorder: RecorderOptions::default() };
+    for n in cfg.nvrs.iter().filter(|n| n.fingerprint.is_none() && n.url.starts_with("https://")) {
+        log::warn!(
+            "{}: no fingerprint configured: the spare will not talk to it (it logs the fingerprint the NVR \
+             presents; check it on the NVR with hotspare nvr --config F --fingerprint)",
+            n.id
+        );
+    }
+    let fingerprint = identity.as_ref().map(|i| i.fingerprint.to_string());
+    let opts = EngineOptions { ssdp_bind, ssdp_multicast, recorder: RecorderOptions::default(), fingerprint };
     let listen = cfg.spare.listen;
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
     let api = hotspare_failover::api::router(shared, engine.stores(), engine.admin_hashes());
@@ -55,7 +87,16 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(async move { axum::serve(listener, api).await });
+    let server = match identity {
+        Some(id) => {
+            log::info!("spare API on https://{listen} (certificate fingerprint {})", id.fingerprint);
+            tokio::spawn(hotspare_tls::serve_tls(listener, api, id.server_config, std::future::pending()))
+        }
+        None => {
+            log::warn!("spare API on http://{listen}: plain HTTP ([tls] insecure = true), for development only");
+            tokio::spawn(async move { axum::serve(listener, api).await })
+        }
+    };
     let engine_task = tokio::spawn(engine.run(stop_rx));
     crate::record::terminated().await;
     log::info!("stopping");

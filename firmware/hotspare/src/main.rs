@@ -24,6 +24,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),
         cli::Command::Export(a) => export::run(a),
         cli::Command::Demo(a) => runtime().and_then(|rt| rt.block_on(demo::run(a))),
+        cli::Command::Nvr(a) if a.fingerprint => nvr_cmd::fingerprint(&a.config),
         cli::Command::Nvr(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run(a.config))),
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),

@@ -12,6 +12,18 @@ pub async fn run(config: PathBuf) -> Result<(), CliError> {
     hotspare_nvr::run_nvr(&config, exe).await.map_err(|e| CliError::new(e.to_string()))
 }
 
+/// `hotspare nvr --config FILE --fingerprint`: prints `sha256:…` of the NVR's certificate.
+pub fn fingerprint(config: &std::path::Path) -> Result<(), CliError> {
+    let cfg = hotspare_nvr::NvrConfig::load(config).map_err(|e| CliError::new(e.to_string()))?;
+    match hotspare_nvr::tls_identity(&cfg, config).map_err(|e| CliError::new(e.to_string()))? {
+        Some(id) => {
+            println!("{}", id.fingerprint);
+            Ok(())
+        }
+        None => Err(CliError::new(format!("{}: [tls] insecure = true: this NVR has no certificate", config.display()))),
+    }
+}
+
 /// The recorder process (started by `nvr`).
 pub async fn run_recorder(config: PathBuf) -> Result<(), CliError> {
     let cfg = hotspare_nvr::NvrConfig::load(&config).map_err(|e| CliError::new(e.to_string()))?;

@@ -1,5 +1,10 @@
 //! `hotspare record`: recording of one or more cameras from the command
 //! line in one process, with retention running beside it.
+//!
+//! The camera password never comes from the command line (it would show in
+//! the process list, `/proc/PID/cmdline`): it is read from
+//! [`PASSWORD_ENV`] or from `--password-file`; a password given with
+//! `--password` or inside a URL is refused with an error saying so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,18 +75,69 @@ impl Recording {
     }
 }
 
-pub async fn run(a: RecordArgs) -> Result<(), CliError> {
-    let credentials = match (a.user, a.password) {
-        (Some(user), Some(password)) => Some(Credentials { user, password }),
-        (None, None) => None,
-        _ => return Err(CliError::new("--user and --password go together")),
-    };
+/// Environment variable holding the camera password of `hotspare record`.
+pub const PASSWORD_ENV: &str = "HOTSPARE_CAMERA_PASSWORD";
+
+const WHERE_PASSWORDS_GO: &str = "a password on the command line is visible to every user in the process list; \
+     set it in HOTSPARE_CAMERA_PASSWORD or put it in a file given with --password-file";
+
+/// The password: first line of `--password-file`, else [`PASSWORD_ENV`].
+fn read_password(file: Option<&std::path::Path>, env: Option<String>) -> Result<Option<String>, CliError> {
+    let Some(file) = file else { return Ok(env.filter(|p| !p.is_empty())) };
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::new(format!("--password-file {}: {e}", file.display())))?;
+    let password = text.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        return Err(CliError::new(format!("--password-file {}: the first line is empty", file.display())));
+    }
+    Ok(Some(password))
+}
+
+/// The cameras' URLs (credentials removed) and credentials, from the arguments and the
+/// environment value `env` of [`PASSWORD_ENV`]. Refuses passwords given on the command line.
+fn cameras(a: &RecordArgs, env: Option<String>) -> Result<Vec<CameraConfig>, CliError> {
+    if a.password.is_some() {
+        return Err(CliError::new(format!("--password refused: {WHERE_PASSWORDS_GO}")));
+    }
+    let password = read_password(a.password_file.as_deref(), env)?;
     let mut cams = Vec::new();
     for (i, url) in a.url.iter().enumerate() {
-        hotspare_rtsp::client::split_url(url).map_err(|e| CliError::new(e.to_string()))?;
+        let (clean, in_url) = hotspare_rtsp::client::split_url(url).map_err(|e| CliError::new(e.to_string()))?;
+        if in_url.as_ref().is_some_and(|c| !c.password.is_empty()) {
+            return Err(CliError::new(format!(
+                "{}: password in the URL refused (give the user with --user or as user@): {WHERE_PASSWORDS_GO}",
+                redacted(clean.as_str(), in_url.as_ref().map(|c| c.user.as_str()))
+            )));
+        }
+        let user = a.user.clone().or(in_url.map(|c| c.user));
+        let credentials = match (user, &password) {
+            (Some(user), Some(password)) => Some(Credentials { user, password: password.clone() }),
+            (None, None) => None,
+            (Some(user), None) => {
+                return Err(CliError::new(format!(
+                    "camera user {user:?} given without a password: set {PASSWORD_ENV} or use --password-file"
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(CliError::new("a camera password was given but no user: add --user (or user@ in the URL)"))
+            }
+        };
         let id = if a.url.len() == 1 { a.camera.clone() } else { format!("{}{i}", a.camera) };
-        cams.push(CameraConfig { id, url: url.clone(), credentials: credentials.clone() });
+        cams.push(CameraConfig { id, url: clean.to_string(), credentials });
     }
+    Ok(cams)
+}
+
+/// `url` (without credentials) shown with `user:***@` in place of them.
+fn redacted(url: &str, user: Option<&str>) -> String {
+    match (user, url.split_once("://")) {
+        (Some(user), Some((scheme, rest))) => format!("{scheme}://{user}:***@{rest}"),
+        _ => url.to_owned(),
+    }
+}
+
+pub async fn run(a: RecordArgs) -> Result<(), CliError> {
+    let cams = cameras(&a, std::env::var(PASSWORD_ENV).ok())?;
     let cfg = StoreConfig {
         segment_duration: a.segment,
         high_water_percent: a.high_water,
@@ -129,4 +185,50 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
         return Err(CliError::new(failures.join("; ")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(argv: &[&str]) -> RecordArgs {
+        let mut full = vec!["hotspare", "record", "--store", "/nonexistent", "--camera", "c"];
+        full.extend_from_slice(argv);
+        match crate::cli::Args::parse_from(full).command {
+            crate::cli::Command::Record(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn password_comes_from_the_environment_or_a_file() {
+        let a = args(&["rtsp://127.0.0.1/cam0", "--user", "op"]);
+        let c = cameras(&a, Some("from-env".into())).unwrap();
+        assert_eq!(c[0].credentials.as_ref().map(|c| (c.user.as_str(), c.password.as_str())), Some(("op", "from-env")));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "from-file\n").unwrap();
+        let a = args(&["rtsp://op@127.0.0.1/cam0", "--password-file", f.to_str().unwrap()]);
+        let c = cameras(&a, Some("from-env".into())).unwrap();
+        assert_eq!(
+            c[0].credentials.as_ref().map(|c| (c.user.as_str(), c.password.as_str())),
+            Some(("op", "from-file"))
+        );
+        assert_eq!(c[0].url, "rtsp://127.0.0.1/cam0");
+        assert!(cameras(&args(&["rtsp://127.0.0.1/cam0"]), None).unwrap()[0].credentials.is_none());
+    }
+
+    #[test]
+    fn passwords_on_the_command_line_are_refused() {
+        let e = cameras(&args(&["rtsp://op:s3cret@127.0.0.1/cam0"]), None).unwrap_err().to_string();
+        assert!(e.contains("password in the URL") && e.contains("HOTSPARE_CAMERA_PASSWORD"), "{e}");
+        assert!(e.contains("rtsp://op:***@127.0.0.1/cam0") && !e.contains("s3cret"), "{e}");
+        let e = cameras(&args(&["rtsp://127.0.0.1/cam0", "--user", "op", "--password", "s3cret"]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--password refused") && e.contains("--password-file") && !e.contains("s3cret"), "{e}");
+        let e = cameras(&args(&["rtsp://127.0.0.1/cam0", "--user", "op"]), None).unwrap_err().to_string();
+        assert!(e.contains("without a password") && e.contains(PASSWORD_ENV), "{e}");
+    }
 }

@@ -1,6 +1,8 @@
 //! A site on loopback for the demo and the failover benchmark: camera
 //! simulator, NVR processes and a spare process, with their configs written
-//! to a work directory and their APIs polled over HTTP.
+//! to a work directory and their APIs polled over HTTPS. Pairing as an
+//! installer does it: each box's certificate fingerprint is read with
+//! `--fingerprint` before start and written into its peers' configs.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,21 @@ use hotspare_failover::status::{NvrView, SpareStatus};
 use rustix::process::{kill_process_group, Pid, Signal};
 
 use crate::CliError;
+
+/// Writes a file that holds passwords (a config): created with mode 0600, readable only
+/// by the user running the site.
+pub fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(fail)?;
+    f.write_all(text.as_bytes()).map_err(fail)
+}
 
 /// A free loopback TCP port.
 pub fn free_port() -> Result<u16, CliError> {
@@ -75,15 +92,40 @@ impl Drop for Proc {
     }
 }
 
-/// JSON over HTTP to the processes of the site.
+/// `hotspare ARGS --fingerprint`: a box's certificate fingerprint (made if there is none yet).
+pub fn box_fingerprint(args: &[&str]) -> Result<hotspare_tls::Fingerprint, CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::new(format!("own executable: {e}")))?;
+    let what = args.join(" ");
+    let out = Command::new(exe)
+        .args(args)
+        .arg("--fingerprint")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| CliError::new(format!("hotspare {what} --fingerprint: {e}")))?;
+    if !out.status.success() {
+        return Err(CliError::new(format!(
+            "hotspare {what} --fingerprint: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().map_err(|e| CliError::new(format!("hotspare {what} --fingerprint: {e}")))
+}
+
+/// JSON over HTTPS to the processes of the site (accepting the site's pinned certificates).
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
 }
 
 impl Http {
-    pub fn new() -> Self {
-        Http { client: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default() }
+    pub fn new(pins: &[hotspare_tls::Fingerprint]) -> Result<Self, CliError> {
+        let client = hotspare_tls::http_client_builder(pins)
+            .map_err(|e| CliError::new(e.to_string()))?
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| CliError::new(format!("HTTP client: {e}")))?;
+        Ok(Http { client })
     }
 
     pub async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
@@ -122,38 +164,44 @@ pub struct NvrSpec {
     pub port: u16,
     pub cameras: Vec<(String, String)>,
     pub config: PathBuf,
+    /// The NVR's certificate fingerprint (read with `--fingerprint` once the config is written).
+    pub fingerprint: hotspare_tls::Fingerprint,
 }
 
 impl NvrSpec {
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 }
 
-/// Writes the config of an NVR recording `cameras` (id, RTSP URL).
+/// Writes the config of an NVR recording `cameras` (id, RTSP URL), paired with the spare
+/// (`spare_fingerprint`), and reads the NVR's own fingerprint.
 pub fn write_nvr_config(
     dir: &Path,
     id: &str,
     port: u16,
     cameras: &[(String, String)],
     spare_port: u16,
+    spare_fingerprint: &hotspare_tls::Fingerprint,
 ) -> Result<NvrSpec, CliError> {
     let storage = dir.join(format!("{id}-store"));
     let mut t = format!(
         "[server]\nname = \"NVR {id}\"\nserial = \"SN-{id}\"\nlisten = \"127.0.0.1:{port}\"\n\
          admin_user = \"admin\"\nadmin_password = \"demo-{id}\"\nupnp = true\n\n\
-         [storage]\ndir = \"{}\"\nsegment_seconds = 4\n\n[failover]\nspares = [\"http://127.0.0.1:{spare_port}\"]\n",
+         [storage]\ndir = \"{}\"\nsegment_seconds = 4\n\n[failover]\nspares = [\"https://127.0.0.1:{spare_port}\"]\n\
+         fingerprints = [\"{spare_fingerprint}\"]\n",
         storage.display()
     );
     for (cid, url) in cameras {
         t.push_str(&format!("\n[[camera]]\nid = \"{cid}\"\nname = \"Camera {cid}\"\nurl = \"{url}\"\n"));
     }
     let config = dir.join(format!("{id}.toml"));
-    std::fs::write(&config, t).map_err(|e| CliError::new(format!("{}: {e}", config.display())))?;
-    Ok(NvrSpec { id: id.to_string(), port, cameras: cameras.to_vec(), config })
+    write_private(&config, &t)?;
+    let fingerprint = box_fingerprint(&["nvr", "--config", &config.display().to_string()])?;
+    Ok(NvrSpec { id: id.to_string(), port, cameras: cameras.to_vec(), config, fingerprint })
 }
 
-/// Writes the spare's config watching `nvrs` in the fast profile.
+/// Writes the spare's config watching `nvrs` (pinned) in the fast profile.
 pub fn write_spare_config(dir: &Path, port: u16, nvrs: &[NvrSpec]) -> Result<PathBuf, CliError> {
     let mut t = format!(
         "[spare]\nname = \"spare-1\"\nserial = \"HS-DEMO\"\nlisten = \"127.0.0.1:{port}\"\n\
@@ -163,15 +211,17 @@ pub fn write_spare_config(dir: &Path, port: u16, nvrs: &[NvrSpec]) -> Result<Pat
     );
     for (i, n) in nvrs.iter().enumerate() {
         t.push_str(&format!(
-            "\n[[nvr]]\nid = \"{}\"\nurl = \"{}\"\nadmin_user = \"admin\"\nadmin_password = \"demo-{}\"\npriority = {}\n",
+            "\n[[nvr]]\nid = \"{}\"\nurl = \"{}\"\nadmin_user = \"admin\"\nadmin_password = \"demo-{}\"\npriority = {}\n\
+             fingerprint = \"{}\"\n",
             n.id,
             n.url(),
             n.id,
-            i + 1
+            i + 1,
+            n.fingerprint
         ));
     }
     let path = dir.join("failover.toml");
-    std::fs::write(&path, t).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    write_private(&path, &t)?;
     Ok(path)
 }
 
@@ -199,6 +249,8 @@ pub struct Site {
     pub http: Http,
     pub nvrs: Vec<NvrSpec>,
     pub spare: String,
+    /// The spare's certificate fingerprint (pinned in every NVR's config).
+    pub spare_fingerprint: hotspare_tls::Fingerprint,
     procs: Vec<Proc>,
     _spare: Proc,
     sim: tokio::task::JoinHandle<Result<(), hotspare_sim::SimError>>,
@@ -224,14 +276,20 @@ impl Site {
         let cam_addr = sim.local_addr();
         let sim = tokio::spawn(sim.serve());
         let spare_port = free_port()?;
+        // Pairing: the spare's fingerprint into each NVR's config, theirs into the spare's.
+        let spare_cfg = write_spare_config(dir, spare_port, &[])?.display().to_string();
+        let spare_fingerprint = box_fingerprint(&["failover", "--config", &spare_cfg])?;
         let mut nvrs = Vec::new();
         for n in 0..nvr_count {
             let cams: Vec<(String, String)> = (n * cams_per_nvr..(n + 1) * cams_per_nvr)
                 .map(|i| (format!("cam{i}"), format!("rtsp://{cam_addr}/cam{i}")))
                 .collect();
-            nvrs.push(write_nvr_config(dir, &format!("nvr{}", n + 1), free_port()?, &cams, spare_port)?);
+            let id = format!("nvr{}", n + 1);
+            nvrs.push(write_nvr_config(dir, &id, free_port()?, &cams, spare_port, &spare_fingerprint)?);
         }
         let spare_cfg = write_spare_config(dir, spare_port, &nvrs)?.display().to_string();
+        let mut pins: Vec<_> = nvrs.iter().map(|n| n.fingerprint).collect();
+        pins.push(spare_fingerprint);
         let mut procs = Vec::new();
         for n in &nvrs {
             procs.push(Self::spawn_nvr(dir, n)?);
@@ -240,9 +298,10 @@ impl Site {
             Proc::spawn("spare", &["failover", "--config", &spare_cfg, "--ssdp", "off"], &dir.join("spare.log"))?;
         Ok(Site {
             dir: dir.to_path_buf(),
-            http: Http::new(),
+            http: Http::new(&pins)?,
             nvrs,
-            spare: format!("http://127.0.0.1:{spare_port}"),
+            spare: format!("https://127.0.0.1:{spare_port}"),
+            spare_fingerprint,
             procs,
             _spare: spare,
             sim,

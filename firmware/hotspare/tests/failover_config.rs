@@ -28,7 +28,7 @@ fn config(dir: &Path, n: usize, spare_extra: &str, monitor: &str) -> String {
     );
     for i in 1..=n {
         t.push_str(&format!(
-            "\n[[nvr]]\nid = \"nvr{i}\"\nurl = \"http://127.0.0.1:{}\"\nadmin_user = \"admin\"\nadmin_password = \"pw\"\n",
+            "\n[[nvr]]\nid = \"nvr{i}\"\nurl = \"https://127.0.0.1:{}\"\nadmin_user = \"admin\"\nadmin_password = \"pw\"\n",
             free_port()
         ));
     }

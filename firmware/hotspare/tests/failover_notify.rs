@@ -132,7 +132,7 @@ fn ssdp_and_admin_credentials_only_during_the_takeover() {
         assert!(a.starts_with("HTTP/1.1 200 OK\r\n"), "{a}");
         assert_eq!(header(a, "X-HOTSPARE-NAME"), Some("NVR Hall 1"), "{a}");
         let loc = header(a, "LOCATION").unwrap();
-        assert_eq!(loc, format!("http://127.0.0.1:{spare_port}{description}"), "{a}");
+        assert_eq!(loc, format!("https://127.0.0.1:{spare_port}{description}"), "{a}");
         sts.push(header(a, "ST").unwrap().to_string());
     }
     sts.sort();

@@ -50,6 +50,9 @@ pub struct NvrConfig {
     pub events: Vec<EventConfig>,
     pub email: Option<EmailSettings>,
     pub failover: Option<FailoverConfig>,
+    // --- TLS and pairing (issue 6, "Secrets") ---
+    #[serde(default)]
+    pub tls: TlsConfig,
 }
 
 /// `[server]`
@@ -131,9 +134,26 @@ impl EventConfig {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverConfig {
-    /// Spares that may hold failover video of this NVR (`http://host:port`).
+    /// Spares that may hold failover video of this NVR (`https://host:port`; `http://` only
+    /// with `[tls] insecure = true`).
     #[serde(default)]
     pub spares: Vec<String>,
+    /// Certificate fingerprints of those spares (`sha256:…`, as `hotspare failover --config F
+    /// --fingerprint` shows them): the NVR talks only to a spare presenting one of them.
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
+}
+
+/// `[tls]`: the API's TLS (optional table).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Where the NVR's certificate and key live (default: `<config file stem>-tls` next to
+    /// the config file).
+    pub dir: Option<PathBuf>,
+    /// Plain HTTP instead of TLS, for development and tests only.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 impl NvrConfig {
@@ -219,9 +239,20 @@ impl NvrConfig {
         if self.events.iter().any(|r| r.action.kind == ActionKind::Email) && self.email.is_none() {
             return bad("event.action", "an email action needs an [email] section".into());
         }
+        let insecure = self.tls.insecure;
         for (i, u) in self.spares().iter().enumerate() {
-            if !u.starts_with("http://") {
-                return bad(&format!("failover.spares[{i}]"), format!("{u:?}: expected http://host:port"));
+            let ok = u.starts_with("https://") || (insecure && u.starts_with("http://"));
+            if !ok {
+                let expected =
+                    if insecure { "https://host:port or http://host:port" } else { "https://host:port (TLS)" };
+                return bad(&format!("failover.spares[{i}]"), format!("{u:?}: expected {expected}"));
+            }
+        }
+        if let Some(f) = &self.failover {
+            for (i, text) in f.fingerprints.iter().enumerate() {
+                if let Err(e) = text.parse::<hotspare_tls::Fingerprint>() {
+                    return bad(&format!("failover.fingerprints[{i}]"), e.to_string());
+                }
             }
         }
         Ok(())
@@ -234,6 +265,20 @@ impl NvrConfig {
 
     pub fn spares(&self) -> &[String] {
         self.failover.as_ref().map_or(&[], |f| &f.spares)
+    }
+
+    /// The spares' pinned certificate fingerprints (validated).
+    pub fn spare_fingerprints(&self) -> Vec<hotspare_tls::Fingerprint> {
+        self.failover.as_ref().map_or(Vec::new(), |f| f.fingerprints.iter().filter_map(|t| t.parse().ok()).collect())
+    }
+
+    /// The directory of the NVR's TLS identity; `file` is the config file it was read from.
+    pub fn tls_dir(&self, file: &Path) -> PathBuf {
+        if let Some(d) = &self.tls.dir {
+            return d.clone();
+        }
+        let stem = file.file_stem().map_or_else(|| "nvr".into(), |s| s.to_string_lossy().into_owned());
+        file.parent().unwrap_or(Path::new(".")).join(format!("{stem}-tls"))
     }
 
     /// Store settings of the recorder process.
@@ -338,5 +383,24 @@ to = ["ops@example.com"]
         assert!(e.contains("storage.segment_seconds"), "{e}");
         let e = err(&GOOD.replace("id = \"cam1\"", "id = \"../x\""));
         assert!(e.contains("camera[0].id"), "{e}");
+    }
+
+    #[test]
+    fn spares_are_tls_and_pinned_unless_insecure() {
+        let fp = format!("sha256:{}", "ab".repeat(32));
+        let pinned = format!("[failover]\nspares = [\"https://10.0.0.2:8090\"]\nfingerprints = [\"{fp}\"]\n");
+        let c = NvrConfig::parse(Path::new("/etc/hotspare/nvr.toml"), &format!("{GOOD}{pinned}")).unwrap();
+        assert_eq!(c.spare_fingerprints().len(), 1);
+        assert!(!c.tls.insecure);
+        assert_eq!(c.tls_dir(Path::new("/etc/hotspare/nvr.toml")), Path::new("/etc/hotspare/nvr-tls"));
+        let e = err(&format!("{GOOD}[failover]\nspares = [\"http://10.0.0.2:8090\"]\n"));
+        assert!(e.contains("failover.spares[0]") && e.contains("https://"), "{e}");
+        let e = err(&format!("{GOOD}[failover]\nfingerprints = [\"sha256:12\"]\n"));
+        assert!(e.contains("failover.fingerprints[0]") && e.contains("64 hex digits"), "{e}");
+        let dev =
+            format!("{GOOD}[failover]\nspares = [\"http://10.0.0.2:8090\"]\n[tls]\ninsecure = true\ndir = \"/x\"\n");
+        let c = NvrConfig::parse(Path::new("nvr.toml"), &dev).unwrap();
+        assert!(c.tls.insecure);
+        assert_eq!(c.tls_dir(Path::new("nvr.toml")), Path::new("/x"));
     }
 }

@@ -80,6 +80,7 @@ pub async fn terminated() {
 /// until SIGTERM/SIGINT, then stops the recorder and returns.
 pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), NvrError> {
     let cfg = NvrConfig::load(config_path)?;
+    let identity = tls_identity(&cfg, config_path)?;
     let dir = cfg.storage.dir.clone();
     std::fs::create_dir_all(&dir).map_err(|source| NvrError::StorageDir { dir: dir.clone(), source })?;
     let listener = tokio::net::TcpListener::bind(cfg.listen())
@@ -87,11 +88,28 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         .map_err(|source| NvrError::Bind { addr: cfg.listen(), source })?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let child = supervisor::spawn(recorder_exe, config_path.to_owned(), stop_rx);
-    let state = api::AppState::new(cfg)?;
+    let state = api::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
     let health_task = state.health.spawn();
-    log::info!("nvr {} listening on http://{}", state.cfg.server.serial, cfg_addr(&listener));
-    let app = api::router(state);
-    let served = axum::serve(listener, app).with_graceful_shutdown(terminated()).await;
+    let app = api::router(state.clone());
+    let served = match identity {
+        Some(id) => {
+            log::info!(
+                "nvr {} listening on https://{} (certificate fingerprint {})",
+                state.cfg.server.serial,
+                cfg_addr(&listener),
+                id.fingerprint
+            );
+            hotspare_tls::serve_tls(listener, app, id.server_config, terminated()).await
+        }
+        None => {
+            log::warn!(
+                "nvr {} listening on http://{}: plain HTTP ([tls] insecure = true), for development only",
+                state.cfg.server.serial,
+                cfg_addr(&listener)
+            );
+            axum::serve(listener, app).with_graceful_shutdown(terminated()).await
+        }
+    };
     log::info!("nvr: stopping");
     health_task.abort();
     let _ = stop.send(true);
@@ -99,6 +117,17 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         log::error!("recorder supervisor: {e}");
     }
     served.map_err(|e| NvrError::Other(format!("http server: {e}")))
+}
+
+/// The NVR's TLS identity (made on first start), `None` with `[tls] insecure = true`.
+pub fn tls_identity(cfg: &NvrConfig, config_path: &Path) -> Result<Option<hotspare_tls::Identity>, NvrError> {
+    if cfg.tls.insecure {
+        return Ok(None);
+    }
+    let dir = cfg.tls_dir(config_path);
+    hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare nvr {}", cfg.server.serial))
+        .map(Some)
+        .map_err(|e| NvrError::Other(format!("TLS identity: {e}")))
 }
 
 fn cfg_addr(l: &tokio::net::TcpListener) -> String {

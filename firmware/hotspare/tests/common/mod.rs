@@ -552,26 +552,44 @@ pub fn assert_near(a: i64, b: i64, tol: i64, what: &str) {
 
 // ---------------------------------------------------------------- auth
 
-/// Four `record` runs at once: flags, URL credentials, wrong password, none.
+/// Five `record` runs at once: password in the environment, in a file (user in the URL),
+/// in the URL (refused), wrong password, none.
 pub fn auth_cases(url: &str, port: u16, user: &str, password: &str) {
     // One store per run: a store has one writing process.
-    let stores: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let stores: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let pw_file = stores[0].path().join("camera-password");
+    std::fs::write(&pw_file, format!("{password}\n")).unwrap();
+    let url_user = format!("rtsp://{user}@127.0.0.1:{port}/cam0");
     let url_creds = format!("rtsp://{user}:{password}@127.0.0.1:{port}/cam0");
     let short = Duration::from_secs(12);
+    let with_env = |store: &Path, cam: &str, pw: &str, extra: &[&str]| {
+        let mut cmd = record_cmd(url, store, cam, extra);
+        cmd.env("HOTSPARE_CAMERA_PASSWORD", pw);
+        Proc::spawn("record", cmd).finish(short)
+    };
     std::thread::scope(|sc| {
-        let flags = sc.spawn(|| {
-            record(url, stores[0].path(), "flags", &["--duration", "3s", "--user", user, "--password", password], short)
+        let env = sc.spawn(|| with_env(stores[0].path(), "env", password, &["--duration", "3s", "--user", user]));
+        let file = sc.spawn(|| {
+            let f = pw_file.to_str().unwrap();
+            record(&url_user, stores[1].path(), "file", &["--duration", "3s", "--password-file", f], short)
         });
-        let in_url = sc.spawn(|| record(&url_creds, stores[1].path(), "inurl", &["--duration", "3s"], short));
-        let wrong = sc.spawn(|| {
-            record(url, stores[2].path(), "wrong", &["--duration", "2s", "--user", user, "--password", "not-it"], short)
-        });
-        let none = sc.spawn(|| record(url, stores[3].path(), "none", &["--duration", "2s"], short));
-        for (name, h) in [("flags", flags), ("url", in_url)] {
+        let in_url = sc.spawn(|| record(&url_creds, stores[2].path(), "inurl", &["--duration", "3s"], short));
+        let wrong = sc.spawn(|| with_env(stores[3].path(), "wrong", "not-it", &["--duration", "2s", "--user", user]));
+        let none = sc.spawn(|| record(url, stores[4].path(), "none", &["--duration", "2s"], short));
+        for (name, h) in [("env", env), ("file", file)] {
             let o = h.join().unwrap();
             let s = expect_summary(&o);
             assert!(s.frames >= 25, "{name}: only {} frames in 3 s:\n{}", s.frames, o.dump());
         }
+        let o = in_url.join().unwrap();
+        assert!(!o.success(), "a password in the URL was accepted:\n{}", o.dump());
+        o.assert_no_panic();
+        assert!(
+            o.all().contains("password in the URL refused") && o.all().contains("HOTSPARE_CAMERA_PASSWORD"),
+            "{}",
+            o.dump()
+        );
+        assert!(!o.all().contains(password), "the password leaked into the output:\n{}", o.dump());
         let o = wrong.join().unwrap();
         assert!(!o.success(), "wrong password recorded:\n{}", o.dump());
         o.assert_no_panic();

@@ -12,7 +12,7 @@
 
 use crate::common::mount;
 use crate::common::{bin, free_port, now_us, wait_port, Proc, Sim};
-use crate::nvr_common::{basic, try_http, Resp};
+use crate::nvr_common::{basic, box_fingerprint, pin, try_http, Resp};
 use hotspare_api::{Location, NvrStatus, RecordingSpan, Recordings, Source};
 use hotspare_failover::status::{NvrView, SpareStatus};
 use rustix::process::{kill_process_group, Pid, Signal};
@@ -140,11 +140,15 @@ pub struct NvrSpec {
     /// Priority in the spare's config.
     pub priority: u32,
     pub config: PathBuf,
+    /// This NVR's certificate fingerprint, pinned in the spare's config ([`Site::start`]).
+    pub fingerprint: Option<hotspare_tls::Fingerprint>,
+    /// The spare's, pinned in this NVR's config ([`Site::start`]).
+    pub spare_fingerprint: Option<hotspare_tls::Fingerprint>,
 }
 
 impl NvrSpec {
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     pub fn cam_ids(&self) -> Vec<String> {
@@ -155,7 +159,7 @@ impl NvrSpec {
         let mut t = format!(
             "[server]\nname = \"{}\"\nserial = \"{}\"\nlisten = \"127.0.0.1:{}\"\nadmin_user = \"{}\"\n\
              admin_password = \"{}\"\nupnp = {}\n\n[storage]\ndir = \"{}\"\nsegment_seconds = {}\n{}\n\
-             [failover]\nspares = [\"http://127.0.0.1:{spare_port}\"]\n",
+             [failover]\nspares = [\"https://127.0.0.1:{spare_port}\"]\n",
             self.name,
             self.serial,
             self.port,
@@ -166,6 +170,9 @@ impl NvrSpec {
             self.segment_seconds,
             self.storage_extra,
         );
+        if let Some(fp) = &self.spare_fingerprint {
+            t.push_str(&format!("fingerprints = [\"{fp}\"]\n"));
+        }
         for (id, url) in &self.cams {
             t.push_str(&format!("\n[[camera]]\nid = \"{id}\"\nname = \"Camera {id}\"\nurl = \"{url}\"\n"));
         }
@@ -183,6 +190,9 @@ pub struct NvrProc {
 
 impl NvrProc {
     pub fn start(spec: &NvrSpec) -> NvrProc {
+        if let Some(fp) = box_fingerprint("nvr", &spec.config) {
+            pin(spec.port, fp);
+        }
         let mut cmd = Command::new(bin());
         cmd.arg("nvr").arg("--config").arg(&spec.config);
         let group = Group::spawn(&format!("nvr {}", spec.id), cmd);
@@ -222,6 +232,9 @@ pub struct SpareProc {
 
 impl SpareProc {
     pub fn start(config: &Path, port: u16, ssdp: Option<u16>) -> SpareProc {
+        if let Some(fp) = box_fingerprint("failover", config) {
+            pin(port, fp);
+        }
         let mut cmd = Command::new(bin());
         cmd.arg("failover").arg("--config").arg(config).arg("--ssdp");
         match ssdp {
@@ -261,6 +274,9 @@ pub fn spare_config_text(serial: &str, port: u16, dir: &Path, nvrs: &[NvrSpec], 
             n.admin_password,
             n.priority
         ));
+        if let Some(fp) = &n.fingerprint {
+            t.push_str(&format!("fingerprint = \"{fp}\"\n"));
+        }
     }
     t
 }
@@ -313,6 +329,8 @@ impl Site {
                     cams,
                     priority: n as u32 + 1,
                     config: work.path().join(format!("{id}.toml")),
+                    fingerprint: None,
+                    spare_fingerprint: None,
                     id,
                 }
             })
@@ -336,10 +354,16 @@ impl Site {
         self.work.path()
     }
 
-    /// Writes every config and starts the NVRs, then the spare.
+    /// Writes every config, paired as an installer does (each box's fingerprint, read with
+    /// `--fingerprint`, into its peers' configs), and starts the NVRs, then the spare.
     pub fn start(&mut self) {
-        for n in &self.nvrs {
+        let t = spare_config_text(&self.spare_serial, self.spare_port, self.dir(), &[], &self.spare_extra);
+        std::fs::write(&self.spare_config, t).unwrap();
+        let spare_fp = box_fingerprint("failover", &self.spare_config);
+        for n in self.nvrs.iter_mut() {
+            n.spare_fingerprint = spare_fp;
             std::fs::write(&n.config, n.text(self.spare_port)).unwrap();
+            n.fingerprint = box_fingerprint("nvr", &n.config);
         }
         let t = spare_config_text(&self.spare_serial, self.spare_port, self.dir(), &self.nvrs, &self.spare_extra);
         std::fs::write(&self.spare_config, t).unwrap();

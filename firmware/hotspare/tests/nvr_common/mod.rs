@@ -1,5 +1,7 @@
-//! Helpers of the `hotspare nvr` end-to-end tests: a minimal HTTP/1.1 client,
-//! config files, and an NVR process with its recorder child.
+//! Helpers of the `hotspare nvr` end-to-end tests: a minimal HTTP/1.1 client
+//! (over TLS to a port whose box fingerprint was pinned with [`pin`], as the
+//! boxes' own clients do), config files, and an NVR process with its recorder
+//! child.
 #![allow(dead_code)]
 
 use crate::common::{bin, free_port, wait_port, Proc};
@@ -7,7 +9,37 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+fn pins() -> &'static Mutex<std::collections::HashMap<u16, hotspare_tls::Fingerprint>> {
+    static PINS: OnceLock<Mutex<std::collections::HashMap<u16, hotspare_tls::Fingerprint>>> = OnceLock::new();
+    PINS.get_or_init(Default::default)
+}
+
+/// From now on [`try_http`] speaks TLS to 127.0.0.1:`port`, accepting only `fingerprint`.
+pub fn pin(port: u16, fingerprint: hotspare_tls::Fingerprint) {
+    pins().lock().unwrap().insert(port, fingerprint);
+}
+
+/// The fingerprint pinned for `port`.
+pub fn pinned(port: u16) -> Option<hotspare_tls::Fingerprint> {
+    pins().lock().unwrap().get(&port).copied()
+}
+
+/// `hotspare ROLE --config CONFIG --fingerprint` (`role`: `nvr` or `failover`): the box's
+/// certificate fingerprint, made if there is none yet; `None` for a plain-HTTP
+/// (`[tls] insecure`) or unusable config.
+pub fn box_fingerprint(role: &str, config: &Path) -> Option<hotspare_tls::Fingerprint> {
+    let out = Command::new(bin()).arg(role).arg("--config").arg(config).arg("--fingerprint").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 pub const ADMIN: (&str, &str) = ("admin", "Adm1n-s3cret");
 
@@ -82,9 +114,18 @@ pub fn try_http(
     timeout: Duration,
 ) -> Result<Resp, String> {
     let ctx = |what: &str, e: &dyn std::fmt::Display| format!("{method} 127.0.0.1:{port}{path}: {what}: {e}");
-    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout).map_err(|e| ctx("connect", &e))?;
+    let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout).map_err(|e| ctx("connect", &e))?;
     s.set_read_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
     s.set_write_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
+    let mut s: Box<dyn ReadWrite> = match pinned(port) {
+        Some(fp) => {
+            let cfg = Arc::new(hotspare_tls::pinned_client_config(&[fp]).map_err(|e| ctx("TLS config", &e))?);
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| ctx("server name", &e))?;
+            let conn = rustls::ClientConnection::new(cfg, name).map_err(|e| ctx("TLS", &e))?;
+            Box::new(rustls::StreamOwned::new(conn, s))
+        }
+        None => Box::new(s),
+    };
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -156,6 +197,9 @@ impl Nvr {
 
     /// [`Nvr::start`] with extra environment variables.
     pub fn start_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Nvr {
+        if let Some(fp) = box_fingerprint("nvr", config) {
+            pin(port, fp);
+        }
         let mut cmd = Command::new(bin());
         cmd.arg("nvr").arg("--config").arg(config).envs(env.iter().copied());
         let proc = Proc::spawn("nvr", cmd);

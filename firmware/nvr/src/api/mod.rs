@@ -31,14 +31,17 @@ pub struct AppState {
     pub health: HealthMonitor,
     /// `pbkdf2-sha256$…` of the admin password, made once at startup.
     pub admin_hash: String,
+    /// Client of the spares' API: `https://` only to a spare with a pinned fingerprint.
     pub http: reqwest::Client,
+    /// This NVR's certificate fingerprint (`None`: plain HTTP, `[tls] insecure`).
+    pub fingerprint: Option<hotspare_tls::Fingerprint>,
     last_refresh: Mutex<Option<Instant>>,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(cfg: NvrConfig) -> Result<Shared, NvrError> {
+    pub fn new(cfg: NvrConfig, fingerprint: Option<hotspare_tls::Fingerprint>) -> Result<Shared, NvrError> {
         let store = Store::open_readonly(&cfg.storage.dir).map_err(NvrError::Store)?;
         if let Err(e) = store.clean_import_dir() {
             log::warn!("{e}");
@@ -49,7 +52,8 @@ impl AppState {
             sys_block: "/sys/block".into(),
         });
         let health = HealthMonitor::new(cfg.storage.dir.clone(), raid);
-        let http = reqwest::Client::builder()
+        let http = hotspare_tls::http_client_builder(&cfg.spare_fingerprints())
+            .map_err(|e| NvrError::Other(format!("http client: {e}")))?
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| NvrError::Other(format!("http client: {e}")))?;
@@ -60,6 +64,7 @@ impl AppState {
             store,
             health,
             http,
+            fingerprint,
             last_refresh: Mutex::new(None),
         }))
     }

@@ -125,7 +125,10 @@ async fn proxy_to_spare(
         let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                log::warn!("spare {spare} unreachable: {e}");
+                match hotspare_tls::PinError::find(&e) {
+                    Some(pin) => log::error!("spare {spare}: {pin}"),
+                    None => log::warn!("spare {spare} unreachable: {e}"),
+                }
                 continue;
             }
         };

@@ -118,7 +118,10 @@ async fn spare_spans(st: &Shared, q: &RangeQuery) -> Vec<RecordingSpan> {
                 continue;
             }
             Err(e) => {
-                log::warn!("spare {spare} unreachable: {e}");
+                match hotspare_tls::PinError::find(&e) {
+                    Some(pin) => log::error!("spare {spare}: {pin}"),
+                    None => log::warn!("spare {spare} unreachable: {e}"),
+                }
                 continue;
             }
         };

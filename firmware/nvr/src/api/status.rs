@@ -42,5 +42,6 @@ pub(super) async fn status(State(st): State<Shared>) -> Json<NvrStatus> {
         cameras,
         storage,
         recycling,
+        fingerprint: st.fingerprint.map(|f| f.to_string()),
     })
 }

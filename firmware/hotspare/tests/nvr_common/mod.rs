@@ -38,7 +38,7 @@ pub fn box_fingerprint(role: &str, config: &Path) -> Option<hotspare_tls::Finger
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-trait ReadWrite: Read + Write {}
+pub trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
 pub const ADMIN: (&str, &str) = ("admin", "Adm1n-s3cret");
@@ -97,6 +97,24 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A connection to 127.0.0.1:`port`: TLS pinned to the box's fingerprint when the port was
+/// registered with [`pin`], plain TCP otherwise.
+pub fn connect(port: u16, timeout: Duration) -> Result<Box<dyn ReadWrite>, String> {
+    let ctx = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+    let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout).map_err(|e| ctx("connect", &e))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
+    s.set_write_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
+    Ok(match pinned(port) {
+        Some(fp) => {
+            let cfg = Arc::new(hotspare_tls::pinned_client_config(&[fp]).map_err(|e| ctx("TLS config", &e))?);
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| ctx("server name", &e))?;
+            let conn = rustls::ClientConnection::new(cfg, name).map_err(|e| ctx("TLS", &e))?;
+            Box::new(rustls::StreamOwned::new(conn, s))
+        }
+        None => Box::new(s),
+    })
+}
+
 /// `method path` on 127.0.0.1:`port` (Connection: close).
 pub fn http(port: u16, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> Resp {
     try_http(port, method, path, headers, body, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))
@@ -114,18 +132,7 @@ pub fn try_http(
     timeout: Duration,
 ) -> Result<Resp, String> {
     let ctx = |what: &str, e: &dyn std::fmt::Display| format!("{method} 127.0.0.1:{port}{path}: {what}: {e}");
-    let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout).map_err(|e| ctx("connect", &e))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
-    s.set_write_timeout(Some(timeout)).map_err(|e| ctx("set timeout", &e))?;
-    let mut s: Box<dyn ReadWrite> = match pinned(port) {
-        Some(fp) => {
-            let cfg = Arc::new(hotspare_tls::pinned_client_config(&[fp]).map_err(|e| ctx("TLS config", &e))?);
-            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| ctx("server name", &e))?;
-            let conn = rustls::ClientConnection::new(cfg, name).map_err(|e| ctx("TLS", &e))?;
-            Box::new(rustls::StreamOwned::new(conn, s))
-        }
-        None => Box::new(s),
-    };
+    let mut s = connect(port, timeout).map_err(|e| format!("{method} 127.0.0.1:{port}{path}: {e}"))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));

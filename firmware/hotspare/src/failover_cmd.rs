@@ -49,12 +49,14 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let shared = Arc::new(Mutex::new(Default::default()));
     let opts = EngineOptions { ssdp_bind, ssdp_multicast, recorder: RecorderOptions::default() };
     let listen = cfg.spare.listen;
+    let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let api = hotspare_failover::api::router(shared, engine.stores(), engine.admin_hashes());
+    let api = hotspare_failover::api::router(shared, engine.stores(), engine.admin_hashes(), auth);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let api = api.into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, api).await });
     let engine_task = tokio::spawn(engine.run(stop_rx));
     crate::record::terminated().await;

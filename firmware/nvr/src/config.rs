@@ -3,6 +3,7 @@
 //! key and the problem.
 
 use hotspare_api::{CameraSettings, EmailSettings, EventRule, RecordingSettings, ServerSettings, TakeoverConfig};
+use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,10 @@ pub struct ServerConfig {
     pub admin_password: String,
     #[serde(default = "default_true")]
     pub upnp: bool,
+    /// `[[server.accounts]]`: further accounts (`user`, `role` = `admin` or `viewer`, and
+    /// `password` or `password_hash`), besides the admin above.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
 }
 
 /// `[storage]`
@@ -172,6 +177,15 @@ impl NvrConfig {
         if s.admin_password.is_empty() {
             return bad("server.admin_password", "must not be empty".into());
         }
+        let mut users = std::collections::HashSet::from([s.admin_user.as_str()]);
+        for (i, a) in s.accounts.iter().enumerate() {
+            if let Err((key, problem)) = a.check() {
+                return bad(&format!("server.accounts[{i}].{key}"), problem);
+            }
+            if !users.insert(a.user.as_str()) {
+                return bad(&format!("server.accounts[{i}].user"), format!("{:?} is used by another account", a.user));
+            }
+        }
         let st = &self.storage;
         if st.dir.as_os_str().is_empty() {
             return bad("storage.dir", "must not be empty".into());
@@ -230,6 +244,17 @@ impl NvrConfig {
     /// Listen address (validated).
     pub fn listen(&self) -> SocketAddr {
         self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// Every account: the admin (`admin_password_hash` of `server.admin_password`), then
+    /// `server.accounts` (clear passwords hashed here: call once at startup).
+    pub fn accounts(&self, admin_password_hash: &str) -> Vec<Account> {
+        let admin = Account {
+            user: self.server.admin_user.clone(),
+            role: Role::Admin,
+            password_hash: admin_password_hash.to_owned(),
+        };
+        std::iter::once(admin).chain(self.server.accounts.iter().map(AccountConfig::to_account)).collect()
     }
 
     pub fn spares(&self) -> &[String] {
@@ -338,5 +363,23 @@ to = ["ops@example.com"]
         assert!(e.contains("storage.segment_seconds"), "{e}");
         let e = err(&GOOD.replace("id = \"cam1\"", "id = \"../x\""));
         assert!(e.contains("camera[0].id"), "{e}");
+    }
+
+    #[test]
+    fn accounts() {
+        let viewer = "upnp = false\n[[server.accounts]]\nuser = \"guard\"\nrole = \"viewer\"\npassword = \"v\"\n";
+        let c = NvrConfig::parse(Path::new("nvr.toml"), &GOOD.replace("[storage]", &format!("{viewer}\n[storage]")))
+            .unwrap();
+        let accounts = c.accounts("h");
+        assert_eq!(accounts.len(), 2);
+        assert_eq!((accounts[0].user.as_str(), accounts[0].role), ("admin", Role::Admin));
+        assert_eq!((accounts[1].user.as_str(), accounts[1].role), ("guard", Role::Viewer));
+        assert!(hotspare_http::password::verify_password("v", &accounts[1].password_hash));
+        let e = err(&GOOD.replace("[storage]", &format!("{}\n[storage]", viewer.replace("guard", "admin"))));
+        assert!(e.contains("server.accounts[0].user"), "{e}");
+        let e = err(&GOOD.replace("[storage]", &format!("{}\n[storage]", viewer.replace("viewer", "root"))));
+        assert!(e.contains("role"), "{e}");
+        let e = err(&GOOD.replace("[storage]", &format!("{}\n[storage]", viewer.replace("password = \"v\"", ""))));
+        assert!(e.contains("server.accounts[0].password"), "{e}");
     }
 }

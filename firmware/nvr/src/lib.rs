@@ -12,21 +12,22 @@
 //!   The API process restarts it when it exits (backoff 1 s..10 s); a frozen
 //!   recorder shows as a stale status file, i.e. cameras not recording.
 //!
-//! Modules: [`config`] (nvr.toml), [`password`] (PBKDF2 admin hash),
+//! Modules: [`config`] (nvr.toml, accounts),
 //! [`health`] (write probe, mdstat), [`status_file`], [`recorder`],
 //! [`supervisor`], [`api`] (routes, MP4 serving, import, spare proxying).
 
 pub mod api;
 pub mod config;
 pub mod health;
-pub mod password;
 pub mod recorder;
 pub mod status_file;
 pub mod supervisor;
 pub mod times;
 
 pub use config::{ConfigError, NvrConfig};
-pub use password::{hash_password, verify_password};
+/// Password hashes (moved to [`hotspare_http::password`]; re-exported for existing callers).
+pub use hotspare_http::password;
+pub use hotspare_http::password::{hash_password, verify_password};
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -91,6 +92,7 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
     let health_task = state.health.spawn();
     log::info!("nvr {} listening on http://{}", state.cfg.server.serial, cfg_addr(&listener));
     let app = api::router(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(terminated()).await;
     log::info!("nvr: stopping");
     health_task.abort();

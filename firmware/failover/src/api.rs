@@ -223,3 +223,60 @@ async fn whoami(State(st): State<ApiState>, req: Request) -> Response {
         Err(d) => d.into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use base64::Engine as _;
+    use hotspare_http::password::hash_password;
+    use tower::ServiceExt as _;
+
+    fn app() -> Router {
+        let accounts = vec![
+            Account { user: "admin".into(), role: Role::Admin, password_hash: hash_password("adm") },
+            Account { user: "guard".into(), role: Role::Viewer, password_hash: hash_password("view") },
+        ];
+        let auth = Authenticator::new(accounts, Default::default());
+        router(Default::default(), Default::default(), Default::default(), auth)
+    }
+
+    async fn status_of(app: &Router, path: &str, auth: Option<(&str, &str)>) -> StatusCode {
+        let mut req = Request::builder().uri(path);
+        if let Some((u, p)) = auth {
+            let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req = req.header(header::AUTHORIZATION, format!("Basic {b}"));
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap().status()
+    }
+
+    /// Walks the route table the router is built from: only declared public routes answer
+    /// without credentials.
+    #[tokio::test]
+    async fn every_route_needs_credentials_unless_public() {
+        let app = app();
+        let table = route_table();
+        assert!(table.len() >= 5, "{table:?}");
+        for (method, path, access) in table {
+            assert_eq!(method, "GET");
+            let path = hotspare_http::routes::sample_path(&path);
+            let anonymous = status_of(&app, &path, None).await;
+            let viewer = status_of(&app, &path, Some(("guard", "view"))).await;
+            match access {
+                Access::Public => assert_ne!(anonymous, StatusCode::UNAUTHORIZED, "{path}"),
+                Access::Needs(role) => {
+                    assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{path} without credentials");
+                    let expect_forbidden = role == Role::Admin;
+                    assert_eq!(viewer == StatusCode::FORBIDDEN, expect_forbidden, "{path} as viewer: {viewer}");
+                    assert_ne!(viewer, StatusCode::UNAUTHORIZED, "{path}");
+                }
+                // whoami: credentials of a taken-over NVR only (none here).
+                Access::Handler => {
+                    assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{path} without credentials");
+                    assert_eq!(viewer, StatusCode::UNAUTHORIZED, "{path}");
+                }
+            }
+        }
+    }
+}

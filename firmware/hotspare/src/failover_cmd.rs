@@ -56,8 +56,8 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let api = api.into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move { axum::serve(listener, api).await });
+    let limits = hotspare_nvr::server_limits();
+    let server = tokio::spawn(hotspare_http::serve(listener, api, limits, std::future::pending(), None));
     let engine_task = tokio::spawn(engine.run(stop_rx));
     crate::record::terminated().await;
     log::info!("stopping");

@@ -170,3 +170,76 @@ pub fn router(state: Shared) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use base64::Engine as _;
+    use hotspare_http::routes::sample_path;
+    use std::path::Path;
+    use tower::ServiceExt as _;
+
+    fn app(dir: &Path) -> Router {
+        let text = format!(
+            "[server]\nname = \"N\"\nserial = \"S1\"\nadmin_user = \"admin\"\nadmin_password = \"adm\"\n\
+             [[server.accounts]]\nuser = \"guard\"\nrole = \"viewer\"\npassword = \"view\"\n\
+             [storage]\ndir = \"{}\"\n",
+            dir.display()
+        );
+        let cfg = NvrConfig::parse(Path::new("nvr.toml"), &text).unwrap();
+        router(AppState::new(cfg).unwrap())
+    }
+
+    async fn call(app: &Router, method: &str, path: &str, auth: Option<(&str, &str)>) -> Response {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some((u, p)) = auth {
+            let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req = req.header(header::AUTHORIZATION, format!("Basic {b}"));
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    /// Walks the route table the router is built from: a route added later cannot escape.
+    #[tokio::test]
+    async fn every_route_needs_its_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let table = hotspare_http::routes::table(&routes());
+        assert!(table.len() >= 5, "{table:?}");
+        for (method, path, access) in table {
+            let path = sample_path(&path);
+            let anonymous = call(&app, method, &path, None).await;
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{method} {path} without credentials");
+            assert!(anonymous.headers().contains_key(header::WWW_AUTHENTICATE));
+            let wrong = call(&app, method, &path, Some(("admin", "nope"))).await.status();
+            assert_eq!(wrong, StatusCode::UNAUTHORIZED, "{method} {path} with a wrong password");
+            let viewer = call(&app, method, &path, Some(("guard", "view"))).await.status();
+            let admin = call(&app, method, &path, Some(("admin", "adm"))).await.status();
+            assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&admin), "{method} {path}: {admin}");
+            match access {
+                Access::Needs(Role::Admin) => assert_eq!(viewer, StatusCode::FORBIDDEN, "{method} {path} as viewer"),
+                Access::Needs(Role::Viewer) => {
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&viewer), "{method} {path}")
+                }
+                Access::Public | Access::Handler => panic!("{method} {path}: the NVR has no public route"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn password_guessing_gets_429() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let status = format!("{}/status", hotspare_api::PREFIX);
+        for _ in 0..AuthLimits::default().free_failures {
+            let r = call(&app, "GET", &status, Some(("admin", "guess"))).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = call(&app, "GET", &status, Some(("admin", "adm"))).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+    }
+}

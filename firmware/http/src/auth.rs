@@ -179,14 +179,16 @@ impl Authenticator {
     }
 
     /// Authenticates against the configured accounts.
-    pub async fn authenticate(&self, ip: IpAddr, headers: &HeaderMap) -> Result<Identity, Denied> {
+    pub async fn authenticate(self: &Arc<Self>, ip: IpAddr, headers: &HeaderMap) -> Result<Identity, Denied> {
         self.authenticate_against(ip, headers, &self.accounts).await
     }
 
     /// Authenticates against `accounts` (e.g. ones that change at run time), with this
-    /// authenticator's rate limiting and cache.
+    /// authenticator's rate limiting and cache. The verification runs to its end even when the
+    /// caller is dropped (a client hanging up): its outcome is still counted (failure) or cached
+    /// (success), and it holds its in-flight place until then.
     pub async fn authenticate_against(
-        &self,
+        self: &Arc<Self>,
         ip: IpAddr,
         headers: &HeaderMap,
         accounts: &[Account],
@@ -201,21 +203,26 @@ impl Authenticator {
             self.record(ip, true);
             return Ok(Identity { user, role: a.role, account });
         }
-        self.begin(ip)?;
+        let flight = self.begin(ip)?;
         let hashes: Vec<String> = if candidates.is_empty() {
             vec![dummy_hash().to_owned()]
         } else {
             candidates.iter().map(|(_, a)| a.password_hash.clone()).collect()
         };
-        let matched = self.verify(password, hashes).await;
-        self.end(ip);
-        let account = matched.and_then(|i| candidates.get(i));
-        self.record(ip, account.is_some());
-        match account {
-            Some(&(account, a)) => {
-                self.remember(key, a.password_hash.clone());
-                Ok(Identity { user, role: a.role, account })
+        let known = !candidates.is_empty();
+        let me = self.clone();
+        let verification = tokio::spawn(async move {
+            let matched = me.verify(password, hashes.clone()).await.filter(|_| known);
+            if let Some(stored) = matched.and_then(|i| hashes.get(i)) {
+                me.remember(key, stored.clone());
             }
+            me.record(ip, matched.is_some());
+            drop(flight);
+            matched
+        });
+        let matched = verification.await.ok().flatten();
+        match matched.and_then(|i| candidates.get(i)) {
+            Some(&(account, a)) => Ok(Identity { user, role: a.role, account }),
             None => Err(Denied::Wrong),
         }
     }
@@ -269,8 +276,9 @@ impl Authenticator {
         }
     }
 
-    /// Counts a verification in flight; `Err` when the client has too many already.
-    fn begin(&self, ip: IpAddr) -> Result<(), Denied> {
+    /// Counts a verification in flight until the returned guard drops; `Err` when the client has
+    /// too many already.
+    fn begin(self: &Arc<Self>, ip: IpAddr) -> Result<InFlight, Denied> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         self.make_room(&mut clients, ip);
         let c = clients.entry(ip).or_default();
@@ -278,7 +286,7 @@ impl Authenticator {
             return Err(Denied::Backoff { retry_after: Duration::from_secs(1) });
         }
         c.in_flight += 1;
-        Ok(())
+        Ok(InFlight { auth: self.clone(), ip })
     }
 
     fn end(&self, ip: IpAddr) {
@@ -326,6 +334,18 @@ impl Authenticator {
             let backoff = self.limits.first_backoff.saturating_mul(1 << doublings).min(self.limits.max_backoff);
             c.blocked_until = Some(now + backoff);
         }
+    }
+}
+
+/// A verification in flight for a client address ([`Authenticator::begin`]).
+struct InFlight {
+    auth: Arc<Authenticator>,
+    ip: IpAddr,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.auth.end(self.ip);
     }
 }
 
@@ -403,6 +423,37 @@ mod tests {
         let r = Denied::Backoff { retry_after: Duration::from_millis(1500) }.into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+    }
+
+    /// A client that hangs up during the verification neither leaks its in-flight place nor
+    /// loses the outcome: the failure still counts, the success is still cached.
+    #[tokio::test]
+    async fn dropped_requests_finish_their_verification() {
+        let a = auth(AuthLimits { free_failures: 3, in_flight_per_client: 1, ..AuthLimits::default() });
+        for _ in 0..5 {
+            let r = tokio::time::timeout(Duration::from_millis(1), a.authenticate(A, &headers("admin", "adm"))).await;
+            assert!(matches!(r, Err(_) | Ok(Ok(_)) | Ok(Err(Denied::Backoff { .. }))), "{r:?}");
+        }
+        let end = Instant::now() + Duration::from_secs(30);
+        while a.clients.lock().unwrap().get(&A).is_some_and(|c| c.in_flight > 0) {
+            assert!(Instant::now() < end, "in-flight verification never ended");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Cached by the abandoned verification: no hashing permit needed now.
+        let permit = a.hashing.clone().acquire_many_owned(2).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(5), a.authenticate(A, &headers("admin", "adm"))).await;
+        assert!(matches!(r, Ok(Ok(_))), "{r:?}");
+        drop(permit);
+        // Abandoned wrong guesses still count toward the backoff.
+        for _ in 0..3 {
+            let _ = tokio::time::timeout(Duration::from_millis(1), a.authenticate(B, &headers("admin", "x"))).await;
+            let end = Instant::now() + Duration::from_secs(30);
+            while a.clients.lock().unwrap().get(&B).is_some_and(|c| c.in_flight > 0) {
+                assert!(Instant::now() < end, "in-flight verification never ended");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        assert!(matches!(a.authenticate(B, &headers("admin", "adm")).await, Err(Denied::Backoff { .. })));
     }
 
     #[tokio::test]

@@ -139,6 +139,10 @@ pub struct FailoverConfig {
     /// Spares that may hold failover video of this NVR (`http://host:port`).
     #[serde(default)]
     pub spares: Vec<String>,
+    /// Credentials this NVR presents to its spares (an account of theirs); default: the admin's
+    /// (each spare accepts the admin of every NVR it protects).
+    pub user: Option<String>,
+    pub password: Option<String>,
 }
 
 impl NvrConfig {
@@ -233,6 +237,11 @@ impl NvrConfig {
         if self.events.iter().any(|r| r.action.kind == ActionKind::Email) && self.email.is_none() {
             return bad("event.action", "an email action needs an [email] section".into());
         }
+        if let Some(f) = &self.failover {
+            if f.user.is_some() != f.password.is_some() {
+                return bad("failover.user", "user and password go together".into());
+            }
+        }
         for (i, u) in self.spares().iter().enumerate() {
             if !u.starts_with("http://") {
                 return bad(&format!("failover.spares[{i}]"), format!("{u:?}: expected http://host:port"));
@@ -255,6 +264,14 @@ impl NvrConfig {
             password_hash: admin_password_hash.to_owned(),
         };
         std::iter::once(admin).chain(self.server.accounts.iter().map(AccountConfig::to_account)).collect()
+    }
+
+    /// `(user, password)` this NVR presents to its spares.
+    pub fn spare_credentials(&self) -> (&str, &str) {
+        match self.failover.as_ref().and_then(|f| f.user.as_deref().zip(f.password.as_deref())) {
+            Some(c) => c,
+            None => (&self.server.admin_user, &self.server.admin_password),
+        }
     }
 
     pub fn spares(&self) -> &[String] {

@@ -7,6 +7,7 @@
 
 use axum::body::Bytes;
 use hotspare_store::Mp4Plan;
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -66,24 +67,17 @@ impl futures_core::Stream for PlanStream {
             Poll::Ready(r) => r,
         };
         this.reading = None;
-        match done {
+        let e = match done {
             Ok(Ok(bytes)) => {
                 this.pos += bytes.len() as u64;
-                Poll::Ready(Some(Ok(Bytes::from(bytes))))
+                return Poll::Ready(Some(Ok(Bytes::from(bytes))));
             }
-            failed => {
-                let e = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => format!("read task: {e}"),
-                    Ok(Ok(_)) => String::new(),
-                };
-                log::error!("mp4 of {}: {e}", this.label);
-                // Ends the body short: the connection is aborted, not ended cleanly.
-                this.pos = this.end;
-                Poll::Ready(Some(Err(std::io::Error::other(e))))
-            }
-        }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("read task: {e}"),
+        };
+        log::error!("mp4 of {}: {e}", this.label);
+        // Ends the body short: the connection is aborted, not ended cleanly.
+        this.pos = this.end;
+        Poll::Ready(Some(Err(std::io::Error::other(e))))
     }
 }
-
-use std::future::Future as _;

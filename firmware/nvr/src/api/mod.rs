@@ -92,10 +92,11 @@ impl AppState {
         }
     }
 
-    /// A GET to a spare, with this NVR's admin credentials (a spare accepts the admin of each
-    /// NVR it protects).
+    /// A GET to a spare, with [`NvrConfig::spare_credentials`] (by default the admin's: a spare
+    /// accepts the admin of each NVR it protects).
     pub(crate) fn spare_get(&self, url: &str) -> reqwest::RequestBuilder {
-        self.http.get(url).basic_auth(&self.cfg.server.admin_user, Some(&self.cfg.server.admin_password))
+        let (user, password) = self.cfg.spare_credentials();
+        self.http.get(url).basic_auth(user, Some(password))
     }
 }
 

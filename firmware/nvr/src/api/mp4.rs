@@ -16,7 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use hotspare_store::{Mp4Plan, Store, StoreError};
+use hotspare_store::{Mp4Plan, SegmentInfo, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -39,8 +39,13 @@ pub fn download_slot(slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, Fai
 /// `Err` (what to tell the client) when the recording of `camera` within `[from, to]` spans more
 /// than [`MAX_SPAN_US`].
 pub fn check_span(store: &Store, camera: &str, from: Option<i64>, to: Option<i64>) -> Result<(), String> {
-    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
     let Ok(segs) = store.segments(camera) else { return Ok(()) };
+    check_span_of(&segs, from, to)
+}
+
+/// [`check_span`] over a camera's segments.
+pub fn check_span_of(segs: &[SegmentInfo], from: Option<i64>, to: Option<i64>) -> Result<(), String> {
+    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
     let mut inside = segs.iter().filter(|s| s.start_wall_us <= to && s.end_wall_us() >= from);
     let Some(first) = inside.next() else { return Ok(()) };
     let start = first.start_wall_us.max(from);
@@ -238,6 +243,51 @@ pub(super) async fn mp4(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hotspare_media::Codec;
+    use hotspare_store::{Origin, SegmentId};
+
+    /// A closed segment of `dur_s` seconds starting at `start_s`.
+    fn seg(start_s: i64, dur_s: u64) -> SegmentInfo {
+        SegmentInfo {
+            id: SegmentId { start_wall_us: start_s * 1_000_000, seq: 0 },
+            camera: "c".into(),
+            start_wall_us: start_s * 1_000_000,
+            duration_90k: dur_s * 90_000,
+            frames: (dur_s * 25) as u32,
+            bytes: 1,
+            codec: Codec::H264,
+            open: false,
+            origin: Origin::Local,
+        }
+    }
+
+    #[test]
+    fn one_request_covers_at_most_an_hour() {
+        // 33 h of one-minute segments.
+        let segs: Vec<SegmentInfo> = (0..33 * 60).map(|i| seg(i * 60, 60)).collect();
+        let us = |s: i64| Some(s * 1_000_000);
+        assert!(check_span_of(&segs, us(0), us(3600)).is_ok());
+        assert!(check_span_of(&segs, us(7200), us(10_800)).is_ok());
+        let e = check_span_of(&segs, None, None).unwrap_err();
+        assert!(e.contains("118800 s") && e.contains("pages"), "{e}");
+        assert!(check_span_of(&segs, us(0), us(3601)).is_err());
+        assert!(check_span_of(&segs, us(100_000), None).is_err());
+        // Short recording, unbounded request: fine (nothing to page).
+        assert!(check_span_of(&segs[..30], None, None).is_ok());
+        assert!(check_span_of(&[], None, None).is_ok());
+    }
+
+    #[test]
+    fn downloads_beyond_the_cap_get_503() {
+        let slots = Arc::new(Semaphore::new(MAX_DOWNLOADS));
+        let held: Vec<_> = (0..MAX_DOWNLOADS).map(|_| download_slot(&slots).unwrap()).collect();
+        let refused = download_slot(&slots).unwrap_err();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        let r = super::super::IntoResponse::into_response(refused);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        drop(held);
+        assert!(download_slot(&slots).is_ok());
+    }
 
     #[test]
     fn ranges() {

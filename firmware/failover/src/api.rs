@@ -2,17 +2,20 @@
 //! each NVR (timeline spans and MP4 playback with Range, which the NVR
 //! proxies to its clients before re-insertion), and acting as a failed
 //! NVR: while an NVR is taken over, its admin credentials are accepted.
+//! Each route declares the role it needs ([`routes`]); accounts are the
+//! admins of the protected NVRs and `[[account]]` tables
+//! ([`crate::config::Config::api_accounts`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine as _;
 use hotspare_api::{ApiError, Location, Recordings};
+use hotspare_http::{Access, Account, Authenticator, Role, Route};
 use hotspare_store::Store;
 use serde::Serialize;
 
@@ -37,20 +40,44 @@ struct ApiState {
     status: Arc<Mutex<SpareStatus>>,
     stores: Stores,
     acting: Arc<Mutex<Vec<ActingAs>>>,
+    auth: Arc<Authenticator>,
+    /// Slots of the concurrent MP4 download cap (as on the NVR).
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(ApiError { error: msg.into() })).into_response()
 }
 
-pub fn router(status: Arc<Mutex<SpareStatus>>, stores: Stores, acting: Arc<Mutex<Vec<ActingAs>>>) -> Router {
-    Router::new()
-        .route("/api/v1/status", get(get_status))
-        .route("/api/v1/whoami", get(whoami))
-        .route("/api/v1/upnp/description.xml", get(upnp_description))
-        .route("/api/v1/held/{nvr}/recordings", get(held_recordings))
-        .route("/api/v1/held/{nvr}/recordings/{file}", get(held_mp4))
-        .with_state(ApiState { status, stores, acting })
+/// Every route with the access it needs (documented in `docs/api.md`); the router is built from
+/// this table only.
+fn routes() -> Vec<Route<ApiState>> {
+    let viewer = Access::Needs(Role::Viewer);
+    vec![
+        Route::new("GET", "/api/v1/status", viewer, get(get_status)),
+        Route::new("GET", "/api/v1/whoami", Access::Handler, get(whoami)),
+        // UPnP control points fetch the description without credentials; it holds what SSDP
+        // already announces (name, serial of the taken-over NVR).
+        Route::new("GET", "/api/v1/upnp/description.xml", Access::Public, get(upnp_description)),
+        Route::new("GET", "/api/v1/held/{nvr}/recordings", viewer, get(held_recordings)),
+        Route::new("GET", "/api/v1/held/{nvr}/recordings/{file}", viewer, get(held_mp4)),
+    ]
+}
+
+/// `(method, path, access)` of every route.
+pub fn route_table() -> Vec<(&'static str, String, Access)> {
+    hotspare_http::routes::table(&routes())
+}
+
+pub fn router(
+    status: Arc<Mutex<SpareStatus>>,
+    stores: Stores,
+    acting: Arc<Mutex<Vec<ActingAs>>>,
+    auth: Arc<Authenticator>,
+) -> Router {
+    let downloads = Arc::new(tokio::sync::Semaphore::new(hotspare_nvr::api::mp4::MAX_DOWNLOADS));
+    let state = ApiState { status, stores, acting, auth: auth.clone(), downloads };
+    hotspare_http::routes::build(routes(), &auth).with_state(state)
 }
 
 async fn get_status(State(st): State<ApiState>) -> Json<SpareStatus> {
@@ -114,12 +141,19 @@ async fn held_mp4(
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return fail(StatusCode::BAD_REQUEST, e),
     };
+    let slot = match hotspare_nvr::api::mp4::download_slot(&st.downloads) {
+        Ok(s) => s,
+        Err(f) => return f.into_response(),
+    };
+    if let Err(e) = hotspare_nvr::api::mp4::check_span(&store, camera, from, to) {
+        return fail(StatusCode::BAD_REQUEST, e);
+    }
     let camera = camera.to_string();
     let plan = tokio::task::spawn_blocking(move || store.export_mp4(&camera, from, to)).await;
     match plan {
         Ok(Ok(plan)) => {
             let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-            hotspare_nvr::api::mp4::serve_plan(plan, range, file.trim_end_matches(".mp4"))
+            hotspare_nvr::api::mp4::serve_plan(plan, range, file.trim_end_matches(".mp4"), slot)
         }
         Ok(Err(e)) => fail(StatusCode::NOT_FOUND, e.to_string()),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -160,28 +194,89 @@ struct WhoAmI {
 }
 
 /// Basic-auth check against the admin credentials of taken-over NVRs: the
-/// spare accepts a failed NVR's admin while it stands in for it.
-async fn whoami(State(st): State<ApiState>, headers: HeaderMap) -> Response {
-    let deny = || {
-        let mut r = fail(StatusCode::UNAUTHORIZED, "credentials of a taken-over NVR's admin required");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"hotspare\""));
-        r
-    };
-    let Some((user, password)) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-        .and_then(|d| String::from_utf8(d).ok())
-        .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())))
-    else {
-        return deny();
-    };
+/// spare accepts a failed NVR's admin while it stands in for it (rate-limited
+/// and hashed off the async workers like every login).
+async fn whoami(State(st): State<ApiState>, req: Request) -> Response {
     let acting = st.acting.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    for a in acting {
-        if a.admin_user == user && hotspare_nvr::password::verify_password(&password, &a.admin_password_hash) {
-            return Json(WhoAmI { user, acting_as: a.server_name, nvr: a.nvr }).into_response();
+    let accounts: Vec<Account> = acting
+        .iter()
+        .map(|a| Account {
+            user: a.admin_user.clone(),
+            role: Role::Admin,
+            password_hash: a.admin_password_hash.clone(),
+        })
+        .collect();
+    let ip = hotspare_http::auth::client_ip(&req);
+    match st.auth.authenticate_against(ip, req.headers(), &accounts).await {
+        Ok(id) => match acting.get(id.account) {
+            Some(a) => {
+                Json(WhoAmI { user: id.user, acting_as: a.server_name.clone(), nvr: a.nvr.clone() }).into_response()
+            }
+            None => hotspare_http::Denied::Wrong.into_response(),
+        },
+        Err(hotspare_http::Denied::Missing | hotspare_http::Denied::Wrong) => {
+            let mut r = fail(StatusCode::UNAUTHORIZED, "credentials of a taken-over NVR's admin required");
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"hotspare\""));
+            r
+        }
+        Err(d) => d.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use base64::Engine as _;
+    use hotspare_http::password::hash_password;
+    use tower::ServiceExt as _;
+
+    fn app() -> Router {
+        let accounts = vec![
+            Account { user: "admin".into(), role: Role::Admin, password_hash: hash_password("adm") },
+            Account { user: "guard".into(), role: Role::Viewer, password_hash: hash_password("view") },
+        ];
+        let auth = Authenticator::new(accounts, Default::default());
+        router(Default::default(), Default::default(), Default::default(), auth)
+    }
+
+    async fn status_of(app: &Router, path: &str, auth: Option<(&str, &str)>) -> StatusCode {
+        let mut req = Request::builder().uri(path);
+        if let Some((u, p)) = auth {
+            let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req = req.header(header::AUTHORIZATION, format!("Basic {b}"));
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap().status()
+    }
+
+    /// Walks the route table the router is built from: only declared public routes answer
+    /// without credentials.
+    #[tokio::test]
+    async fn every_route_needs_credentials_unless_public() {
+        let app = app();
+        let table = route_table();
+        assert!(table.len() >= 5, "{table:?}");
+        for (method, path, access) in table {
+            assert_eq!(method, "GET");
+            let path = hotspare_http::routes::sample_path(&path);
+            let anonymous = status_of(&app, &path, None).await;
+            let viewer = status_of(&app, &path, Some(("guard", "view"))).await;
+            match access {
+                Access::Public => assert_ne!(anonymous, StatusCode::UNAUTHORIZED, "{path}"),
+                Access::Needs(role) => {
+                    assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{path} without credentials");
+                    let expect_forbidden = role == Role::Admin;
+                    assert_eq!(viewer == StatusCode::FORBIDDEN, expect_forbidden, "{path} as viewer: {viewer}");
+                    assert_ne!(viewer, StatusCode::UNAUTHORIZED, "{path}");
+                }
+                // whoami: credentials of a taken-over NVR only (none here).
+                Access::Handler => {
+                    assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{path} without credentials");
+                    assert_eq!(viewer, StatusCode::UNAUTHORIZED, "{path}");
+                }
+            }
         }
     }
-    deny()
 }

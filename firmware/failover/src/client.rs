@@ -84,9 +84,9 @@ impl NvrClient {
         decode(url, resp).await
     }
 
-    /// `GET /api/v1/status`.
+    /// `GET /api/v1/status` (with the admin credentials: status needs an account).
     pub async fn status(&self, timeout: Duration) -> Result<NvrStatus, ClientError> {
-        self.get_json("/api/v1/status", false, timeout).await
+        self.get_json("/api/v1/status", true, timeout).await
     }
 
     /// `GET /api/v1/config` with the NVR's admin credentials.

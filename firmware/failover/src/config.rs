@@ -31,6 +31,11 @@
 //! [tls]                                  # optional table
 //! insecure = false                       # true: plain HTTP API and NVR URLs (development/tests only)
 //!
+//! [[account]]                            # optional, any number: who may use the spare's API
+//! user = "guard"                         # besides the admin of each [[nvr]] (role admin)
+//! role = "viewer"                        # viewer (status, held video) or admin
+//! password = "secret"                    # or password_hash = "pbkdf2-sha256$…"
+//!
 //! [email]                                # optional: the spare's own notifications
 //! smtp_host = "mail.example.com"         # (same keys as hotspare_api::EmailSettings)
 //! smtp_port = 25
@@ -56,6 +61,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hotspare_api::EmailSettings;
+use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -103,6 +109,8 @@ pub struct Config {
     pub email: Option<EmailSettings>,
     // --- TLS and pairing (issue 6, "Secrets") ---
     pub tls: Tls,
+    /// `[[account]]` tables, checked.
+    pub accounts: Vec<AccountConfig>,
 }
 
 /// `[tls]`.
@@ -170,6 +178,8 @@ struct RawConfig {
     // --- TLS and pairing ---
     #[serde(default)]
     tls: Option<RawTls>,
+    #[serde(default)]
+    account: Vec<Spanned<AccountConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -278,12 +288,38 @@ impl Config {
             None => None,
         };
 
-        Ok(Config { path: path.to_owned(), spare, monitor, nvrs, email, tls })
+        let mut accounts = Vec::with_capacity(raw.account.len());
+        let mut users = HashSet::new();
+        for (i, a) in raw.account.into_iter().enumerate() {
+            let at = a.span().start;
+            let a = a.into_inner();
+            if let Err((key, problem)) = a.check() {
+                return Err(src.error(at, &format!("account[{i}].{key}"), problem));
+            }
+            if !users.insert(a.user.clone()) {
+                return Err(src.error(at, &format!("account[{i}].user"), format!("duplicate user {:?}", a.user)));
+            }
+            accounts.push(a);
+        }
+
+        Ok(Config { path: path.to_owned(), spare, monitor, nvrs, email, tls, accounts })
     }
 
     /// The timing in effect (profile applied).
     pub fn timing(&self) -> MonitorTiming {
         self.monitor.timing()
+    }
+
+    /// Who may use the spare's API: each `[[nvr]]`'s admin (role admin: the spare's owner and
+    /// the NVR itself, which reads the video the spare holds for it), then the `[[account]]`s.
+    /// Clear passwords are hashed here: call once at startup.
+    pub fn api_accounts(&self) -> Vec<Account> {
+        let admins = self.nvrs.iter().map(|n| Account {
+            user: n.admin_user.clone(),
+            role: Role::Admin,
+            password_hash: hotspare_http::password::hash_password(&n.admin_password),
+        });
+        admins.chain(self.accounts.iter().map(AccountConfig::to_account)).collect()
     }
 
     /// The id licences must be bound to: `spare.box_id`, else `spare.serial`.

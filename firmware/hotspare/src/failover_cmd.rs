@@ -81,22 +81,25 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let fingerprint = identity.as_ref().map(|i| i.fingerprint.to_string());
     let opts = EngineOptions { ssdp_bind, ssdp_multicast, recorder: RecorderOptions::default(), fingerprint };
     let listen = cfg.spare.listen;
+    let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let api = hotspare_failover::api::router(shared, engine.stores(), engine.admin_hashes());
+    let api = hotspare_failover::api::router(shared, engine.stores(), engine.admin_hashes(), auth);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = match identity {
+    let tls = match identity {
         Some(id) => {
             log::info!("spare API on https://{listen} (certificate fingerprint {})", id.fingerprint);
-            tokio::spawn(hotspare_tls::serve_tls(listener, api, id.server_config, std::future::pending()))
+            Some(hotspare_tls::tokio_rustls::TlsAcceptor::from(id.server_config))
         }
         None => {
             log::warn!("spare API on http://{listen}: plain HTTP ([tls] insecure = true), for development only");
-            tokio::spawn(async move { axum::serve(listener, api).await })
+            None
         }
     };
+    let limits = hotspare_nvr::server_limits();
+    let server = tokio::spawn(hotspare_http::serve(listener, api, limits, std::future::pending(), tls));
     let engine_task = tokio::spawn(engine.run(stop_rx));
     crate::record::terminated().await;
     log::info!("stopping");

@@ -112,7 +112,12 @@ pub fn box_fingerprint(args: &[&str]) -> Result<hotspare_tls::Fingerprint, CliEr
     text.trim().parse().map_err(|e| CliError::new(format!("hotspare {what} --fingerprint: {e}")))
 }
 
-/// JSON over HTTPS to the processes of the site (accepting the site's pinned certificates).
+/// The viewer account every process of the site has (`[[server.accounts]]` of the NVRs,
+/// `[[account]]` of the spare): the site's own reads authenticate with it.
+pub const SITE_VIEWER: (&str, &str) = ("site", "site-viewer-pw");
+
+/// JSON over HTTPS to the processes of the site (accepting the site's pinned certificates), as
+/// [`SITE_VIEWER`].
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -129,7 +134,8 @@ impl Http {
     }
 
     pub async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let r = self.client.get(url).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let r = self.client.get(url).basic_auth(SITE_VIEWER.0, Some(SITE_VIEWER.1)).send().await;
+        let r = r.map_err(|e| format!("{url}: {e}"))?;
         if !r.status().is_success() {
             return Err(format!("{url}: HTTP {}", r.status()));
         }
@@ -137,8 +143,8 @@ impl Http {
     }
 
     pub async fn bytes(&self, url: &str) -> Result<Vec<u8>, String> {
-        let r =
-            self.client.get(url).timeout(Duration::from_secs(60)).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let r = self.client.get(url).basic_auth(SITE_VIEWER.0, Some(SITE_VIEWER.1)).timeout(Duration::from_secs(60));
+        let r = r.send().await.map_err(|e| format!("{url}: {e}"))?;
         if !r.status().is_success() {
             return Err(format!("{url}: HTTP {}", r.status()));
         }
@@ -188,8 +194,11 @@ pub fn write_nvr_config(
     let mut t = format!(
         "[server]\nname = \"NVR {id}\"\nserial = \"SN-{id}\"\nlisten = \"127.0.0.1:{port}\"\n\
          admin_user = \"admin\"\nadmin_password = \"demo-{id}\"\nupnp = true\n\n\
+         [[server.accounts]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n\n\
          [storage]\ndir = \"{}\"\nsegment_seconds = 4\n\n[failover]\nspares = [\"https://127.0.0.1:{spare_port}\"]\n\
          fingerprints = [\"{spare_fingerprint}\"]\n",
+        SITE_VIEWER.0,
+        SITE_VIEWER.1,
         storage.display()
     );
     for (cid, url) in cameras {
@@ -205,9 +214,12 @@ pub fn write_nvr_config(
 pub fn write_spare_config(dir: &Path, port: u16, nvrs: &[NvrSpec]) -> Result<PathBuf, CliError> {
     let mut t = format!(
         "[spare]\nname = \"spare-1\"\nserial = \"HS-DEMO\"\nlisten = \"127.0.0.1:{port}\"\n\
-         store = \"{}\"\nstate = \"{}\"\n\n[monitor]\nprofile = \"fast\"\n",
+         store = \"{}\"\nstate = \"{}\"\n\n[monitor]\nprofile = \"fast\"\n\n\
+         [[account]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n",
         dir.join("spare-store").display(),
-        dir.join("spare-state").display()
+        dir.join("spare-state").display(),
+        SITE_VIEWER.0,
+        SITE_VIEWER.1
     );
     for (i, n) in nvrs.iter().enumerate() {
         t.push_str(&format!(

@@ -32,6 +32,8 @@ fn config(dir: &Path, n: usize, spare_extra: &str, monitor: &str) -> String {
             free_port()
         ));
     }
+    let (user, password) = failover_common::SPARE_VIEWER;
+    t.push_str(&format!("\n[[account]]\nuser = \"{user}\"\nrole = \"viewer\"\npassword = \"{password}\"\n"));
     t
 }
 

@@ -47,9 +47,11 @@ fn nvr_status_config_recordings_and_mp4() {
     assert!(!s.recycling.failing);
 
     // 2. Config: admin only; hash, never the clear password.
-    let r = get(port, "/api/v1/config");
+    let r = http(port, "GET", "/api/v1/config", &[], b"");
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"hotspare\""));
+    let r = get(port, "/api/v1/config");
+    assert_eq!(r.status, 403, "the viewer may not read the settings");
     assert!(r.json::<hotspare_api::ApiError>().error.contains("admin"));
     let r = http(port, "GET", "/api/v1/config", &[basic(ADMIN.0, "wrong")], b"");
     assert_eq!(r.status, 401);
@@ -94,12 +96,13 @@ fn nvr_status_config_recordings_and_mp4() {
     let path = format!("/api/v1/recordings/cam1.mp4?to={to}");
     let whole = get(port, &path);
     assert_eq!(whole.status, 200);
-    let part = http(port, "GET", &path, &[("Range".into(), "bytes=0-99".into())], b"");
+    let viewer = basic(VIEWER.0, VIEWER.1);
+    let part = http(port, "GET", &path, &[viewer.clone(), ("Range".into(), "bytes=0-99".into())], b"");
     assert_eq!(part.status, 206, "{}", part.text());
     assert_eq!(part.body.len(), 100);
     assert_eq!(part.body[..], whole.body[..100]);
     assert_eq!(part.header("content-range"), Some(format!("bytes 0-99/{}", whole.body.len()).as_str()));
-    let past = http(port, "GET", &path, &[("Range".into(), format!("bytes={}-", whole.body.len() + 10))], b"");
+    let past = http(port, "GET", &path, &[viewer, ("Range".into(), format!("bytes={}-", whole.body.len() + 10))], b"");
     assert_eq!(past.status, 416);
     assert_eq!(past.header("content-range"), Some(format!("bytes */{}", whole.body.len()).as_str()));
     assert_eq!(get(port, "/api/v1/recordings/cam1.mp4?to=1000").status, 404);

@@ -3,6 +3,7 @@
 //! key and the problem.
 
 use hotspare_api::{CameraSettings, EmailSettings, EventRule, RecordingSettings, ServerSettings, TakeoverConfig};
+use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,10 @@ pub struct ServerConfig {
     pub admin_password: String,
     #[serde(default = "default_true")]
     pub upnp: bool,
+    /// `[[server.accounts]]`: further accounts (`user`, `role` = `admin` or `viewer`, and
+    /// `password` or `password_hash`), besides the admin above.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
 }
 
 /// `[storage]`
@@ -142,6 +147,10 @@ pub struct FailoverConfig {
     /// --fingerprint` shows them): the NVR talks only to a spare presenting one of them.
     #[serde(default)]
     pub fingerprints: Vec<String>,
+    /// Credentials this NVR presents to its spares (an account of theirs); default: the admin's
+    /// (each spare accepts the admin of every NVR it protects).
+    pub user: Option<String>,
+    pub password: Option<String>,
 }
 
 /// `[tls]`: the API's TLS (optional table).
@@ -192,6 +201,15 @@ impl NvrConfig {
         if s.admin_password.is_empty() {
             return bad("server.admin_password", "must not be empty".into());
         }
+        let mut users = std::collections::HashSet::from([s.admin_user.as_str()]);
+        for (i, a) in s.accounts.iter().enumerate() {
+            if let Err((key, problem)) = a.check() {
+                return bad(&format!("server.accounts[{i}].{key}"), problem);
+            }
+            if !users.insert(a.user.as_str()) {
+                return bad(&format!("server.accounts[{i}].user"), format!("{:?} is used by another account", a.user));
+            }
+        }
         let st = &self.storage;
         if st.dir.as_os_str().is_empty() {
             return bad("storage.dir", "must not be empty".into());
@@ -240,6 +258,11 @@ impl NvrConfig {
             return bad("event.action", "an email action needs an [email] section".into());
         }
         let insecure = self.tls.insecure;
+        if let Some(f) = &self.failover {
+            if f.user.is_some() != f.password.is_some() {
+                return bad("failover.user", "user and password go together".into());
+            }
+        }
         for (i, u) in self.spares().iter().enumerate() {
             let ok = u.starts_with("https://") || (insecure && u.starts_with("http://"));
             if !ok {
@@ -261,6 +284,25 @@ impl NvrConfig {
     /// Listen address (validated).
     pub fn listen(&self) -> SocketAddr {
         self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// Every account: the admin (`admin_password_hash` of `server.admin_password`), then
+    /// `server.accounts` (clear passwords hashed here: call once at startup).
+    pub fn accounts(&self, admin_password_hash: &str) -> Vec<Account> {
+        let admin = Account {
+            user: self.server.admin_user.clone(),
+            role: Role::Admin,
+            password_hash: admin_password_hash.to_owned(),
+        };
+        std::iter::once(admin).chain(self.server.accounts.iter().map(AccountConfig::to_account)).collect()
+    }
+
+    /// `(user, password)` this NVR presents to its spares.
+    pub fn spare_credentials(&self) -> (&str, &str) {
+        match self.failover.as_ref().and_then(|f| f.user.as_deref().zip(f.password.as_deref())) {
+            Some(c) => c,
+            None => (&self.server.admin_user, &self.server.admin_password),
+        }
     }
 
     pub fn spares(&self) -> &[String] {
@@ -402,5 +444,23 @@ to = ["ops@example.com"]
         let c = NvrConfig::parse(Path::new("nvr.toml"), &dev).unwrap();
         assert!(c.tls.insecure);
         assert_eq!(c.tls_dir(Path::new("nvr.toml")), Path::new("/x"));
+    }
+
+    #[test]
+    fn accounts() {
+        let viewer = "upnp = false\n[[server.accounts]]\nuser = \"guard\"\nrole = \"viewer\"\npassword = \"v\"\n";
+        let c = NvrConfig::parse(Path::new("nvr.toml"), &GOOD.replace("[storage]", &format!("{viewer}\n[storage]")))
+            .unwrap();
+        let accounts = c.accounts("h");
+        assert_eq!(accounts.len(), 2);
+        assert_eq!((accounts[0].user.as_str(), accounts[0].role), ("admin", Role::Admin));
+        assert_eq!((accounts[1].user.as_str(), accounts[1].role), ("guard", Role::Viewer));
+        assert!(hotspare_http::password::verify_password("v", &accounts[1].password_hash));
+        let e = err(&GOOD.replace("[storage]", &format!("{}\n[storage]", viewer.replace("guard", "admin"))));
+        assert!(e.contains("server.accounts[0].user"), "{e}");
+        let e = err(&GOOD.replace("[storage]", &format!("{}\n[storage]", viewer.replace("viewer", "root"))));
+        assert!(e.contains("role"), "{e}");
+        let e = err(&GOOD.replace("[storage]", &format!("{}\n[storage]", viewer.replace("password = \"v\"", ""))));
+        assert!(e.contains("server.accounts[0].password"), "{e}");
     }
 }

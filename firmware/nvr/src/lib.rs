@@ -12,21 +12,22 @@
 //!   The API process restarts it when it exits (backoff 1 s..10 s); a frozen
 //!   recorder shows as a stale status file, i.e. cameras not recording.
 //!
-//! Modules: [`config`] (nvr.toml), [`password`] (PBKDF2 admin hash),
+//! Modules: [`config`] (nvr.toml, accounts),
 //! [`health`] (write probe, mdstat), [`status_file`], [`recorder`],
 //! [`supervisor`], [`api`] (routes, MP4 serving, import, spare proxying).
 
 pub mod api;
 pub mod config;
 pub mod health;
-pub mod password;
 pub mod recorder;
 pub mod status_file;
 pub mod supervisor;
 pub mod times;
 
 pub use config::{ConfigError, NvrConfig};
-pub use password::{hash_password, verify_password};
+/// Password hashes (moved to [`hotspare_http::password`]; re-exported for existing callers).
+pub use hotspare_http::password;
+pub use hotspare_http::password::{hash_password, verify_password};
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -91,25 +92,21 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
     let state = api::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
     let health_task = state.health.spawn();
     let app = api::router(state.clone());
-    let served = match identity {
+    let addr = cfg_addr(&listener);
+    let serial = state.cfg.server.serial.clone();
+    let tls = match identity {
         Some(id) => {
-            log::info!(
-                "nvr {} listening on https://{} (certificate fingerprint {})",
-                state.cfg.server.serial,
-                cfg_addr(&listener),
-                id.fingerprint
-            );
-            hotspare_tls::serve_tls(listener, app, id.server_config, terminated()).await
+            log::info!("nvr {serial} listening on https://{addr} (certificate fingerprint {})", id.fingerprint);
+            Some(hotspare_tls::tokio_rustls::TlsAcceptor::from(id.server_config))
         }
         None => {
             log::warn!(
-                "nvr {} listening on http://{}: plain HTTP ([tls] insecure = true), for development only",
-                state.cfg.server.serial,
-                cfg_addr(&listener)
+                "nvr {serial} listening on http://{addr}: plain HTTP ([tls] insecure = true), for development only"
             );
-            axum::serve(listener, app).with_graceful_shutdown(terminated()).await
+            None
         }
     };
+    let served = hotspare_http::serve(listener, app, server_limits(), terminated(), tls).await;
     log::info!("nvr: stopping");
     health_task.abort();
     let _ = stop.send(true);
@@ -128,6 +125,28 @@ pub fn tls_identity(cfg: &NvrConfig, config_path: &Path) -> Result<Option<hotspa
     hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare nvr {}", cfg.server.serial))
         .map(Some)
         .map_err(|e| NvrError::Other(format!("TLS identity: {e}")))
+}
+
+/// The server limits of a role process: the defaults, after raising the soft open-files limit
+/// toward the hard one, with the total connection cap kept 128 below the descriptors available,
+/// so the caps bind before file descriptors run out (the store, sockets to spares and
+/// cameras need some too).
+pub fn server_limits() -> hotspare_http::ServerLimits {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    const WANTED: u64 = 65_536;
+    let l = getrlimit(Resource::Nofile);
+    let mut files = l.current.unwrap_or(WANTED);
+    let target = l.maximum.map_or(WANTED, |m| m.min(WANTED));
+    if target > files {
+        match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: l.maximum }) {
+            Ok(()) => files = target,
+            Err(e) => log::warn!("cannot raise the open-files limit to {target}: {e}"),
+        }
+    }
+    let mut limits = hotspare_http::ServerLimits::default();
+    let room = usize::try_from(files.saturating_sub(128)).unwrap_or(usize::MAX).max(16);
+    limits.max_connections = limits.max_connections.min(room);
+    limits
 }
 
 fn cfg_addr(l: &tokio::net::TcpListener) -> String {

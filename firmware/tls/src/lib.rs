@@ -7,19 +7,18 @@
 //! are involved. Crypto: rustls with the `ring` provider.
 //!
 //! Modules: [`fingerprint`] (parse/format), [`identity`] (certificate and
-//! key files), [`pinned`] (the verifying client config, reqwest clients),
-//! [`serve`] (axum over TLS).
+//! key files), [`pinned`] (the verifying client config, reqwest clients).
+//! Servers take `TlsAcceptor::from(identity.server_config)` into
+//! `hotspare_http::serve`.
 
 pub mod fingerprint;
 pub mod identity;
 pub mod pinned;
-pub mod serve;
 
 pub use fingerprint::Fingerprint;
 pub use identity::Identity;
 pub use pinned::{http_client_builder, pinned_client_config, PinError};
 pub use rustls;
-pub use serve::serve_tls;
 pub use tokio_rustls;
 
 use std::path::PathBuf;

@@ -1,10 +1,10 @@
 //! The pinned TLS transport between real sockets on loopback: a server made
-//! with [`serve_tls`] from a box identity, clients built with
+//! with `hotspare_http::serve` from a box identity, clients built with
 //! [`http_client_builder`].
 
 use std::time::Duration;
 
-use hotspare_tls::{http_client_builder, serve_tls, Fingerprint, Identity, PinError};
+use hotspare_tls::{http_client_builder, Fingerprint, Identity, PinError};
 
 async fn server(id: &Identity) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -12,9 +12,17 @@ async fn server(id: &Identity) -> (String, tokio::sync::oneshot::Sender<()>) {
     let router = axum::Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let cfg = id.server_config.clone();
-    tokio::spawn(serve_tls(listener, router, cfg, async move {
-        let _ = stopped.await;
-    }));
+    let tls = Some(hotspare_tls::tokio_rustls::TlsAcceptor::from(cfg));
+    let limits = hotspare_http::ServerLimits::default();
+    tokio::spawn(hotspare_http::serve(
+        listener,
+        router,
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+        tls,
+    ));
     (format!("127.0.0.1:{}", addr.port()), stop)
 }
 

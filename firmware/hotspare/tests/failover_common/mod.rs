@@ -110,9 +110,10 @@ pub fn try_get(port: u16, path: &str, headers: &[(String, String)]) -> Result<Re
     try_http(port, "GET", path, headers, b"", Duration::from_secs(5))
 }
 
-/// GET that must answer (60 s timeout, e.g. MP4 exports).
-pub fn get_ok(port: u16, path: &str) -> Resp {
-    let r = try_http(port, "GET", path, &[], b"", Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+/// GET that must answer (60 s timeout, e.g. MP4 exports), with `auth` (a [`basic`] header).
+pub fn get_ok(port: u16, path: &str, auth: &(String, String)) -> Resp {
+    let r = try_http(port, "GET", path, std::slice::from_ref(auth), b"", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status, 200, "GET {path}: {}", r.text());
     r
 }
@@ -151,6 +152,11 @@ impl NvrSpec {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// `Authorization` header with this NVR's admin credentials.
+    pub fn admin(&self) -> (String, String) {
+        basic(&self.admin_user, &self.admin_password)
+    }
+
     pub fn cam_ids(&self) -> Vec<String> {
         self.cams.iter().map(|c| c.0.clone()).collect()
     }
@@ -186,6 +192,8 @@ impl NvrSpec {
 pub struct NvrProc {
     pub group: Group,
     pub port: u16,
+    /// Admin `Authorization` header.
+    pub auth: (String, String),
 }
 
 impl NvrProc {
@@ -197,15 +205,16 @@ impl NvrProc {
         cmd.arg("nvr").arg("--config").arg(&spec.config);
         let group = Group::spawn(&format!("nvr {}", spec.id), cmd);
         let end = Instant::now() + Duration::from_secs(20);
-        while try_get(spec.port, "/api/v1/status", &[]).map(|r| r.status) != Ok(200) {
+        let auth = spec.admin();
+        while try_get(spec.port, "/api/v1/status", std::slice::from_ref(&auth)).map(|r| r.status) != Ok(200) {
             assert!(Instant::now() < end, "nvr {} never answered\n{}", spec.id, group.log());
             std::thread::sleep(Duration::from_millis(50));
         }
-        NvrProc { group, port: spec.port }
+        NvrProc { group, port: spec.port, auth }
     }
 
     pub fn try_status(&self) -> Option<NvrStatus> {
-        let r = try_get(self.port, "/api/v1/status", &[]).ok()?;
+        let r = try_get(self.port, "/api/v1/status", std::slice::from_ref(&self.auth)).ok()?;
         (r.status == 200).then(|| r.json())
     }
 
@@ -243,7 +252,7 @@ impl SpareProc {
         };
         let group = Group::spawn("spare", cmd);
         let end = Instant::now() + Duration::from_secs(20);
-        while try_get(port, "/api/v1/status", &[]).map(|r| r.status) != Ok(200) {
+        while try_get(port, "/api/v1/status", &[spare_viewer()]).map(|r| r.status) != Ok(200) {
             assert!(Instant::now() < end, "the spare never answered\n{}", group.log());
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -251,19 +260,30 @@ impl SpareProc {
     }
 
     pub fn try_status(&self) -> Option<SpareStatus> {
-        let r = try_get(self.port, "/api/v1/status", &[]).ok()?;
+        let r = try_get(self.port, "/api/v1/status", &[spare_viewer()]).ok()?;
         (r.status == 200).then(|| r.json())
     }
 }
 
-/// The spare's `[spare]` and `[monitor]` tables in the fast profile plus one
-/// `[[nvr]]` per NVR (admin credentials as the NVRs have them).
+/// The viewer account of [`spare_config_text`].
+pub const SPARE_VIEWER: (&str, &str) = ("watcher", "Sp4re-viewer");
+
+/// `Authorization` header of [`SPARE_VIEWER`].
+pub fn spare_viewer() -> (String, String) {
+    basic(SPARE_VIEWER.0, SPARE_VIEWER.1)
+}
+
+/// The spare's `[spare]` and `[monitor]` tables in the fast profile, the [`SPARE_VIEWER`]
+/// account, plus one `[[nvr]]` per NVR (admin credentials as the NVRs have them).
 pub fn spare_config_text(serial: &str, port: u16, dir: &Path, nvrs: &[NvrSpec], spare_extra: &str) -> String {
     let mut t = format!(
         "[spare]\nname = \"spare-1\"\nserial = \"{serial}\"\nlisten = \"127.0.0.1:{port}\"\n\
-         store = \"{}\"\nstate = \"{}\"\n{spare_extra}\n[monitor]\nprofile = \"fast\"\n",
+         store = \"{}\"\nstate = \"{}\"\n{spare_extra}\n[monitor]\nprofile = \"fast\"\n\n\
+         [[account]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n",
         dir.join("spare-store").display(),
-        dir.join("spare-state").display()
+        dir.join("spare-state").display(),
+        SPARE_VIEWER.0,
+        SPARE_VIEWER.1
     );
     for n in nvrs {
         t.push_str(&format!(
@@ -515,18 +535,19 @@ impl Site {
 
     /// The NVR's timeline of `cam`.
     pub fn recordings(&self, i: usize, cam: &str) -> Recordings {
-        get_ok(self.nvrs[i].port, &format!("/api/v1/recordings?camera={cam}")).json()
+        get_ok(self.nvrs[i].port, &format!("/api/v1/recordings?camera={cam}"), &self.nvrs[i].admin()).json()
     }
 
     /// The spare's held timeline of NVR `i`'s `cam` (not yet re-inserted).
     pub fn held(&self, i: usize, cam: &str) -> Recordings {
         let spare = self.spare.as_ref().expect("spare running");
-        get_ok(spare.port, &format!("/api/v1/held/{}/recordings?camera={cam}", self.nvrs[i].id)).json()
+        get_ok(spare.port, &format!("/api/v1/held/{}/recordings?camera={cam}", self.nvrs[i].id), &spare_viewer()).json()
     }
 
     /// Downloads NVR `i`'s MP4 of `cam` over `[from, to]` (µs) to `out`.
     pub fn export(&self, i: usize, cam: &str, from: i64, to: i64, out: &Path) {
-        let r = get_ok(self.nvrs[i].port, &format!("/api/v1/recordings/{cam}.mp4?from={from}&to={to}"));
+        let path = format!("/api/v1/recordings/{cam}.mp4?from={from}&to={to}");
+        let r = get_ok(self.nvrs[i].port, &path, &self.nvrs[i].admin());
         std::fs::write(out, &r.body).unwrap();
     }
 

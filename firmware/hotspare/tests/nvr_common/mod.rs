@@ -42,6 +42,8 @@ pub trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
 pub const ADMIN: (&str, &str) = ("admin", "Adm1n-s3cret");
+/// The viewer account of [`config_text`]; [`get`] authenticates with it.
+pub const VIEWER: (&str, &str) = ("guard", "V1ewer-s3cret");
 
 /// One HTTP reply.
 #[derive(Debug)]
@@ -168,17 +170,21 @@ pub fn try_http(
     Ok(Resp { status, headers, body })
 }
 
+/// GET as [`VIEWER`].
 pub fn get(port: u16, path: &str) -> Resp {
-    http(port, "GET", path, &[], b"")
+    http(port, "GET", path, &[basic(VIEWER.0, VIEWER.1)], b"")
 }
 
 /// nvr.toml text.
 pub fn config_text(port: u16, dir: &Path, cams: &[(&str, String)], storage_extra: &str, extra: &str) -> String {
     let mut t = format!(
         "[server]\nname = \"Test NVR\"\nserial = \"NVR-T1\"\nlisten = \"127.0.0.1:{port}\"\nadmin_user = \"{}\"\n\
-         admin_password = \"{}\"\nupnp = false\n\n[storage]\ndir = \"{}\"\nsegment_seconds = 60\n{storage_extra}\n",
+         admin_password = \"{}\"\nupnp = false\n\n[[server.accounts]]\nuser = \"{}\"\nrole = \"viewer\"\n\
+         password = \"{}\"\n\n[storage]\ndir = \"{}\"\nsegment_seconds = 60\n{storage_extra}\n",
         ADMIN.0,
         ADMIN.1,
+        VIEWER.0,
+        VIEWER.1,
         dir.display()
     );
     for (id, url) in cams {

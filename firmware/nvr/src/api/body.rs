@@ -1,11 +1,18 @@
-//! Streaming response bodies: a blocking writer ([`ChannelWriter`]) or an
-//! async producer feeds chunks through a bounded channel that the response
-//! body ([`ChunkStream`]) drains, so a large MP4 is never held in memory.
+//! Streaming response bodies with bounded memory and no thread parked per
+//! request: [`PlanStream`] reads an MP4 plan one [`CHUNK`] at a time, each
+//! read a short blocking task started only when the connection asks for the
+//! next chunk (a client that stops reading costs one chunk, not a thread);
+//! [`ChunkStream`] drains a bounded channel fed by an async task (proxied
+//! video).
 
 use axum::body::Bytes;
+use hotspare_store::Mp4Plan;
+use std::future::Future as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::task::JoinHandle;
 
 /// Chunks of this size are handed to the HTTP connection.
 pub const CHUNK: usize = 256 << 10;
@@ -22,43 +29,55 @@ impl futures_core::Stream for ChunkStream {
     }
 }
 
-/// A `std::io::Write` (for blocking threads) sending [`CHUNK`]-sized pieces into the channel.
-/// Fails with `BrokenPipe` once the client is gone.
-pub struct ChannelWriter {
-    tx: mpsc::Sender<Chunk>,
-    buf: Vec<u8>,
+/// Bytes `pos..end` of an MP4 plan as a stream of [`CHUNK`]-sized reads. Holds its video slot
+/// (a permit of the concurrent-download cap) until it ends or the connection drops it.
+pub struct PlanStream {
+    plan: Arc<Mp4Plan>,
+    pos: u64,
+    end: u64,
+    reading: Option<JoinHandle<Result<Vec<u8>, hotspare_store::StoreError>>>,
+    label: String,
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
-impl ChannelWriter {
-    pub fn new(tx: mpsc::Sender<Chunk>) -> ChannelWriter {
-        ChannelWriter { tx, buf: Vec::with_capacity(CHUNK) }
-    }
-
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::ErrorKind::BrokenPipe.into())
-    }
-
-    /// Sends an error: the connection is aborted instead of ending cleanly (short body).
-    pub fn fail(self, e: std::io::Error) {
-        let _ = self.tx.blocking_send(Err(e));
+impl PlanStream {
+    pub fn new(plan: Mp4Plan, start: u64, end: u64, label: String, slot: Option<OwnedSemaphorePermit>) -> Self {
+        PlanStream { plan: Arc::new(plan), pos: start, end, reading: None, label, _slot: slot }
     }
 }
 
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
+impl futures_core::Stream for PlanStream {
+    type Item = Chunk;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Chunk>> {
+        let this = &mut *self;
+        if this.reading.is_none() {
+            if this.pos >= this.end {
+                return Poll::Ready(None);
+            }
+            let (a, b) = (this.pos, this.end.min(this.pos + CHUNK as u64));
+            let plan = this.plan.clone();
+            this.reading = Some(tokio::task::spawn_blocking(move || {
+                let mut out = Vec::with_capacity((b - a) as usize);
+                plan.write_range(a, b, &mut out).map(|()| out)
+            }));
         }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
+        let Some(task) = this.reading.as_mut() else { return Poll::Ready(None) };
+        let done = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        this.reading = None;
+        let e = match done {
+            Ok(Ok(bytes)) => {
+                this.pos += bytes.len() as u64;
+                return Poll::Ready(Some(Ok(Bytes::from(bytes))));
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("read task: {e}"),
+        };
+        log::error!("mp4 of {}: {e}", this.label);
+        // Ends the body short: the connection is aborted, not ended cleanly.
+        this.pos = this.end;
+        Poll::Ready(Some(Err(std::io::Error::other(e))))
     }
 }

@@ -1,5 +1,7 @@
-//! The HTTP API (axum): routes, shared state, errors and admin auth. Every
-//! error reply is a JSON [`hotspare_api::ApiError`].
+//! The HTTP API (axum): the route table with each route's role, shared
+//! state and errors. Authentication (HTTP Basic, roles, rate limiting) is
+//! [`hotspare_http::auth`], applied by the route table. Every error reply is
+//! a JSON [`hotspare_api::ApiError`].
 
 mod body;
 mod import;
@@ -9,13 +11,13 @@ mod status;
 
 use crate::config::NvrConfig;
 use crate::health::{HealthMonitor, RaidSource};
-use crate::password::{constant_time_eq, hash_password};
 use crate::NvrError;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use base64::Engine;
+use hotspare_http::password::hash_password;
+use hotspare_http::{Access, AuthLimits, Authenticator, Role, Route};
 use hotspare_store::Store;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +37,11 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// This NVR's certificate fingerprint (`None`: plain HTTP, `[tls] insecure`).
     pub fingerprint: Option<hotspare_tls::Fingerprint>,
+    /// Verifies the credentials of every request (accounts of `nvr.toml`).
+    pub auth: Arc<Authenticator>,
+    /// Slots of the concurrent MP4 download cap ([`mp4::MAX_DOWNLOADS`]); the status path never
+    /// touches them.
+    pub downloads: Arc<tokio::sync::Semaphore>,
     last_refresh: Mutex<Option<Instant>>,
 }
 
@@ -57,14 +64,18 @@ impl AppState {
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| NvrError::Other(format!("http client: {e}")))?;
+        let admin_hash = hash_password(&cfg.server.admin_password);
+        let auth = Authenticator::new(cfg.accounts(&admin_hash), AuthLimits::default());
         Ok(Arc::new(AppState {
-            admin_hash: hash_password(&cfg.server.admin_password),
+            admin_hash,
+            auth,
             cfg,
             started: Instant::now(),
             store,
             health,
             http,
             fingerprint,
+            downloads: Arc::new(tokio::sync::Semaphore::new(mp4::MAX_DOWNLOADS)),
             last_refresh: Mutex::new(None),
         }))
     }
@@ -86,26 +97,11 @@ impl AppState {
         }
     }
 
-    fn is_admin(&self, headers: &HeaderMap) -> bool {
-        let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-        let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else { return false };
-        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else { return false };
-        let Ok(text) = String::from_utf8(raw) else { return false };
-        let Some((user, password)) = text.split_once(':') else { return false };
-        let s = &self.cfg.server;
-        // Both compared, always, in constant time.
-        let u = constant_time_eq(user.as_bytes(), s.admin_user.as_bytes());
-        let p = constant_time_eq(password.as_bytes(), s.admin_password.as_bytes());
-        u & p
-    }
-
-    /// `Ok` for the admin, else a 401 with a Basic challenge.
-    pub(crate) fn require_admin(&self, headers: &HeaderMap) -> Result<(), Failure> {
-        if self.is_admin(headers) {
-            Ok(())
-        } else {
-            Err(Failure::new(StatusCode::UNAUTHORIZED, "admin credentials required (HTTP Basic)"))
-        }
+    /// A GET to a spare, with [`NvrConfig::spare_credentials`] (by default the admin's: a spare
+    /// accepts the admin of each NVR it protects).
+    pub(crate) fn spare_get(&self, url: &str) -> reqwest::RequestBuilder {
+        let (user, password) = self.cfg.spare_credentials();
+        self.http.get(url).basic_auth(user, Some(password))
     }
 }
 
@@ -139,16 +135,15 @@ impl IntoResponse for Failure {
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hotspare\""));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         r
     }
 }
 
-async fn config(
-    axum::extract::State(st): axum::extract::State<Shared>,
-    headers: HeaderMap,
-) -> Result<Json<hotspare_api::TakeoverConfig>, Failure> {
-    st.require_admin(&headers)?;
-    Ok(Json(st.cfg.takeover(st.admin_hash.clone())))
+async fn config(axum::extract::State(st): axum::extract::State<Shared>) -> Json<hotspare_api::TakeoverConfig> {
+    Json(st.cfg.takeover(st.admin_hash.clone()))
 }
 
 async fn not_found() -> Failure {
@@ -159,16 +154,100 @@ async fn method_not_allowed() -> Failure {
     Failure::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
 }
 
-/// All routes under [`hotspare_api::PREFIX`].
-pub fn router(state: Shared) -> Router {
+/// Every route under [`hotspare_api::PREFIX`] with the role it needs (documented in
+/// `docs/api.md`). The router is built from this table only.
+pub fn routes() -> Vec<Route<Shared>> {
     let p = hotspare_api::PREFIX;
-    Router::new()
-        .route(&format!("{p}/status"), get(status::status))
-        .route(&format!("{p}/config"), get(config))
-        .route(&format!("{p}/recordings"), get(recordings::recordings))
-        .route(&format!("{p}/recordings/{{file}}"), get(mp4::mp4))
-        .route(&format!("{p}/import"), post(import::import).put(import::resumable::put).get(import::resumable::offset))
+    let viewer = Access::Needs(Role::Viewer);
+    let admin = Access::Needs(Role::Admin);
+    vec![
+        Route::new("GET", format!("{p}/status"), viewer, get(status::status)),
+        Route::new("GET", format!("{p}/config"), admin, get(config)),
+        Route::new("GET", format!("{p}/recordings"), viewer, get(recordings::recordings)),
+        Route::new("GET", format!("{p}/recordings/{{file}}"), viewer, get(mp4::mp4)),
+        Route::new("POST", format!("{p}/import"), admin, post(import::import)),
+        Route::new("PUT", format!("{p}/import"), admin, put(import::resumable::put)),
+        Route::new("GET", format!("{p}/import"), admin, get(import::resumable::offset)),
+    ]
+}
+
+/// The API's router: [`routes`] behind their access checks.
+pub fn router(state: Shared) -> Router {
+    hotspare_http::routes::build(routes(), &state.auth)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use base64::Engine as _;
+    use hotspare_http::routes::sample_path;
+    use std::path::Path;
+    use tower::ServiceExt as _;
+
+    fn app(dir: &Path) -> Router {
+        let text = format!(
+            "[server]\nname = \"N\"\nserial = \"S1\"\nadmin_user = \"admin\"\nadmin_password = \"adm\"\n\
+             [[server.accounts]]\nuser = \"guard\"\nrole = \"viewer\"\npassword = \"view\"\n\
+             [storage]\ndir = \"{}\"\n",
+            dir.display()
+        );
+        let cfg = NvrConfig::parse(Path::new("nvr.toml"), &text).unwrap();
+        router(AppState::new(cfg, None).unwrap())
+    }
+
+    async fn call(app: &Router, method: &str, path: &str, auth: Option<(&str, &str)>) -> Response {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some((u, p)) = auth {
+            let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req = req.header(header::AUTHORIZATION, format!("Basic {b}"));
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    /// Walks the route table the router is built from: a route added later cannot escape.
+    #[tokio::test]
+    async fn every_route_needs_its_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let table = hotspare_http::routes::table(&routes());
+        assert!(table.len() >= 5, "{table:?}");
+        for (method, path, access) in table {
+            let path = sample_path(&path);
+            let anonymous = call(&app, method, &path, None).await;
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{method} {path} without credentials");
+            assert!(anonymous.headers().contains_key(header::WWW_AUTHENTICATE));
+            let wrong = call(&app, method, &path, Some(("admin", "nope"))).await.status();
+            assert_eq!(wrong, StatusCode::UNAUTHORIZED, "{method} {path} with a wrong password");
+            let viewer = call(&app, method, &path, Some(("guard", "view"))).await.status();
+            let admin = call(&app, method, &path, Some(("admin", "adm"))).await.status();
+            assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&admin), "{method} {path}: {admin}");
+            match access {
+                Access::Needs(Role::Admin) => assert_eq!(viewer, StatusCode::FORBIDDEN, "{method} {path} as viewer"),
+                Access::Needs(Role::Viewer) => {
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&viewer), "{method} {path}")
+                }
+                Access::Public | Access::Handler => panic!("{method} {path}: the NVR has no public route"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn password_guessing_gets_429() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let status = format!("{}/status", hotspare_api::PREFIX);
+        for _ in 0..AuthLimits::default().free_failures {
+            let r = call(&app, "GET", &status, Some(("admin", "guess"))).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        let r = call(&app, "GET", &status, Some(("admin", "adm"))).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+    }
 }

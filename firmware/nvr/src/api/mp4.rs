@@ -2,17 +2,65 @@
 //! served as a virtual file ([`hotspare_store::Mp4Plan`]) with HTTP Range
 //! support and a streamed body; when the store has nothing in the range the
 //! request is proxied to a spare that holds the failover video.
+//!
+//! Bounded by construction: one request covers at most [`MAX_SPAN_US`] of
+//! recording (longer: 400, page with `from`/`to`), so a plan's memory does
+//! not grow with the history; at most [`MAX_DOWNLOADS`] MP4 bodies are
+//! served at once (more: 503 with `Retry-After`), each streamed one chunk
+//! at a time ([`PlanStream`]).
 
-use super::body::{ChannelWriter, ChunkStream};
+use super::body::{ChunkStream, PlanStream};
 use super::recordings::{check_camera, held_url as spare_url, range_query};
 use super::{Failure, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use hotspare_store::{Mp4Plan, StoreError};
+use hotspare_store::{Mp4Plan, SegmentInfo, Store, StoreError};
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+/// The longest recording one MP4 request may cover: one hour.
+pub const MAX_SPAN_US: i64 = 3_600_000_000;
+/// MP4 bodies served at once (each holds at most one chunk in memory plus socket buffers).
+pub const MAX_DOWNLOADS: usize = 16;
+
+/// A slot of the concurrent-download cap, or the 503 to answer.
+pub fn download_slot(slots: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, Failure> {
+    slots.clone().try_acquire_owned().map_err(|_| {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_DOWNLOADS} video downloads are running already; retry later"),
+        )
+    })
+}
+
+/// `Err` (what to tell the client) when the recording of `camera` within `[from, to]` spans more
+/// than [`MAX_SPAN_US`].
+pub fn check_span(store: &Store, camera: &str, from: Option<i64>, to: Option<i64>) -> Result<(), String> {
+    let Ok(segs) = store.segments(camera) else { return Ok(()) };
+    check_span_of(&segs, from, to)
+}
+
+/// [`check_span`] over a camera's segments.
+pub fn check_span_of(segs: &[SegmentInfo], from: Option<i64>, to: Option<i64>) -> Result<(), String> {
+    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+    let mut inside = segs.iter().filter(|s| s.start_wall_us <= to && s.end_wall_us() >= from);
+    let Some(first) = inside.next() else { return Ok(()) };
+    let start = first.start_wall_us.max(from);
+    let end = inside.fold(first.end_wall_us(), |e, s| e.max(s.end_wall_us())).min(to);
+    let span = end.saturating_sub(start);
+    if span > MAX_SPAN_US {
+        return Err(format!(
+            "the requested range holds {} s of recording; one MP4 request covers at most {} s: \
+             request it in pages with from and to",
+            span / 1_000_000,
+            MAX_SPAN_US / 1_000_000
+        ));
+    }
+    Ok(())
+}
 
 /// A parsed `Range` header against a file of `total` bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,8 +114,8 @@ fn header_str(v: String) -> HeaderValue {
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Serves `plan` (whole or one range), streaming from a blocking thread.
-pub fn serve_plan(plan: Mp4Plan, range: Option<&str>, camera: &str) -> Response {
+/// Serves `plan` (whole or one range) as a [`PlanStream`] holding `slot` until the body ends.
+pub fn serve_plan(plan: Mp4Plan, range: Option<&str>, camera: &str, slot: OwnedSemaphorePermit) -> Response {
     let total = plan.total_len;
     let (status, start, end) = match parse_range(range, total) {
         RangeReq::Full => (StatusCode::OK, 0, total),
@@ -81,23 +129,8 @@ pub fn serve_plan(plan: Mp4Plan, range: Option<&str>, camera: &str) -> Response 
             return r;
         }
     };
-    let (tx, rx) = mpsc::channel(4);
-    let camera = camera.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter::new(tx);
-        let r = plan.write_range(start, end, &mut w).and_then(|_| {
-            std::io::Write::flush(&mut w).map_err(|e| StoreError::Io { path: "<http>".into(), op: "send", source: e })
-        });
-        if let Err(e) = r {
-            let client_gone =
-                matches!(&e, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe);
-            if !client_gone {
-                log::error!("mp4 of {camera}: {e}");
-                w.fail(std::io::Error::other(e.to_string()));
-            }
-        }
-    });
-    let mut resp = Response::new(Body::from_stream(ChunkStream(rx)));
+    let body = PlanStream::new(plan, start, end, camera.to_owned(), Some(slot));
+    let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
@@ -115,10 +148,11 @@ async fn proxy_to_spare(
     camera: &str,
     query: &HashMap<String, String>,
     range: Option<&str>,
+    slot: OwnedSemaphorePermit,
 ) -> Option<Response> {
     for spare in st.cfg.spares() {
         let url = spare_url(spare, &st.cfg.server.serial, &format!("recordings/{camera}.mp4"));
-        let mut req = st.http.get(&url).query(&query.iter().collect::<Vec<_>>());
+        let mut req = st.spare_get(&url).query(&query.iter().collect::<Vec<_>>());
         if let Some(r) = range {
             req = req.header(reqwest::header::RANGE, r);
         }
@@ -150,6 +184,7 @@ async fn proxy_to_spare(
         let (tx, rx) = mpsc::channel::<super::body::Chunk>(4);
         let spare = spare.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             loop {
                 match resp.chunk().await {
                     Ok(Some(c)) => {
@@ -182,8 +217,10 @@ pub(super) async fn mp4(
         return Err(Failure::not_found(format!("{file}: expected CAMERA.mp4")));
     };
     let rq = range_query(&q, Some(camera.to_owned()))?;
+    let slot = download_slot(&st.downloads)?;
     st.refresh_store().await;
     check_camera(&st, camera)?;
+    check_span(&st.store, camera, rq.from, rq.to).map_err(Failure::bad_request)?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let store = st.store.clone();
     let cam = camera.to_owned();
@@ -191,12 +228,12 @@ pub(super) async fn mp4(
         .await
         .map_err(|e| Failure::internal(format!("export task: {e}")))?;
     match plan {
-        Ok(plan) => Ok(serve_plan(plan, range.as_deref(), camera)),
+        Ok(plan) => Ok(serve_plan(plan, range.as_deref(), camera, slot)),
         Err(StoreError::EmptyExport { .. }) => {
             let mut fwd = HashMap::new();
             fwd.extend(rq.from.map(|f| ("from".to_owned(), f.to_string())));
             fwd.extend(rq.to.map(|t| ("to".to_owned(), t.to_string())));
-            match proxy_to_spare(&st, camera, &fwd, range.as_deref()).await {
+            match proxy_to_spare(&st, camera, &fwd, range.as_deref(), slot).await {
                 Some(r) => Ok(r),
                 None => Err(Failure::not_found(format!("no recordings of camera {camera} in the requested range"))),
             }
@@ -209,6 +246,51 @@ pub(super) async fn mp4(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hotspare_media::Codec;
+    use hotspare_store::{Origin, SegmentId};
+
+    /// A closed segment of `dur_s` seconds starting at `start_s`.
+    fn seg(start_s: i64, dur_s: u64) -> SegmentInfo {
+        SegmentInfo {
+            id: SegmentId { start_wall_us: start_s * 1_000_000, seq: 0 },
+            camera: "c".into(),
+            start_wall_us: start_s * 1_000_000,
+            duration_90k: dur_s * 90_000,
+            frames: (dur_s * 25) as u32,
+            bytes: 1,
+            codec: Codec::H264,
+            open: false,
+            origin: Origin::Local,
+        }
+    }
+
+    #[test]
+    fn one_request_covers_at_most_an_hour() {
+        // 33 h of one-minute segments.
+        let segs: Vec<SegmentInfo> = (0..33 * 60).map(|i| seg(i * 60, 60)).collect();
+        let us = |s: i64| Some(s * 1_000_000);
+        assert!(check_span_of(&segs, us(0), us(3600)).is_ok());
+        assert!(check_span_of(&segs, us(7200), us(10_800)).is_ok());
+        let e = check_span_of(&segs, None, None).unwrap_err();
+        assert!(e.contains("118800 s") && e.contains("pages"), "{e}");
+        assert!(check_span_of(&segs, us(0), us(3601)).is_err());
+        assert!(check_span_of(&segs, us(100_000), None).is_err());
+        // Short recording, unbounded request: fine (nothing to page).
+        assert!(check_span_of(&segs[..30], None, None).is_ok());
+        assert!(check_span_of(&[], None, None).is_ok());
+    }
+
+    #[test]
+    fn downloads_beyond_the_cap_get_503() {
+        let slots = Arc::new(Semaphore::new(MAX_DOWNLOADS));
+        let held: Vec<_> = (0..MAX_DOWNLOADS).map(|_| download_slot(&slots).unwrap()).collect();
+        let refused = download_slot(&slots).unwrap_err();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        let r = super::super::IntoResponse::into_response(refused);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        drop(held);
+        assert!(download_slot(&slots).is_ok());
+    }
 
     #[test]
     fn ranges() {

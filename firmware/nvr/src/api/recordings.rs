@@ -109,7 +109,7 @@ async fn spare_spans(st: &Shared, q: &RangeQuery) -> Vec<RecordingSpan> {
         let mut params = vec![("camera", q.camera.clone())];
         params.extend(q.from.map(|f| ("from", f.to_string())));
         params.extend(q.to.map(|t| ("to", t.to_string())));
-        let r = st.http.get(&url).query(&params).timeout(SPARE_TIMEOUT).send().await;
+        let r = st.spare_get(&url).query(&params).timeout(SPARE_TIMEOUT).send().await;
         let resp = match r {
             Ok(r) if r.status().is_success() => r,
             Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => continue,

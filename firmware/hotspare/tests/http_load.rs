@@ -5,7 +5,8 @@
 //! spare's `/whoami`. Under each load the spare must not take over, the NVR
 //! must keep answering `/status` to an authenticated client, and the NVR
 //! API process's RSS must stay bounded. The attacker uses other loopback
-//! addresses than the spare (127.0.0.2 and up), as a LAN client would.
+//! addresses than the spare (127.0.0.2 and up), as a LAN client would, and
+//! speaks TLS to the boxes (they serve TLS only) before its HTTP attack.
 //! The figures printed (`LOAD ...` and `guesser ...` lines) are in
 //! docs/benchmarks.md.
 mod common;
@@ -13,7 +14,7 @@ mod failover_common;
 mod nvr_common;
 
 use failover_common::*;
-use nvr_common::basic;
+use nvr_common::{basic, pinned};
 use socket2::{Domain, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -44,25 +45,100 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// A connection from `127.0.0.{host}` with a small receive buffer, non-blocking after connect.
-fn connect_from(host: u8, port: u16) -> Option<TcpStream> {
+/// An attacker's connection: TLS when the box's port is pinned (what a client must get through
+/// before the server sees any HTTP), plain TCP otherwise.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Blocking again, reads bounded by `timeout`.
+    fn blocking(&self, timeout: Duration) {
+        let _ = self.tcp().set_nonblocking(false);
+        let _ = self.tcp().set_read_timeout(Some(timeout));
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(b),
+            Conn::Tls(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(b),
+            Conn::Tls(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A connection from `127.0.0.{host}` with a small receive buffer that has sent `first` (after
+/// the TLS handshake, if the port is pinned); non-blocking afterwards.
+fn connect_from(host: u8, port: u16, first: &[u8]) -> Option<Conn> {
     let s = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
     s.set_recv_buffer_size(4096).ok()?;
     s.bind(&SocketAddr::from(([127, 0, 0, host], 0)).into()).ok()?;
     s.connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)).into(), Duration::from_secs(2)).ok()?;
     let t: TcpStream = s.into();
-    t.set_nonblocking(true).ok()?;
-    Some(t)
+    t.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut c = match pinned(port) {
+        Some(fp) => {
+            let cfg = Arc::new(hotspare_tls::pinned_client_config(&[fp]).ok()?);
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+            let mut tls = rustls::StreamOwned::new(rustls::ClientConnection::new(cfg, name).ok()?, t);
+            while tls.conn.is_handshaking() {
+                tls.conn.complete_io(&mut tls.sock).ok()?;
+            }
+            Conn::Tls(Box::new(tls))
+        }
+        None => Conn::Plain(t),
+    };
+    if !first.is_empty() {
+        c.write_all(first).ok()?;
+        c.flush().ok()?;
+    }
+    c.tcp().set_nonblocking(true).ok()?;
+    Some(c)
 }
 
-/// True when the server closed `s` (EOF or reset), seen by peeking (the client never reads; a
-/// connection with unread data is not seen as closed).
-fn closed(s: &TcpStream) -> bool {
-    let mut b = [0u8; 1];
-    match s.peek(&mut b) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() != ErrorKind::WouldBlock,
+/// True when the server closed `c` (EOF, close_notify or reset). With `drain`, whatever the
+/// server sent is read and dropped (a slowloris client reads); without, the client never reads
+/// and only peeks at the socket (a connection with unread data is not seen as closed).
+fn closed(c: &mut Conn, drain: bool) -> bool {
+    let mut b = [0u8; 4096];
+    if !drain {
+        return match c.tcp().peek(&mut b[..1]) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != ErrorKind::WouldBlock,
+        };
+    }
+    loop {
+        match c.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
     }
 }
 
@@ -78,24 +154,26 @@ struct Tally {
 }
 
 /// Keeps `n` connections open from hosts `hosts`, each sending `first` once and then `trickle`
-/// every second (if any); reopens what the server closes, until `stop`.
+/// every second (if any); reopens what the server closes, until `stop`. `drain`: see [`closed`].
+#[allow(clippy::too_many_arguments)]
 fn hold_connections(
     port: u16,
     hosts: std::ops::RangeInclusive<u8>,
     n: usize,
     first: Vec<u8>,
     trickle: Option<Vec<u8>>,
+    drain: bool,
     stop: Arc<AtomicBool>,
     tally: Arc<Tally>,
 ) {
     let hosts: Vec<u8> = hosts.collect();
-    let mut conns: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+    let mut conns: Vec<Option<Conn>> = (0..n).map(|_| None).collect();
     while !stop.load(Ordering::SeqCst) {
         for (i, c) in conns.iter_mut().enumerate() {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            if c.as_ref().is_some_and(closed) {
+            if c.as_mut().is_some_and(|c| closed(c, drain)) {
                 tally.closed_by_server.fetch_add(1, Ordering::Relaxed);
                 *c = None;
             }
@@ -105,10 +183,9 @@ fn hold_connections(
                         let _ = s.write(t);
                     }
                 }
-                None => match connect_from(hosts[i % hosts.len()], port) {
-                    Some(mut s) => {
+                None => match connect_from(hosts[i % hosts.len()], port, &first) {
+                    Some(s) => {
                         tally.opened.fetch_add(1, Ordering::Relaxed);
-                        let _ = s.write(&first);
                         *c = Some(s);
                     }
                     None => {
@@ -141,18 +218,14 @@ fn guess(port: u16, host: u8, path: String, stop: Arc<AtomicBool>, tally: Arc<Ta
     while !stop.load(Ordering::SeqCst) {
         n += 1;
         std::thread::sleep(Duration::from_millis(5));
-        let Some(mut s) = connect_from(host, port) else {
+        let (k, v) = basic("admin", &format!("guess-{n}"));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{k}: {v}\r\n\r\n");
+        let Some(mut s) = connect_from(host, port, req.as_bytes()) else {
             tally.refused.fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        let _ = s.set_nonblocking(false);
-        let _ = s.set_read_timeout(Some(GUESS_TIMEOUT));
-        let (k, v) = basic("admin", &format!("guess-{n}"));
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{k}: {v}\r\n\r\n");
-        if s.write_all(req.as_bytes()).is_err() {
-            continue;
-        }
+        s.blocking(GUESS_TIMEOUT);
         let mut head = [0u8; 12];
         match s.read_exact(&mut head) {
             Ok(()) if &head[9..12] == b"401" => {
@@ -218,7 +291,9 @@ fn nvr_api_under_hostile_load_keeps_serving_without_takeover() {
             "idle connections (1100)",
             LOAD_FOR,
             Box::new(move |stop, tally| {
-                vec![std::thread::spawn(move || hold_connections(port, 2..=12, 1100, Vec::new(), None, stop, tally))]
+                vec![std::thread::spawn(move || {
+                    hold_connections(port, 2..=12, 1100, Vec::new(), None, true, stop, tally)
+                })]
             }),
         ),
         (
@@ -227,7 +302,9 @@ fn nvr_api_under_hostile_load_keeps_serving_without_takeover() {
             Box::new(move |stop, tally| {
                 let first = b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n".to_vec();
                 let trickle = Some(b"X-Slow: a\r\n".to_vec());
-                vec![std::thread::spawn(move || hold_connections(port, 13..=17, 300, first, trickle, stop, tally))]
+                vec![std::thread::spawn(move || {
+                    hold_connections(port, 13..=17, 300, first, trickle, true, stop, tally)
+                })]
             }),
         ),
         (
@@ -235,7 +312,7 @@ fn nvr_api_under_hostile_load_keeps_serving_without_takeover() {
             LOAD_FOR,
             Box::new(move |stop, tally| {
                 let req = mp4_req.clone();
-                vec![std::thread::spawn(move || hold_connections(port, 20..=27, 500, req, None, stop, tally))]
+                vec![std::thread::spawn(move || hold_connections(port, 20..=27, 500, req, None, false, stop, tally))]
             }),
         ),
         (

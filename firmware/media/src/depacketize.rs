@@ -76,7 +76,7 @@ impl TimestampExtender {
     pub fn extend(&mut self, ts: u32) -> i64 {
         let ext = match self.last {
             None => ts as i64,
-            Some((last_ts, last_ext)) => last_ext + ts.wrapping_sub(last_ts) as i32 as i64,
+            Some((last_ts, last_ext)) => last_ext.saturating_add(ts.wrapping_sub(last_ts) as i32 as i64),
         };
         self.last = Some((ts, ext));
         ext

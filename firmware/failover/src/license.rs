@@ -35,9 +35,13 @@
 //! # Trusted keys
 //! [`trusted_keys`] is the built-in list: the vendor key ([`VENDOR_PUBLIC_KEY`];
 //! its private half is kept offline by the vendor and is never in the image)
-//! and, only with the crate feature `dev-keys` (on by default, off in the
-//! production image), the development key whose private seed is committed in
-//! `fixtures/license/dev.key` for tests.
+//! and, only with the crate feature `dev-keys` (off by default: the default
+//! build is the production firmware; tests and development enable it), the
+//! development key whose private seed is committed in
+//! `fixtures/license/dev.key` for tests. Both are `static`s, so a binary
+//! holds exactly the keys it trusts; `scripts/test` checks that the
+//! production aarch64 binary contains the vendor key and not the
+//! development key.
 //!
 //! # Key files
 //! A signing key file (`license keygen`) is text: `#` comment lines and one
@@ -68,7 +72,7 @@ pub const SIGNATURE_DOMAIN: &str = "hotspare-licence-v1";
 /// The vendor's licence-signing public key (ed25519). The private key is
 /// kept offline by the vendor; it is never in the firmware or the repository.
 /// Fingerprint `ec7daae43e286294`.
-pub const VENDOR_PUBLIC_KEY: [u8; 32] = [
+pub static VENDOR_PUBLIC_KEY: [u8; 32] = [
     0xfc, 0x46, 0xb2, 0xd3, 0x83, 0x4d, 0x76, 0x7c, 0xf6, 0x70, 0xe8, 0x1c, 0xf9, 0x40, 0xf8, 0xdf, 0x72, 0x45, 0xad,
     0x8b, 0xf9, 0xba, 0xc8, 0x6b, 0x30, 0xcf, 0x43, 0x0e, 0x2a, 0xab, 0x13, 0xc8,
 ];
@@ -76,7 +80,7 @@ pub const VENDOR_PUBLIC_KEY: [u8; 32] = [
 /// The development public key; its private seed is `fixtures/license/dev.key`.
 /// Trusted only with the `dev-keys` feature (never in production images).
 /// Fingerprint `a892eba168e43902`.
-pub const DEV_PUBLIC_KEY: [u8; 32] = [
+pub static DEV_PUBLIC_KEY: [u8; 32] = [
     0xba, 0x9f, 0x2b, 0x57, 0xb9, 0x9b, 0x94, 0xa7, 0x85, 0x9a, 0x42, 0xb3, 0x8e, 0x3f, 0xee, 0xbc, 0x21, 0x5c, 0x03,
     0x30, 0xc1, 0x45, 0x57, 0x92, 0xa1, 0xce, 0x34, 0xd6, 0x37, 0xc0, 0xe6, 0xd6,
 ];
@@ -141,9 +145,8 @@ pub fn trusted_keys() -> Vec<TrustedKey> {
         Err(e) => log::error!("built-in {name} licence key is invalid: {e}"),
     };
     push("vendor", &VENDOR_PUBLIC_KEY);
-    if cfg!(feature = "dev-keys") {
-        push("development", &DEV_PUBLIC_KEY);
-    }
+    #[cfg(feature = "dev-keys")]
+    push("development", &DEV_PUBLIC_KEY);
     keys
 }
 
@@ -504,4 +507,41 @@ pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), LicenceErr
         hex::encode(key.to_bytes())
     );
     f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(write_err)
+}
+
+/// The default (production) feature set: what the shipped binary does with
+/// a licence signed by the development key, whose private half is public.
+#[cfg(all(test, not(feature = "dev-keys")))]
+mod production_tests {
+    use super::*;
+
+    fn dev_signing_key() -> SigningKey {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/license/dev.key");
+        read_signing_key(&path).expect("dev key fixture")
+    }
+
+    #[test]
+    fn production_trusts_only_the_vendor_key() {
+        let keys = trusted_keys();
+        assert_eq!(keys.iter().map(|k| k.name).collect::<Vec<_>>(), ["vendor"]);
+        assert_eq!(keys[0].key.to_bytes(), VENDOR_PUBLIC_KEY);
+    }
+
+    #[test]
+    fn production_rejects_a_dev_signed_licence() {
+        let dev = dev_signing_key();
+        assert_eq!(dev.verifying_key().to_bytes(), DEV_PUBLIC_KEY, "fixture is the development key");
+        let fields = LicenceFields {
+            box_id: "HS-0001".into(),
+            nvrs: 16,
+            channels: 64,
+            issued: "2025-03-01T09:30:00Z".into(),
+            licence_id: "L-dev".into(),
+        };
+        let text = issue(&dev, &fields).expect("issue");
+        let licence = Licence::parse(&text, "dev.toml").expect("parses");
+        let e = licence.verify("HS-0001").expect_err("a dev-signed licence must not verify in production");
+        assert!(matches!(e, LicenceError::UnknownKey { .. }), "{e:?}");
+        assert!(e.to_string().contains("signed by unknown key a892eba168e43902"), "{e}");
+    }
 }

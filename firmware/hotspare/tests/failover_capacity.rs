@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "signs licences with the development key: needs --features dev-keys")]
 fn channel_licence_covers_nvrs_by_priority() {
     let mut site = Site::prepare(2, 10);
     // nvr2 is the important one.

@@ -91,6 +91,7 @@ fn bad_configs_are_refused_with_the_reason() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "signs licences with the development key: needs --features dev-keys")]
 fn licences_are_verified_and_raise_the_nvr_count() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();

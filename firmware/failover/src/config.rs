@@ -5,12 +5,11 @@
 //! ```toml
 //! [spare]
 //! name = "spare-1"                       # shown to people (emails, UI)
-//! serial = "HS-0001"                     # [A-Za-z0-9._-]{1,64}; SSDP uuids; the licence box id unless box_id is set
+//! serial = "HS-0001"                     # [A-Za-z0-9._-]{1,64}; SSDP uuids (not the licence binding)
 //! listen = "127.0.0.1:8090"              # the spare's HTTP API
 //! store = "/var/lib/hotspare/failover"   # where failover video is recorded
 //! state = "/var/lib/hotspare/state"      # snapshots + state (postcard)
 //! licence = "/etc/hotspare/licence.toml" # optional; without it: 4 NVRs, 16 channels
-//! box_id = "HS-0001"                     # optional override of the licence box id
 //!
 //! [monitor]                              # optional table; these are the defaults
 //! profile = "default"                    # or "fast" (tests, demanding sites)
@@ -34,6 +33,12 @@
 //! user = "spare"                         # optional
 //! password = "secret"                    # optional
 //! ```
+//!
+//! Licences are bound to the box's own identity
+//! ([`crate::license::box_identity`]), never to a value of this file. Only
+//! development builds (feature `dev-keys`, for tests) accept
+//! `spare.box_id = "..."` to stand in for it; production firmware refuses
+//! the key with an error naming it.
 //!
 //! Profile `fast` fixes the intervals to 1 s (status), 1 s (recording) and
 //! 2 s (failback); interval keys given with it are ignored with a warning.
@@ -102,6 +107,7 @@ pub struct Spare {
     pub store: PathBuf,
     pub state: PathBuf,
     pub licence: Option<PathBuf>,
+    /// `spare.box_id`: development builds only (always `None` in production).
     pub box_id: Option<String>,
 }
 
@@ -200,7 +206,16 @@ impl Config {
         let name = check_name(&src, &s.name, "spare.name")?;
         let serial = check_token(&src, &s.serial, "spare.serial", 64, true)?;
         let box_id = match &s.box_id {
-            Some(b) => Some(check_token(&src, b, "spare.box_id", 128, true)?),
+            Some(b) if cfg!(feature = "dev-keys") => Some(check_token(&src, b, "spare.box_id", 128, true)?),
+            Some(b) => {
+                return Err(src.error(
+                    b.span().start,
+                    "spare.box_id",
+                    "not accepted by production firmware: licences are bound to the box's own identity \
+                     (shown by `hotspare license box-id`); remove this line"
+                        .to_owned(),
+                ))
+            }
             None => None,
         };
         let spare =
@@ -245,17 +260,28 @@ impl Config {
         self.monitor.timing()
     }
 
-    /// The id licences must be bound to: `spare.box_id`, else `spare.serial`.
-    pub fn box_id(&self) -> &str {
-        self.spare.box_id.as_deref().unwrap_or(&self.spare.serial)
+    /// The id licences must be bound to: the box's identity
+    /// ([`crate::license::box_id`]); in development builds `spare.box_id`
+    /// when set.
+    pub fn box_id(&self) -> Result<String, LicenceError> {
+        match &self.spare.box_id {
+            Some(id) => Ok(id.clone()),
+            None => crate::license::box_id(),
+        }
     }
 
     /// The capacity: the configured licence verified for [`Config::box_id`],
     /// or [`Capacity::unlicensed`] when no licence is configured. A
-    /// configured licence that does not verify is an error.
+    /// configured licence that does not verify (or a box without an
+    /// identity to check it against) is an error.
     pub fn capacity(&self) -> Result<Capacity, LicenceError> {
         match &self.spare.licence {
-            Some(p) => Licence::load(p, self.box_id()),
+            Some(p) => {
+                // The file first: a missing or bad licence is named as such.
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| LicenceError::Read { path: p.clone(), source })?;
+                Licence::parse(&text, &p.display().to_string())?.verify(&self.box_id()?)
+            }
             None => Ok(Capacity::unlicensed()),
         }
     }

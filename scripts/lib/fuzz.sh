@@ -60,7 +60,7 @@ fuzz_replay() {
   [ ${#inputs[@]} -eq 0 ] && return 0
   if ! "$(fuzz_bin "$t")" -runs=1 "${inputs[@]}" >"$log" 2>&1; then
     echo "fuzz: $t: a seed or regression input crashes (see $log)" >&2
-    grep -B1 -A2 -E "panicked at|ERROR: AddressSanitizer" "$log" | head -8 >&2
+    grep -a -B1 -A2 -E "panicked at|ERROR: AddressSanitizer" "$log" | head -8 >&2
     FAILED+=("$t(replay)")
     return 1
   fi
@@ -83,7 +83,7 @@ fuzz_run() {
   if [ $FUZZ_RC -ne 0 ] || [ -n "$FUZZ_NEW" ]; then
     FAILED+=("$t")
     echo "fuzz: $t CRASHED (exit $FUZZ_RC) after ${FUZZ_EXECS:-?} executions" >&2
-    grep -A3 -E "panicked at|ERROR: (libFuzzer|AddressSanitizer)" "$log" | head -8 >&2
+    grep -a -A3 -E "panicked at|ERROR: (libFuzzer|AddressSanitizer)" "$log" | head -8 >&2
     fuzz_keep_crashes "$t" "$log"
   fi
 }
@@ -94,7 +94,7 @@ fuzz_run() {
 fuzz_keep_crashes() {
   local t=$1 log=$2 art="$FUZZ/artifacts/$1" regs="$FUZZ/regressions/$1" why known a
   mkdir -p "$regs"
-  why=$(grep -m1 -E "panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer: (timeout|out-of-memory)" "$log" |
+  why=$(grep -a -m1 -E "panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer: (timeout|out-of-memory)" "$log" |
     sed -e 's/^thread .* panicked at/panicked at/' -e 's#/[^ ]*/registry/src/[^/]*/##')
   for a in $FUZZ_NEW; do
     known=$(grep -lxF -- "$why" "$regs"/*.why 2>/dev/null | head -1)

@@ -199,7 +199,11 @@ impl Config {
         let src = Source { text, path };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            src.error(offset, &key_at(text, offset), e.message().trim().to_owned())
+            let problem = match e.message().trim() {
+                "" => "not valid TOML".to_owned(),
+                m => m.to_owned(),
+            };
+            src.error(offset, &key_at(text, offset), problem)
         })?;
 
         let s = raw.spare;
@@ -475,6 +479,8 @@ fn key_at(text: &str, offset: usize) -> String {
             break;
         }
     }
+    // Control characters are shown escaped, never raw in a message.
+    let key = key.map(|k| if k.chars().any(char::is_control) { format!("{k:?}") } else { k });
     match (table.is_empty(), key) {
         (true, Some(k)) => k,
         (false, Some(k)) => format!("{table}.{k}"),

@@ -232,11 +232,9 @@ fn production_refuses_a_box_id_in_the_config() {
 /// error with an empty problem and raw NULs in its key name.
 #[test]
 fn garbage_gets_a_problem_and_no_raw_control_characters() {
-    let input = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fuzz/regressions/config/control-chars-before-table"
-    ))
-    .unwrap();
+    let input =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/config/control-chars-before-table"))
+            .unwrap();
     assert_eq!(input, b"\r\0\0\0[");
     match parse(&String::from_utf8_lossy(&input)).expect_err("not a config") {
         ConfigError::Invalid { key, problem, line, .. } => {

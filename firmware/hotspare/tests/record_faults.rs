@@ -449,6 +449,8 @@ fn stap_a_of_tiny_nals(n: usize) -> Vec<u8> {
 }
 
 /// A hostile camera, then a normal one, on one session:
+/// 0. one FU-A NAL unit that never ends: 20 MiB of 1400-byte fragments
+///    (more than the 16 MiB receive buffer holds);
 /// 1. one access unit that never ends: 64 MiB of STAP-A packets of 21,000
 ///    1-byte NAL units with one timestamp and no marker;
 /// 2. 100 frames of 60,000 1-byte NAL units each (three packets a frame);
@@ -461,9 +463,16 @@ fn send_tiny_nal_flood(sock: &mut TcpStream, stop: &AtomicBool) -> std::io::Resu
         seq = seq.wrapping_add(1);
         sock.write_all(&interleaved(&rtp_packet(seq, ts, marker, payload)))
     };
+    let mut frag = vec![0x7c, 0x85]; // FU-A start of an IDR slice
+    frag.extend(std::iter::repeat_n(0x11u8, 1400));
+    send(sock, 0, false, &frag)?;
+    frag[1] = 0x05; // middle fragments, no end
+    for _ in 0..(20 << 20) / 1400 {
+        send(sock, 0, false, &frag)?;
+    }
     let stap = stap_a_of_tiny_nals(21_000);
     for _ in 0..(64 << 20) / stap.len() {
-        send(sock, 0, false, &stap)?;
+        send(sock, 1800, false, &stap)?;
     }
     let stap = stap_a_of_tiny_nals(20_000);
     for f in 1..=100u32 {
@@ -514,6 +523,7 @@ fn hostile_camera_tiny_nal_flood_keeps_memory_bounded() {
     assert_eq!(s.sessions, 1, "the flood ended the session:\n{}", out.dump());
     assert_eq!(srv.connections.load(Ordering::SeqCst), 1, "reconnected:\n{}", out.dump());
     assert!(out.stderr.contains("per-camera limit"), "no log of the dropped frames:\n{}", out.dump());
+    assert!(out.stderr.contains("does not fit the receive buffer"), "no log of the oversized NAL:\n{}", out.dump());
     // 16 MiB receive buffer + bounded depacketizer state + the process itself.
     assert!(peak < 80 << 20, "recorder peak RSS {} MB under the flood", peak >> 20);
     // The normal frames after the flood (about 25 a second) were recorded.

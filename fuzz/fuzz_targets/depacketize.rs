@@ -14,13 +14,18 @@
 //! every completed frame must be well formed: pieces inside their buffers,
 //! piece lengths adding up to `len`, bytes a sequence of 4-byte length
 //! prefixed NAL units that ends exactly at the frame's end.
+//!
+//! A third depacketizer C runs with tiny [`Limits`] (and clears like B):
+//! its frames are well formed too, none is larger than the limit, and it
+//! never holds more pieces or side bytes than the limits allow.
 #![no_main]
 
-use hotspare_media::depacketize::{gather, Depacketizer, Frame, Piece};
+use hotspare_media::depacketize::{gather, Depacketizer, Frame, Limits, Piece};
 use hotspare_media::{Codec, CodecParams};
 use libfuzzer_sys::fuzz_target;
 
 const PT: u8 = 96;
+const SMALL: Limits = Limits { max_frame_bytes: 1500, max_pieces: 48 };
 
 /// Checks every completed frame of `d` over `buf`; returns the bytes of
 /// frames `from..`.
@@ -89,6 +94,9 @@ struct Pair {
     wb: Vec<u8>,
     seen_a: usize,
     seen_b: usize,
+    /// Tiny limits, cleared like B, with its own buffer.
+    c: Depacketizer,
+    wc: Vec<u8>,
 }
 
 impl Pair {
@@ -100,6 +108,8 @@ impl Pair {
             wb: Vec::new(),
             seen_a: 0,
             seen_b: 0,
+            c: Depacketizer::with_limits(codec, PT, CodecParams::default(), SMALL),
+            wc: Vec::new(),
         }
     }
 
@@ -129,7 +139,23 @@ impl Pair {
         let all = check(&self.b, &self.wb, 0);
         assert_eq!(g, all.iter().flat_map(|(_, b)| b.iter().copied()).collect::<Vec<u8>>());
 
+        let sc = self.wc.len() + 4;
+        self.wc.extend_from_slice(&[b'$', 0, (pkt.len() >> 8) as u8, pkt.len() as u8]);
+        self.wc.extend_from_slice(pkt);
+        let _ = self.c.push(&self.wc, sc, self.wc.len());
+        for (f, _) in check(&self.c, &self.wc, 0) {
+            assert!(f.len <= SMALL.max_frame_bytes, "frame of {} bytes over the limit", f.len);
+        }
+        assert!(self.c.held_pieces() <= SMALL.max_pieces, "{} pieces held", self.c.held_pieces());
+        assert!(self.c.side().len() <= 6 * SMALL.max_pieces, "{} side bytes", self.c.side().len());
+
         if clear {
+            self.c.clear_completed();
+            let floor = self.c.recv_floor().map(|f| f as usize).unwrap_or(self.wc.len());
+            if floor > 0 {
+                self.wc.drain(..floor);
+                self.c.rebase(floor as u32);
+            }
             // As the recorder does after writing a batch.
             self.b.clear_completed();
             self.seen_b = 0;

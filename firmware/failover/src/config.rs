@@ -5,12 +5,11 @@
 //! ```toml
 //! [spare]
 //! name = "spare-1"                       # shown to people (emails, UI)
-//! serial = "HS-0001"                     # [A-Za-z0-9._-]{1,64}; SSDP uuids; the licence box id unless box_id is set
+//! serial = "HS-0001"                     # [A-Za-z0-9._-]{1,64}; SSDP uuids (not the licence binding)
 //! listen = "127.0.0.1:8090"              # the spare's HTTP API
 //! store = "/var/lib/hotspare/failover"   # where failover video is recorded
 //! state = "/var/lib/hotspare/state"      # snapshots + state (postcard)
 //! licence = "/etc/hotspare/licence.toml" # optional; without it: 4 NVRs, 16 channels
-//! box_id = "HS-0001"                     # optional override of the licence box id
 //!
 //! [monitor]                              # optional table; these are the defaults
 //! profile = "default"                    # or "fast" (tests, demanding sites)
@@ -48,6 +47,12 @@
 //! The spare's own certificate and key live in `<state>/tls/` (made on first
 //! start; `hotspare failover --config F --fingerprint` shows the fingerprint
 //! to write into each NVR's `[failover] fingerprints`).
+//!
+//! Licences are bound to the box's own identity
+//! ([`crate::license::box_identity`]), never to a value of this file. Only
+//! development builds (feature `dev-keys`, for tests) accept
+//! `spare.box_id = "..."` to stand in for it; production firmware refuses
+//! the key with an error naming it.
 //!
 //! Profile `fast` fixes the intervals to 1 s (status), 1 s (recording) and
 //! 2 s (failback); interval keys given with it are ignored with a warning.
@@ -128,6 +133,7 @@ pub struct Spare {
     pub store: PathBuf,
     pub state: PathBuf,
     pub licence: Option<PathBuf>,
+    /// `spare.box_id`: development builds only (always `None` in production).
     pub box_id: Option<String>,
 }
 
@@ -236,14 +242,27 @@ impl Config {
         let src = Source { text, path };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            src.error(offset, &key_at(text, offset), e.message().trim().to_owned())
+            let problem = match e.message().trim() {
+                "" => "not valid TOML".to_owned(),
+                m => m.to_owned(),
+            };
+            src.error(offset, &key_at(text, offset), problem)
         })?;
 
         let s = raw.spare;
         let name = check_name(&src, &s.name, "spare.name")?;
         let serial = check_token(&src, &s.serial, "spare.serial", 64, true)?;
         let box_id = match &s.box_id {
-            Some(b) => Some(check_token(&src, b, "spare.box_id", 128, true)?),
+            Some(b) if cfg!(feature = "dev-keys") => Some(check_token(&src, b, "spare.box_id", 128, true)?),
+            Some(b) => {
+                return Err(src.error(
+                    b.span().start,
+                    "spare.box_id",
+                    "not accepted by production firmware: licences are bound to the box's own identity \
+                     (shown by `hotspare license box-id`); remove this line"
+                        .to_owned(),
+                ))
+            }
             None => None,
         };
         let spare =
@@ -322,17 +341,28 @@ impl Config {
         admins.chain(self.accounts.iter().map(AccountConfig::to_account)).collect()
     }
 
-    /// The id licences must be bound to: `spare.box_id`, else `spare.serial`.
-    pub fn box_id(&self) -> &str {
-        self.spare.box_id.as_deref().unwrap_or(&self.spare.serial)
+    /// The id licences must be bound to: the box's identity
+    /// ([`crate::license::box_id`]); in development builds `spare.box_id`
+    /// when set.
+    pub fn box_id(&self) -> Result<String, LicenceError> {
+        match &self.spare.box_id {
+            Some(id) => Ok(id.clone()),
+            None => crate::license::box_id(),
+        }
     }
 
     /// The capacity: the configured licence verified for [`Config::box_id`],
     /// or [`Capacity::unlicensed`] when no licence is configured. A
-    /// configured licence that does not verify is an error.
+    /// configured licence that does not verify (or a box without an
+    /// identity to check it against) is an error.
     pub fn capacity(&self) -> Result<Capacity, LicenceError> {
         match &self.spare.licence {
-            Some(p) => Licence::load(p, self.box_id()),
+            Some(p) => {
+                // The file first: a missing or bad licence is named as such.
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| LicenceError::Read { path: p.clone(), source })?;
+                Licence::parse(&text, &p.display().to_string())?.verify(&self.box_id()?)
+            }
             None => Ok(Capacity::unlicensed()),
         }
     }
@@ -493,7 +523,9 @@ fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str, insecure: bool) -
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("no query or fragment allowed".to_owned()));
     }
-    Ok(s.trim_end_matches('/').to_owned())
+    // The URL as parsed, not as written: the parser repairs forms such as `http:/host` or
+    // `http:'/host`, and the spare must use exactly what was checked.
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -532,6 +564,8 @@ fn key_at(text: &str, offset: usize) -> String {
             break;
         }
     }
+    // Control characters are shown escaped, never raw in a message.
+    let key = key.map(|k| if k.chars().any(char::is_control) { format!("{k:?}") } else { k });
     match (table.is_empty(), key) {
         (true, Some(k)) => k,
         (false, Some(k)) => format!("{table}.{k}"),

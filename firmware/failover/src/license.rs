@@ -35,9 +35,25 @@
 //! # Trusted keys
 //! [`trusted_keys`] is the built-in list: the vendor key ([`VENDOR_PUBLIC_KEY`];
 //! its private half is kept offline by the vendor and is never in the image)
-//! and, only with the crate feature `dev-keys` (on by default, off in the
-//! production image), the development key whose private seed is committed in
-//! `fixtures/license/dev.key` for tests.
+//! and, only with the crate feature `dev-keys` (off by default: the default
+//! build is the production firmware; tests and development enable it), the
+//! development key whose private seed is committed in
+//! `fixtures/license/dev.key` for tests. Both are `static`s, so a binary
+//! holds exactly the keys it trusts; `scripts/test` checks that the
+//! production aarch64 binary contains the vendor key and not the
+//! development key.
+//!
+//! # The box a licence is bound to
+//! [`box_identity`]: an identity the user cannot edit, never the
+//! configuration. First found of: the factory-provisioned id file on the
+//! read-only factory partition ([`BOX_ID_FILES`]), the DMI product serial,
+//! the device-tree (SoC) serial number, the serial of the soldered boot eMMC
+//! ([`HARDWARE_IDS`]; hardware ids are prefixed `dmi-`, `soc-`, `emmc-`).
+//! The recording disks are not used: they are hot-swapped RAID members, and
+//! replacing a failed disk must not void the licence. `hotspare license
+//! box-id` prints it. Only development builds (feature `dev-keys`) accept an
+//! override (`spare.box_id` in `failover.toml`, for tests); production
+//! firmware refuses that key.
 //!
 //! # Key files
 //! A signing key file (`license keygen`) is text: `#` comment lines and one
@@ -68,7 +84,7 @@ pub const SIGNATURE_DOMAIN: &str = "hotspare-licence-v1";
 /// The vendor's licence-signing public key (ed25519). The private key is
 /// kept offline by the vendor; it is never in the firmware or the repository.
 /// Fingerprint `ec7daae43e286294`.
-pub const VENDOR_PUBLIC_KEY: [u8; 32] = [
+pub static VENDOR_PUBLIC_KEY: [u8; 32] = [
     0xfc, 0x46, 0xb2, 0xd3, 0x83, 0x4d, 0x76, 0x7c, 0xf6, 0x70, 0xe8, 0x1c, 0xf9, 0x40, 0xf8, 0xdf, 0x72, 0x45, 0xad,
     0x8b, 0xf9, 0xba, 0xc8, 0x6b, 0x30, 0xcf, 0x43, 0x0e, 0x2a, 0xab, 0x13, 0xc8,
 ];
@@ -76,13 +92,38 @@ pub const VENDOR_PUBLIC_KEY: [u8; 32] = [
 /// The development public key; its private seed is `fixtures/license/dev.key`.
 /// Trusted only with the `dev-keys` feature (never in production images).
 /// Fingerprint `a892eba168e43902`.
-pub const DEV_PUBLIC_KEY: [u8; 32] = [
+pub static DEV_PUBLIC_KEY: [u8; 32] = [
     0xba, 0x9f, 0x2b, 0x57, 0xb9, 0x9b, 0x94, 0xa7, 0x85, 0x9a, 0x42, 0xb3, 0x8e, 0x3f, 0xee, 0xbc, 0x21, 0x5c, 0x03,
     0x30, 0xc1, 0x45, 0x57, 0x92, 0xa1, 0xce, 0x34, 0xd6, 0x37, 0xc0, 0xe6, 0xd6,
 ];
 
-/// Where [`box_id`] looks, in order.
-pub const BOX_ID_FILES: [&str; 2] = ["/etc/hotspare/box-id", "/etc/machine-id"];
+/// The factory-provisioned box id: written at manufacturing on the factory
+/// partition, mounted read-only. Looked at first by [`box_identity`].
+pub const BOX_ID_FILES: [&str; 1] = ["/factory/box-id"];
+
+/// Hardware identities [`box_identity`] falls back to, in order.
+pub const HARDWARE_IDS: [HardwareId; 3] = [
+    HardwareId { path: "/sys/class/dmi/id/product_serial", prefix: "dmi", what: "DMI product serial" },
+    HardwareId { path: "/proc/device-tree/serial-number", prefix: "soc", what: "device-tree serial number" },
+    HardwareId { path: "/sys/block/mmcblk0/device/serial", prefix: "emmc", what: "boot eMMC serial" },
+];
+
+/// A hardware serial number readable from a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HardwareId {
+    pub path: &'static str,
+    /// Put before the value (`dmi-…`) so ids of different kinds never collide.
+    pub prefix: &'static str,
+    pub what: &'static str,
+}
+
+/// This box's licence identity and where it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoxIdentity {
+    pub id: String,
+    /// E.g. `/factory/box-id` or `DMI product serial (/sys/class/dmi/id/product_serial)`.
+    pub source: String,
+}
 
 /// What a spare may do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,9 +182,8 @@ pub fn trusted_keys() -> Vec<TrustedKey> {
         Err(e) => log::error!("built-in {name} licence key is invalid: {e}"),
     };
     push("vendor", &VENDOR_PUBLIC_KEY);
-    if cfg!(feature = "dev-keys") {
-        push("development", &DEV_PUBLIC_KEY);
-    }
+    #[cfg(feature = "dev-keys")]
+    push("development", &DEV_PUBLIC_KEY);
     keys
 }
 
@@ -428,24 +468,91 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
 }
 
-/// This box's id: `/etc/hotspare/box-id`, else `/etc/machine-id` (the
-/// spare's configuration may override it, see `config`).
+/// This box's licence id (see [`box_identity`]).
 pub fn box_id() -> Result<String, LicenceError> {
-    let paths: Vec<&Path> = BOX_ID_FILES.iter().map(Path::new).collect();
-    box_id_from(&paths)
+    box_identity().map(|b| b.id)
 }
 
-/// [`box_id`] from an explicit list of files (first non-empty one wins).
-pub fn box_id_from(paths: &[&Path]) -> Result<String, LicenceError> {
+/// This box's identity: [`BOX_ID_FILES`], else [`HARDWARE_IDS`].
+pub fn box_identity() -> Result<BoxIdentity, LicenceError> {
+    let files: Vec<&Path> = BOX_ID_FILES.iter().map(Path::new).collect();
+    box_identity_from(&files, &HARDWARE_IDS)
+}
+
+/// [`box_identity`] from explicit places: the first id file holding a
+/// valid id, else the first hardware serial that is not a placeholder. The
+/// error lists what was tried and why each failed.
+pub fn box_identity_from(files: &[&Path], hardware: &[HardwareId]) -> Result<BoxIdentity, LicenceError> {
     let mut tried = Vec::new();
-    for p in paths {
-        match std::fs::read_to_string(p) {
-            Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
-            Ok(_) => tried.push(format!("{} is empty", p.display())),
+    for p in files {
+        match read_id(p) {
+            Ok(raw) if valid_box_id(raw.trim()) => {
+                return Ok(BoxIdentity { id: raw.trim().to_owned(), source: p.display().to_string() })
+            }
+            Ok(raw) => {
+                tried.push(format!("{}: {:?} is not 1..=128 printable ASCII characters", p.display(), raw.trim()))
+            }
             Err(e) => tried.push(format!("{}: {e}", p.display())),
         }
     }
-    Err(LicenceError::BoxId(tried.join("; ")))
+    for h in hardware {
+        match read_id(Path::new(h.path)) {
+            Ok(raw) => match hardware_serial(&raw) {
+                Some(serial) => {
+                    return Ok(BoxIdentity {
+                        id: format!("{}-{serial}", h.prefix),
+                        source: format!("{} ({})", h.what, h.path),
+                    })
+                }
+                None => tried.push(format!("{} {}: {:?} is not a serial number", h.what, h.path, raw.trim())),
+            },
+            Err(e) => tried.push(format!("{} {}: {e}", h.what, h.path)),
+        }
+    }
+    Err(LicenceError::BoxId(format!("no factory id or hardware serial found ({})", tried.join("; "))))
+}
+
+/// [`box_identity_from`] id files only; returns just the id.
+pub fn box_id_from(paths: &[&Path]) -> Result<String, LicenceError> {
+    box_identity_from(paths, &[]).map(|b| b.id)
+}
+
+/// Reads an id file: small, text (device-tree strings end in NUL).
+fn read_id(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?.take(4096).read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_owned())
+}
+
+/// What a licence's `box_id` may be.
+fn valid_box_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// A hardware serial as a box id part: inner spaces become `_`; `None` for
+/// placeholders firmware vendors leave in (`To Be Filled By O.E.M.`, `0`,
+/// all zeros...) and for anything that is not printable ASCII.
+fn hardware_serial(raw: &str) -> Option<String> {
+    const PLACEHOLDERS: [&str; 10] = [
+        "to be filled by o.e.m.",
+        "default string",
+        "system serial number",
+        "not specified",
+        "not applicable",
+        "none",
+        "n/a",
+        "unknown",
+        "0123456789",
+        "serial",
+    ];
+    let s: String = raw.split_whitespace().collect::<Vec<_>>().join("_");
+    let lower = s.to_ascii_lowercase().replace('_', " ");
+    let filler = s.chars().all(|c| matches!(c, '0' | 'f' | 'F' | 'x' | 'X' | '-' | '_' | '.' | ':'));
+    if s.len() > 100 || filler || PLACEHOLDERS.contains(&lower.as_str()) || !valid_box_id(&s) {
+        return None;
+    }
+    Some(s)
 }
 
 /// `L-YYYYMMDD-<8 random hex>`.
@@ -504,4 +611,93 @@ pub fn write_signing_key(path: &Path, key: &SigningKey) -> Result<(), LicenceErr
         hex::encode(key.to_bytes())
     );
     f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(write_err)
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    const DMI: HardwareId = HardwareId { path: "", prefix: "dmi", what: "DMI product serial" };
+
+    #[test]
+    fn factory_file_first_then_hardware_serials() {
+        let dir = tempfile::tempdir().unwrap();
+        let factory = dir.path().join("box-id");
+        let dmi = dir.path().join("product_serial");
+        let soc = dir.path().join("serial-number");
+        std::fs::write(&dmi, "To Be Filled By O.E.M.\n").unwrap();
+        std::fs::write(&soc, b"10000000 8c3f\0").unwrap();
+        let leak = |p: &Path| -> &'static str { Box::leak(p.display().to_string().into_boxed_str()) };
+        let hw = [
+            HardwareId { path: leak(&dmi), ..DMI },
+            HardwareId { path: leak(&soc), prefix: "soc", what: "device-tree serial number" },
+        ];
+        // No factory file: the DMI placeholder is skipped, the SoC serial is used.
+        let b = box_identity_from(&[&factory], &hw).unwrap();
+        assert_eq!(b.id, "soc-10000000_8c3f");
+        assert!(b.source.contains("device-tree serial number"), "{b:?}");
+        // A real DMI serial comes before it.
+        std::fs::write(&dmi, "  CZ1234 5678 \n").unwrap();
+        assert_eq!(box_identity_from(&[&factory], &hw).unwrap().id, "dmi-CZ1234_5678");
+        // The factory id wins, as written.
+        std::fs::write(&factory, "HS-0042\n").unwrap();
+        let b = box_identity_from(&[&factory], &hw).unwrap();
+        assert_eq!((b.id.as_str(), b.source.as_str()), ("HS-0042", factory.to_str().unwrap()));
+    }
+
+    #[test]
+    fn no_identity_is_an_error_naming_every_place_tried() {
+        let dir = tempfile::tempdir().unwrap();
+        let factory = dir.path().join("missing-box-id");
+        let dmi = dir.path().join("product_serial");
+        std::fs::write(&dmi, "0000000000").unwrap();
+        let hw = [HardwareId { path: Box::leak(dmi.display().to_string().into_boxed_str()), ..DMI }];
+        let e = box_identity_from(&[&factory], &hw).unwrap_err().to_string();
+        assert!(e.contains("missing-box-id") && e.contains("DMI product serial") && e.contains("0000000000"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_are_not_serials() {
+        for p in ["", "0", "00000000", "FFFFFFFF", "Default string", "System Serial Number", "n/a", "x\u{7f}y"] {
+            assert_eq!(hardware_serial(p), None, "{p:?}");
+        }
+        assert_eq!(hardware_serial("0x1a2b3c4d").as_deref(), Some("0x1a2b3c4d"));
+    }
+}
+
+/// The default (production) feature set: what the shipped binary does with
+/// a licence signed by the development key, whose private half is public.
+#[cfg(all(test, not(feature = "dev-keys")))]
+mod production_tests {
+    use super::*;
+
+    fn dev_signing_key() -> SigningKey {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/license/dev.key");
+        read_signing_key(&path).expect("dev key fixture")
+    }
+
+    #[test]
+    fn production_trusts_only_the_vendor_key() {
+        let keys = trusted_keys();
+        assert_eq!(keys.iter().map(|k| k.name).collect::<Vec<_>>(), ["vendor"]);
+        assert_eq!(keys[0].key.to_bytes(), VENDOR_PUBLIC_KEY);
+    }
+
+    #[test]
+    fn production_rejects_a_dev_signed_licence() {
+        let dev = dev_signing_key();
+        assert_eq!(dev.verifying_key().to_bytes(), DEV_PUBLIC_KEY, "fixture is the development key");
+        let fields = LicenceFields {
+            box_id: "HS-0001".into(),
+            nvrs: 16,
+            channels: 64,
+            issued: "2025-03-01T09:30:00Z".into(),
+            licence_id: "L-dev".into(),
+        };
+        let text = issue(&dev, &fields).expect("issue");
+        let licence = Licence::parse(&text, "dev.toml").expect("parses");
+        let e = licence.verify("HS-0001").expect_err("a dev-signed licence must not verify in production");
+        assert!(matches!(e, LicenceError::UnknownKey { .. }), "{e:?}");
+        assert!(e.to_string().contains("signed by unknown key a892eba168e43902"), "{e}");
+    }
 }

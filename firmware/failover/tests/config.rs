@@ -57,7 +57,8 @@ fn good_config() {
     let c = parse(GOOD).expect("good");
     assert_eq!(c.spare.name, "spare-1");
     assert_eq!(c.spare.listen, "127.0.0.1:8090".parse().unwrap());
-    assert_eq!(c.box_id(), "HS-0001");
+    assert_eq!(c.spare.serial, "HS-0001");
+    assert_eq!(c.spare.box_id, None, "the serial is not the licence binding");
     assert_eq!(c.nvrs.len(), 2);
     assert_eq!(c.nvrs[0].url, "https://127.0.0.1:8081");
     assert_eq!((c.nvrs[0].priority, c.nvrs[1].priority), (1, 100));
@@ -79,10 +80,9 @@ fn good_config() {
 
 #[test]
 fn defaults_without_monitor_table() {
-    let minimal = "[spare]\nname = \"s\"\nserial = \"S1\"\nlisten = \"0.0.0.0:8090\"\nstore = \"/a\"\nstate = \"/b\"\nbox_id = \"machine-7\"\n";
+    let minimal = "[spare]\nname = \"s\"\nserial = \"S1\"\nlisten = \"0.0.0.0:8090\"\nstore = \"/a\"\nstate = \"/b\"\n";
     let c = parse(minimal).expect("minimal");
     assert!(c.nvrs.is_empty() && c.email.is_none());
-    assert_eq!(c.box_id(), "machine-7");
     let t = c.timing();
     assert_eq!((t.check_interval, t.failures_to_takeover), (Duration::from_secs(30), 3));
 }
@@ -172,6 +172,9 @@ fn nvr_entries() {
     bad(&GOOD.replace("https://127.0.0.1:8081/", "ftp://127.0.0.1"), "nvr[0].url", "scheme");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "https://admin:pw@127.0.0.1"), "nvr[0].url", "credentials");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "not a url"), "nvr[0].url", "not a URL");
+    // A form the URL parser repairs is kept as parsed (found by the config fuzz target).
+    let c = parse(&GOOD.replace("https://127.0.0.1:8081/", "https:'/127.0.0.1:8081")).unwrap();
+    assert!(c.nvrs[0].url.starts_with("https://127.0.0.1:8081"), "{}", c.nvrs[0].url);
 }
 
 #[test]
@@ -235,4 +238,43 @@ fn load_names_the_file() {
     .unwrap();
     let c = Config::load(&p).unwrap();
     assert!(c.capacity().unwrap_err().to_string().contains("/nonexistent/licence.toml"));
+}
+
+const WITH_BOX_ID: &str =
+    "[spare]\nname = \"s\"\nserial = \"S1\"\nlisten = \"0.0.0.0:8090\"\nstore = \"/a\"\nstate = \"/b\"\nbox_id = \"machine-7\"\n";
+
+/// Development builds (tests) may stand in for the box identity.
+#[test]
+#[cfg(feature = "dev-keys")]
+fn dev_build_accepts_a_box_id_override() {
+    let c = parse(WITH_BOX_ID).expect("dev build accepts spare.box_id");
+    assert_eq!(c.box_id().unwrap(), "machine-7");
+}
+
+/// Production firmware: the licence binding is the box's own identity; the
+/// configuration cannot choose it.
+#[test]
+#[cfg(not(feature = "dev-keys"))]
+fn production_refuses_a_box_id_in_the_config() {
+    bad(WITH_BOX_ID, "spare.box_id", "not accepted by production firmware");
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.spare.box_id, None);
+}
+
+/// Fuzzer find (fuzz/regressions/config/control-chars-before-table): an
+/// error with an empty problem and raw NULs in its key name.
+#[test]
+fn garbage_gets_a_problem_and_no_raw_control_characters() {
+    let input =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/config/control-chars-before-table"))
+            .unwrap();
+    assert_eq!(input, b"\r\0\0\0[");
+    match parse(&String::from_utf8_lossy(&input)).expect_err("not a config") {
+        ConfigError::Invalid { key, problem, line, .. } => {
+            assert!(!problem.trim().is_empty(), "no problem given");
+            assert!(!key.is_empty() && !key.chars().any(char::is_control), "{key:?}");
+            assert_eq!(line, 1);
+        }
+        e => panic!("{e:?}"),
+    }
 }

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use hotspare_failover::config::Config;
 use hotspare_failover::engine::{Engine, EngineOptions};
-use hotspare_failover::license::{Capacity, Licence};
 use hotspare_recorder::RecorderOptions;
 use tokio::sync::watch;
 
@@ -48,10 +47,7 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         println!("{}", id.fingerprint);
         return Ok(());
     }
-    let capacity = match &cfg.spare.licence {
-        Some(path) => Licence::load(path, cfg.box_id()).map_err(|e| CliError::new(e.to_string()))?,
-        None => Capacity::unlicensed(),
-    };
+    let capacity = cfg.capacity().map_err(|e| CliError::new(e.to_string()))?;
     cfg.check_capacity(&capacity).map_err(|e| CliError::new(e.to_string()))?;
     let (ssdp_bind, ssdp_multicast) = match a.ssdp.as_str() {
         "off" => (None, false),

@@ -1,5 +1,6 @@
 //! `hotspare license`: the vendor's offline licence tools (`keygen`,
-//! `issue`) and the check an installer runs on a licence file (`verify`).
+//! `issue`), the check an installer runs on a licence file (`verify`) and
+//! the identity a licence for this box must name (`box-id`).
 //! The formats and rules are in `hotspare_failover::license`.
 
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ pub enum LicenseCommand {
         /// Signing key file (from `license keygen`).
         #[arg(long)]
         key: PathBuf,
-        /// The box the licence is bound to (its serial or /etc/hotspare/box-id).
+        /// The box the licence is bound to (what `hotspare license box-id` prints on it).
         #[arg(long)]
         box_id: String,
         /// NVRs the box may monitor (4..=16).
@@ -43,6 +44,9 @@ pub enum LicenseCommand {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Prints this box's licence identity (factory id or hardware serial) and
+    /// where it comes from. A licence for this box must be issued for it.
+    BoxId,
     /// Checks a licence file's signature and values (and its box, with --box-id).
     Verify {
         file: PathBuf,
@@ -79,6 +83,12 @@ pub fn run(args: LicenseArgs) -> Result<(), CliError> {
                 fields.licence_id,
                 license::fingerprint(&signing_key.verifying_key())
             );
+            Ok(())
+        }
+        LicenseCommand::BoxId => {
+            let b = license::box_identity().map_err(err)?;
+            println!("{}", b.id);
+            eprintln!("box id from {}", b.source);
             Ok(())
         }
         LicenseCommand::Verify { file, box_id } => {

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "signs licences with the development key: needs --features dev-keys")]
 fn channel_licence_covers_nvrs_by_priority() {
     let mut site = Site::prepare(2, 10);
     // nvr2 is the important one.
@@ -26,7 +27,7 @@ fn channel_licence_covers_nvrs_by_priority() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    site.spare_extra = format!("licence = \"{}\"", lic.display());
+    site.spare_extra = format!("licence = \"{}\"\nbox_id = \"HS-T1\"", lic.display());
     site.start();
     // Only the settings are needed before the failure.
     site.wait_view(0, Duration::from_secs(20), "nvr1 synced", |v| v.snapshot_us.is_some());

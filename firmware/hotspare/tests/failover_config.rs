@@ -93,6 +93,7 @@ fn bad_configs_are_refused_with_the_reason() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "dev-keys"), ignore = "signs licences with the development key: needs --features dev-keys")]
 fn licences_are_verified_and_raise_the_nvr_count() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
@@ -103,7 +104,7 @@ fn licences_are_verified_and_raise_the_nvr_count() {
     // Altered after signing.
     let tampered = d.join("tampered.toml");
     std::fs::write(&tampered, text.replace("nvrs = 8", "nvrs = 16")).unwrap();
-    let extra = format!("licence = \"{}\"", tampered.display());
+    let extra = format!("licence = \"{}\"\nbox_id = \"{BOX}\"", tampered.display());
     refused(
         d,
         "tampered-cfg.toml",
@@ -113,7 +114,7 @@ fn licences_are_verified_and_raise_the_nvr_count() {
 
     // Bound to another box.
     let other = issue(d, "other.toml", "HS-OTHER", 8, 32);
-    let extra = format!("licence = \"{}\"", other.display());
+    let extra = format!("licence = \"{}\"\nbox_id = \"{BOX}\"", other.display());
     refused(
         d,
         "other-cfg.toml",
@@ -122,7 +123,7 @@ fn licences_are_verified_and_raise_the_nvr_count() {
     );
 
     // The valid licence lets 5 NVRs start.
-    let extra = format!("licence = \"{}\"", lic.display());
+    let extra = format!("licence = \"{}\"\nbox_id = \"{BOX}\"", lic.display());
     let text = config(d, 5, &extra, "profile = \"fast\"");
     let cfg = d.join("five-licensed.toml");
     std::fs::write(&cfg, &text).unwrap();
@@ -145,4 +146,25 @@ fn licences_are_verified_and_raise_the_nvr_count() {
     };
     assert_eq!((s.nvrs_licensed, s.channels_licensed), (8, 32), "{s:#?}");
     assert!(spare.group.log().contains("5 NVRs, licence allows 8 NVRs and 32 channels"), "{}", spare.group.log());
+}
+
+/// `hotspare license box-id` prints the identity licences are bound to (a
+/// factory id or a hardware serial, never a configuration value) and where
+/// it comes from; on a machine without one it says what it tried.
+#[test]
+fn license_box_id_shows_the_box_identity() {
+    let mut cmd = Command::new(bin());
+    cmd.args(["license", "box-id"]);
+    let o = Proc::spawn("license box-id", cmd).finish(Duration::from_secs(10));
+    o.assert_no_panic();
+    if o.success() {
+        let id = o.stdout.trim();
+        assert!(!id.is_empty() && id.lines().count() == 1 && id.chars().all(|c| c.is_ascii_graphic()), "{}", o.dump());
+        assert!(o.stderr.contains("box id from "), "{}", o.dump());
+        eprintln!("box id {id} ({})", o.stderr.trim());
+    } else {
+        let all = o.all();
+        assert!(all.contains("/factory/box-id") && all.contains("DMI product serial"), "{}", o.dump());
+        eprintln!("no box id here: {}", all.trim());
+    }
 }

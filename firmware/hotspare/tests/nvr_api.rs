@@ -295,7 +295,11 @@ fn nvr_recycling_fails_on_full_volume() {
     let port = free_port();
     let nvr = Nvr::with_config(work.path(), &config_text(port, fs.path(), &cams, "", ""), port);
     let s = nvr.wait_status(WAIT, "recycling failing", |s| s.recycling.failing);
-    assert!(s.recycling.reason.contains("mark"), "{:?}", s.recycling);
+    // Whichever the recorder meets first names the problem: the retention pass finding the
+    // volume above the high-water mark with nothing to delete, or a write hitting ENOSPC after
+    // a recycling pass (with ~190 kB free, two cameras fill it within a second).
+    let r = &s.recycling.reason;
+    assert!(r.contains("mark") || r.contains("no space left"), "{:?}", s.recycling);
     assert!(s.storage.writable, "a full volume is not a failed disk: {:?}", s.storage);
     std::thread::sleep(Duration::from_secs(4));
     let s = nvr.status();

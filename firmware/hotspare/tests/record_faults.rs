@@ -222,6 +222,9 @@ enum Bad {
     GarbageRtp,
     /// Accepts and never answers.
     Silent,
+    /// A proper set-up, then STAP-A packets of thousands of 1-byte NAL
+    /// units (see [`send_tiny_nal_flood`]), then normal frames.
+    TinyNalFlood,
 }
 
 struct BadServer {
@@ -303,6 +306,11 @@ const AUDIO_ONLY_SDP: &str =
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=bad\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=control:*\r\n\
 m=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=control:trackID=1\r\n";
 
+/// As [`H264_SDP`] with a 1920x1080 SPS and a PPS in `sprop-parameter-sets`.
+const H264_SDP_WITH_PARAMS: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=bad\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=control:*\r\n\
+m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z01AKNoB4AiflwEQAAADABAAAAMDIPGDKg==,aO48gA==\r\na=control:trackID=0\r\n";
+
 const H264_SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=bad\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=control:*\r\n\
 m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=control:trackID=0\r\n";
 
@@ -351,7 +359,13 @@ fn serve_bad(mut sock: TcpStream, kind: Bad, port: u16, stop: &AtomicBool) -> st
                 &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
                 H264_SDP,
             )?,
-            (Bad::GarbageRtp, "SETUP") => reply(
+            (Bad::TinyNalFlood, "DESCRIBE") => reply(
+                &mut sock,
+                &cseq,
+                &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
+                H264_SDP_WITH_PARAMS,
+            )?,
+            (Bad::GarbageRtp | Bad::TinyNalFlood, "SETUP") => reply(
                 &mut sock,
                 &cseq,
                 &[
@@ -360,7 +374,7 @@ fn serve_bad(mut sock: TcpStream, kind: Bad, port: u16, stop: &AtomicBool) -> st
                 ],
                 "",
             )?,
-            (Bad::GarbageRtp, "PLAY") => {
+            (Bad::GarbageRtp | Bad::TinyNalFlood, "PLAY") => {
                 reply(
                     &mut sock,
                     &cseq,
@@ -371,7 +385,10 @@ fn serve_bad(mut sock: TcpStream, kind: Bad, port: u16, stop: &AtomicBool) -> st
                     ],
                     "",
                 )?;
-                return send_garbage_rtp(&mut sock, stop);
+                return match kind {
+                    Bad::TinyNalFlood => send_tiny_nal_flood(&mut sock, stop),
+                    _ => send_garbage_rtp(&mut sock, stop),
+                };
             }
             _ => {
                 sock.write_all(format!("RTSP/1.0 404 Not Found\r\nCSeq: {cseq}\r\n\r\n").as_bytes())?;
@@ -411,6 +428,112 @@ fn send_garbage_rtp(sock: &mut TcpStream, stop: &AtomicBool) -> std::io::Result<
         std::thread::sleep(Duration::from_millis(40));
     }
     Ok(())
+}
+
+/// An RTP packet (payload type 96) with the marker bit as given.
+fn rtp_packet(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    let mut p = rtp_header(2, seq, ts);
+    p[1] |= if marker { 0x80 } else { 0 };
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A STAP-A payload of `n` 1-byte IDR NAL units (3 bytes each on the wire,
+/// two pieces and a 4-byte length prefix each in the depacketizer).
+fn stap_a_of_tiny_nals(n: usize) -> Vec<u8> {
+    let mut v = vec![24u8];
+    for _ in 0..n {
+        v.extend_from_slice(&[0, 1, 0x65]);
+    }
+    v
+}
+
+/// A hostile camera, then a normal one, on one session:
+/// 0. one FU-A NAL unit that never ends: 20 MiB of 1400-byte fragments
+///    (more than the 16 MiB receive buffer holds);
+/// 1. one access unit that never ends: 64 MiB of STAP-A packets of 21,000
+///    1-byte NAL units with one timestamp and no marker;
+/// 2. 100 frames of 60,000 1-byte NAL units each (three packets a frame);
+/// 3. normal frames at 25 fps (an IDR slice every 25th, else P slices)
+///    until the peer leaves.
+fn send_tiny_nal_flood(sock: &mut TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
+    sock.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut seq = 0u16;
+    let mut send = |sock: &mut TcpStream, ts: u32, marker: bool, payload: &[u8]| {
+        seq = seq.wrapping_add(1);
+        sock.write_all(&interleaved(&rtp_packet(seq, ts, marker, payload)))
+    };
+    let mut frag = vec![0x7c, 0x85]; // FU-A start of an IDR slice
+    frag.extend(std::iter::repeat_n(0x11u8, 1400));
+    send(sock, 0, false, &frag)?;
+    frag[1] = 0x05; // middle fragments, no end
+    for _ in 0..(20 << 20) / 1400 {
+        send(sock, 0, false, &frag)?;
+    }
+    let stap = stap_a_of_tiny_nals(21_000);
+    for _ in 0..(64 << 20) / stap.len() {
+        send(sock, 1800, false, &stap)?;
+    }
+    let stap = stap_a_of_tiny_nals(20_000);
+    for f in 1..=100u32 {
+        for part in 0..3 {
+            send(sock, f * 3600, part == 2, &stap)?;
+        }
+    }
+    let mut idr = vec![0x65u8, 0x88, 0x84];
+    idr.extend(std::iter::repeat_n(0x5au8, 1000));
+    let mut p_slice = vec![0x41u8, 0x9a];
+    p_slice.extend(std::iter::repeat_n(0x33u8, 200));
+    let mut f = 101u32;
+    while !stop.load(Ordering::SeqCst) {
+        send(sock, f * 3600, true, if f % 25 == 1 { &idr } else { &p_slice })?;
+        f += 1;
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    Ok(())
+}
+
+/// Peak resident memory (VmHWM) of a running process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap();
+    kb.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap() * 1024
+}
+
+/// A camera floods STAP-A packets of thousands of 1-byte NAL units (one
+/// recorder used to grow to 204 MB on this and end the session). The
+/// recorder's peak memory stays bounded, the oversized frames are dropped
+/// with a clear log, and the same session goes on to record the normal
+/// frames that follow.
+#[test]
+fn hostile_camera_tiny_nal_flood_keeps_memory_bounded() {
+    let srv = BadServer::start(Bad::TinyNalFlood);
+    let url = format!("rtsp://127.0.0.1:{}/cam0", srv.port);
+    let store = tempfile::tempdir().unwrap();
+    let rec = Proc::spawn("record", record_cmd(&url, store.path(), "cam", &["--duration", "12s", "--segment", "2s"]));
+    // Peak memory while it runs (VmHWM is gone once it exits).
+    let mut peak = 0;
+    while rec.started.elapsed() < Duration::from_secs(10) {
+        peak = peak.max(peak_rss(rec.pid()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    peak = peak.max(peak_rss(rec.pid()));
+    let out = rec.finish(Duration::from_secs(20));
+    let s = expect_summary(&out);
+    assert_eq!(s.sessions, 1, "the flood ended the session:\n{}", out.dump());
+    assert_eq!(srv.connections.load(Ordering::SeqCst), 1, "reconnected:\n{}", out.dump());
+    assert!(out.stderr.contains("per-camera limit"), "no log of the dropped frames:\n{}", out.dump());
+    assert!(out.stderr.contains("does not fit the receive buffer"), "no log of the oversized NAL:\n{}", out.dump());
+    // 16 MiB receive buffer + bounded depacketizer state + the process itself.
+    assert!(peak < 80 << 20, "recorder peak RSS {} MB under the flood", peak >> 20);
+    // The normal frames after the flood (about 25 a second) were recorded.
+    assert!(s.frames >= 50, "{} frames recorded after the flood:\n{}", s.frames, out.dump());
+    eprintln!(
+        "tiny-NAL flood: recorder peak RSS {} MB, {} frames, {} discontinuities",
+        peak >> 20,
+        s.frames,
+        s.discontinuities
+    );
 }
 
 fn bad_server_case(kind: Bad, expect_any: &[&str]) {

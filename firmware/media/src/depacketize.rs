@@ -13,6 +13,13 @@
 //! does not continue what came before, drops the access unit in progress and
 //! everything up to the next keyframe, and flags that keyframe as a
 //! discontinuity: a lost packet never produces a corrupt frame.
+//!
+//! Memory is bounded by [`Limits`] whatever the camera sends: an access unit
+//! larger than `max_frame_bytes`, or one arriving while `max_pieces` pieces
+//! are already held, is dropped like a lost one (the rest of it is skipped,
+//! the next keyframe is a discontinuity) and counted in
+//! [`Stats::oversized_frames`]. Every internal vector then stays within a
+//! small multiple of the limits (see [`Limits`]).
 
 use crate::rtp::{RtpError, RtpPacket};
 use crate::{Codec, CodecParams};
@@ -50,7 +57,54 @@ pub struct Stats {
     pub dropped_frames: u64,
     pub frames: u64,
     pub bad_packets: u64,
+    /// Access units dropped because they exceeded the [`Limits`].
+    pub oversized_frames: u64,
 }
+
+/// Memory bounds of one depacketizer (one camera).
+///
+/// With these, whatever the packets: at most `max_pieces` pieces are held,
+/// the side buffer holds at most 6 bytes per piece (a length prefix and a
+/// rebuilt NAL header), there are at most `max_pieces` completed frames, and
+/// the parameter sets and the scratch buffer hold at most
+/// [`MAX_PARAM_SET_BYTES`] each. Vectors grow by doubling, so each one's
+/// capacity stays below twice its bound (or its small initial capacity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest access unit in sample-file form (NAL units with their 4-byte
+    /// length prefixes).
+    pub max_frame_bytes: u32,
+    /// Most pieces held at once: completed frames not yet cleared plus the
+    /// frame in progress. A NAL unit takes two (prefix, bytes), an FU NAL one
+    /// per fragment plus one.
+    pub max_pieces: usize,
+}
+
+impl Limits {
+    /// Bounds matching a receive buffer of at most `max_buffer` bytes: a
+    /// frame as large as the buffer, and one piece per 128 bytes of it (at
+    /// least 4096). Real cameras send a few NAL units per frame and
+    /// fragments of ~1400 bytes, far below that; a stream of 1-byte NAL
+    /// units (3 bytes each in a STAP-A) hits it.
+    pub fn for_buffer(max_buffer: usize) -> Limits {
+        Limits {
+            max_frame_bytes: u32::try_from(max_buffer).unwrap_or(u32::MAX),
+            max_pieces: (max_buffer / 128).max(4096),
+        }
+    }
+}
+
+impl Default for Limits {
+    /// The recorder's default receive buffer maximum, 16 MiB.
+    fn default() -> Self {
+        Limits::for_buffer(16 << 20)
+    }
+}
+
+/// Largest parameter set (VPS/SPS/PPS) taken as the stream's: `avcC` and
+/// `hvcC` store their lengths in 16 bits. Larger ones stay in the frame's
+/// bytes but are not kept as parameters.
+pub const MAX_PARAM_SET_BYTES: usize = u16::MAX as usize;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DepacketizeError {
@@ -64,6 +118,14 @@ pub enum DepacketizeError {
     BadFragment { codec: Codec },
     #[error("empty RTP payload")]
     EmptyPayload,
+    #[error(
+        "{codec:?} access unit larger than the per-camera limit of {limit} bytes: dropped, recording resumes at the next keyframe"
+    )]
+    FrameTooLarge { codec: Codec, limit: u32 },
+    #[error(
+        "{codec:?} access unit dropped: {limit} pieces of frames not yet written are already held (per-camera limit), recording resumes at the next keyframe"
+    )]
+    TooManyPieces { codec: Codec, limit: usize },
 }
 
 /// Extends 32-bit RTP timestamps to a monotonic 64-bit count.
@@ -76,7 +138,7 @@ impl TimestampExtender {
     pub fn extend(&mut self, ts: u32) -> i64 {
         let ext = match self.last {
             None => ts as i64,
-            Some((last_ts, last_ext)) => last_ext + ts.wrapping_sub(last_ts) as i32 as i64,
+            Some((last_ts, last_ext)) => last_ext.saturating_add(ts.wrapping_sub(last_ts) as i32 as i64),
         };
         self.last = Some((ts, ext));
         ext
@@ -124,11 +186,21 @@ pub struct Depacketizer {
     params_version: u32,
     stats: Stats,
     scratch: Vec<u8>,
+    limits: Limits,
+    /// Timestamp of an access unit dropped for its size: its remaining
+    /// packets are skipped.
+    skip_ts: Option<u32>,
 }
 
 impl Depacketizer {
-    /// `params` are the parameter sets from SDP (possibly empty).
+    /// `params` are the parameter sets from SDP (possibly empty); default
+    /// [`Limits`].
     pub fn new(codec: Codec, payload_type: u8, params: CodecParams) -> Self {
+        Self::with_limits(codec, payload_type, params, Limits::default())
+    }
+
+    /// As [`Self::new`], bounded by `limits`.
+    pub fn with_limits(codec: Codec, payload_type: u8, params: CodecParams, limits: Limits) -> Self {
         Depacketizer {
             codec,
             payload_type,
@@ -147,7 +219,17 @@ impl Depacketizer {
             params_version: 0,
             stats: Stats::default(),
             scratch: Vec::new(),
+            limits,
+            skip_ts: None,
         }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+    /// Pieces held: those of the completed frames and of the frame in progress.
+    pub fn held_pieces(&self) -> usize {
+        self.pieces.len()
     }
 
     pub fn codec(&self) -> Codec {
@@ -249,6 +331,15 @@ impl Depacketizer {
         }
         self.last_seq = Some(seq);
         let ts = pkt.timestamp();
+        if let Some(skip) = self.skip_ts {
+            if skip == ts {
+                if pkt.marker() {
+                    self.skip_ts = None;
+                }
+                return Ok(()); // the rest of an access unit dropped for its size
+            }
+            self.skip_ts = None;
+        }
         if let Some(a) = self.au {
             match a.ts {
                 Some(t) if t != ts => self.finish_au(Some(ts)),
@@ -282,7 +373,12 @@ impl Depacketizer {
             Codec::H265 => self.push_h265(buf, off, payload),
         };
         if let Err(e) = r {
-            self.stats.bad_packets += 1;
+            if matches!(e, DepacketizeError::FrameTooLarge { .. } | DepacketizeError::TooManyPieces { .. }) {
+                self.stats.oversized_frames += 1;
+                self.skip_ts = (!pkt.marker()).then_some(ts);
+            } else {
+                self.stats.bad_packets += 1;
+            }
             self.loss();
             return Err(e);
         }
@@ -298,6 +394,7 @@ impl Depacketizer {
         match b0 & 0x1f {
             1..=23 => {
                 self.check_no_fu()?;
+                self.admit(2, 4 + p.len() as u64)?;
                 self.add_nal(buf, off, p.len());
             }
             24 => {
@@ -332,8 +429,23 @@ impl Depacketizer {
             t @ 50..=63 => return Err(DepacketizeError::UnsupportedNal { codec, nal_type: t }),
             _ => {
                 self.check_no_fu()?;
+                self.admit(2, 4 + p.len() as u64)?;
                 self.add_nal(buf, off, p.len());
             }
+        }
+        Ok(())
+    }
+
+    /// Fails when adding `pieces` pieces and `bytes` bytes (sample-file
+    /// form) to the frame in progress would exceed the limits.
+    fn admit(&self, pieces: usize, bytes: u64) -> Result<(), DepacketizeError> {
+        if self.pieces.len() + pieces > self.limits.max_pieces {
+            return Err(DepacketizeError::TooManyPieces { codec: self.codec, limit: self.limits.max_pieces });
+        }
+        let done = self.au.map_or(0, |a| u64::from(a.len));
+        let fragment = self.fu.map_or(0, |f| 4 + u64::from(f.nal_len));
+        if done + fragment + bytes > u64::from(self.limits.max_frame_bytes) {
+            return Err(DepacketizeError::FrameTooLarge { codec: self.codec, limit: self.limits.max_frame_bytes });
         }
         Ok(())
     }
@@ -352,7 +464,7 @@ impl Depacketizer {
             return Err(bad);
         }
         // Validate first so a bad packet adds nothing.
-        let mut q = p;
+        let (mut q, mut nals, mut bytes) = (p, 0usize, 0u64);
         while !q.is_empty() {
             let n = match q {
                 [a, b, ..] => u16::from_be_bytes([*a, *b]) as usize,
@@ -362,7 +474,10 @@ impl Depacketizer {
                 return Err(bad);
             }
             q = &q[2 + n..];
+            nals += 1;
+            bytes += 4 + n as u64;
         }
+        self.admit(2 * nals, bytes)?;
         while !p.is_empty() {
             let n = u16::from_be_bytes([p[0], p[1]]) as usize;
             self.add_nal(buf, off + 2, n);
@@ -382,10 +497,13 @@ impl Depacketizer {
         len: usize,
     ) -> Result<(), DepacketizeError> {
         let bad = DepacketizeError::BadFragment { codec: self.codec };
+        if (start && (self.fu.is_some() || end)) || (!start && self.fu.is_none()) {
+            return Err(bad);
+        }
+        let new_pieces = usize::from(start) + usize::from(len > 0);
+        let new_bytes = if start { 4 + header.len() as u64 } else { 0 } + len as u64;
+        self.admit(new_pieces, new_bytes)?;
         if start {
-            if self.fu.is_some() || (start && end) {
-                return Err(bad);
-            }
             let prefix_pos = self.side.len();
             self.side.extend_from_slice(&[0, 0, 0, 0]);
             self.side.extend_from_slice(header);
@@ -407,7 +525,7 @@ impl Depacketizer {
             let fu = *fu;
             self.fu = None;
             self.side[fu.prefix_pos..fu.prefix_pos + 4].copy_from_slice(&fu.nal_len.to_be_bytes());
-            if is_param_set(self.codec, fu.nal_type) {
+            if is_param_set(self.codec, fu.nal_type) && fu.nal_len as usize <= MAX_PARAM_SET_BYTES {
                 let mut s = std::mem::take(&mut self.scratch);
                 s.clear();
                 for p in &self.pieces[fu.first_piece..] {
@@ -446,6 +564,9 @@ impl Depacketizer {
     }
 
     fn note_param_set(&mut self, nal_type: u8, nal: &[u8]) {
+        if nal.len() > MAX_PARAM_SET_BYTES {
+            return;
+        }
         let slot = match (self.codec, nal_type) {
             (Codec::H264, 7) | (Codec::H265, 33) => &mut self.params.sps,
             (Codec::H264, 8) | (Codec::H265, 34) => &mut self.params.pps,
@@ -494,6 +615,19 @@ impl Depacketizer {
         self.completed_pieces = self.pieces.len();
         self.completed_side = self.side.len();
         self.stats.frames += 1;
+    }
+
+    /// Drops the access unit in progress because it does not fit the
+    /// caller's receive buffer (as if its packets were lost) and skips its
+    /// remaining packets. Returns false when it held no bytes of the buffer.
+    pub fn drop_oversized_in_progress(&mut self) -> bool {
+        if self.recv_floor().is_none() {
+            return false;
+        }
+        self.skip_ts = self.au.and_then(|a| a.ts);
+        self.stats.oversized_frames += 1;
+        self.loss();
+        true
     }
 
     fn drop_pieces(&mut self, a: &AuState) {

@@ -264,3 +264,154 @@ fn h265_aggregation_and_fragmentation() {
     assert_eq!(gathered(&d, &w), lp(&[vps, sps, pps, &idr]));
     assert!(d.params().is_complete(Codec::H265));
 }
+
+/// A STAP-A packet of `n` 1-byte NAL units of type `nal`.
+fn stap_a_of_tiny_nals(n: usize, nal: u8) -> Vec<u8> {
+    let mut v = vec![24];
+    for _ in 0..n {
+        v.extend_from_slice(&[0, 1, nal]);
+    }
+    v
+}
+
+/// Capacities of every vector the depacketizer owns stay within twice the
+/// bounds documented on [`Limits`] (vectors grow by doubling), or their
+/// initial capacity.
+fn assert_bounded(d: &Depacketizer) {
+    let l = d.limits();
+    let cap = |bound: usize, initial: usize| (2 * bound).max(initial);
+    assert!(d.pieces.len() <= l.max_pieces, "{} pieces held, limit {}", d.pieces.len(), l.max_pieces);
+    assert!(d.pieces.capacity() <= cap(l.max_pieces, 1024), "pieces capacity {}", d.pieces.capacity());
+    assert!(d.side.capacity() <= cap(6 * l.max_pieces, 4096), "side capacity {}", d.side.capacity());
+    assert!(d.frames.capacity() <= cap(l.max_pieces, 64), "frames capacity {}", d.frames.capacity());
+    for v in [&d.scratch, &d.params.vps, &d.params.sps, &d.params.pps] {
+        assert!(v.capacity() <= 2 * MAX_PARAM_SET_BYTES, "parameter buffer capacity {}", v.capacity());
+    }
+}
+
+/// A hostile camera: frames of 60,000 1-byte NAL units (three STAP-A
+/// packets of 20,000 each), over and over. Whether the caller never clears
+/// completed frames or clears them after every packet (as the recorder
+/// does after a batch), every vector stays bounded; what does not fit is
+/// dropped as a discontinuity, and a normal keyframe afterwards is
+/// recorded.
+#[test]
+fn hostile_stap_a_of_one_byte_nals_keeps_every_buffer_bounded() {
+    for clear_each_packet in [false, true] {
+        let mut w = Wire::new();
+        let mut seq = 0u16;
+        for f in 0..40u32 {
+            for part in 0..3 {
+                w.rtp(seq, f * 3600, part == 2, &stap_a_of_tiny_nals(20_000, 0x65));
+                seq += 1;
+            }
+        }
+        w.rtp(seq, 40 * 3600, true, &[0x65, 1, 2, 3]);
+        let mut d = Depacketizer::new(Codec::H264, PT, CodecParams::default());
+        let (mut delivered, mut errors) = (Vec::new(), 0);
+        for &(s, e) in &w.pkts {
+            if let Err(err) = d.push(&w.buf, s, e) {
+                assert!(matches!(err, DepacketizeError::TooManyPieces { .. }), "{err}");
+                errors += 1;
+            }
+            assert_bounded(&d);
+            if clear_each_packet {
+                delivered.extend_from_slice(d.frames());
+                d.clear_completed();
+            }
+        }
+        delivered.extend_from_slice(d.frames());
+        let last = delivered.last().copied().unwrap();
+        assert_eq!((last.pts, last.len), (40 * 3600, 8), "the normal keyframe after the attack is recorded");
+        if clear_each_packet {
+            // 120,000 pieces per frame fit the default 131,072: every frame is kept.
+            assert_eq!((delivered.len(), errors, d.stats().oversized_frames), (41, 0, 0));
+        } else {
+            // Never cleared: the first frame fills the limit, the rest are dropped.
+            assert!(d.stats().oversized_frames >= 39, "{:?}", d.stats());
+            assert_eq!(errors as u64, d.stats().oversized_frames);
+            assert!(last.discontinuity && last.keyframe);
+            assert_eq!(d.stats().bad_packets, 0);
+        }
+    }
+}
+
+/// The same attack against a small limit: frames of 60,000 NAL units never
+/// fit 8,192 pieces; each is dropped once (its remaining packets skipped
+/// without further errors), memory stays bounded, and recording resumes at
+/// the next keyframe.
+#[test]
+fn frames_over_the_piece_limit_are_dropped_once_each() {
+    let mut w = Wire::new();
+    let mut seq = 0u16;
+    for f in 0..20u32 {
+        for part in 0..3 {
+            w.rtp(seq, f * 3600, part == 2, &stap_a_of_tiny_nals(20_000, 0x65));
+            seq += 1;
+        }
+    }
+    w.rtp(seq, 20 * 3600, true, &[0x65, 9]);
+    let mut d = Depacketizer::with_limits(Codec::H264, PT, CodecParams::default(), Limits::for_buffer(1 << 20));
+    assert_eq!(d.limits().max_pieces, 8192);
+    let (mut errors, mut f) = (0, Vec::new());
+    for &(s, e) in &w.pkts {
+        if d.push(&w.buf, s, e).is_err() {
+            errors += 1;
+        }
+        assert_bounded(&d);
+        f.extend_from_slice(d.frames());
+        d.clear_completed();
+    }
+    assert_eq!((errors, d.stats().oversized_frames), (20, 20));
+    assert_eq!(f.len(), 1);
+    assert!(f[0].keyframe && f[0].discontinuity && f[0].pts == 20 * 3600);
+}
+
+#[test]
+fn access_unit_over_max_frame_bytes_is_dropped_and_the_session_goes_on() {
+    let limits = Limits { max_frame_bytes: 10_000, max_pieces: 4096 };
+    let mut big = vec![0x65];
+    big.extend(std::iter::repeat_n(0x11u8, 30_000));
+    let mut w = Wire::new();
+    w.rtp(1, 0, true, &[0x65, 1]);
+    let frags = fu_a(&big, 1000);
+    for (i, f) in frags.iter().enumerate() {
+        w.rtp(2 + i as u16, 3600, i + 1 == frags.len(), f);
+    }
+    let n = 2 + frags.len() as u16;
+    w.rtp(n, 7200, true, &[0x41, 2]); // P frame after the loss: dropped
+    w.rtp(n + 1, 10800, true, &[0x65, 3]);
+    let mut d = Depacketizer::with_limits(Codec::H264, PT, CodecParams::default(), limits);
+    let r = w.run(&mut d);
+    let errs: Vec<&DepacketizeError> = r.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(errs, vec![&DepacketizeError::FrameTooLarge { codec: Codec::H264, limit: 10_000 }]);
+    assert!(errs[0].to_string().contains("limit of 10000 bytes"), "{}", errs[0]);
+    let f: Vec<(i64, bool, bool)> = d.frames().iter().map(|f| (f.pts, f.keyframe, f.discontinuity)).collect();
+    assert_eq!(f, vec![(0, true, false), (10800, true, true)]);
+    assert_eq!(d.stats().oversized_frames, 1);
+    assert_eq!(d.stats().bad_packets, 0);
+    assert_eq!(gathered(&d, &w), lp(&[&[0x65, 1], &[0x65, 3]]));
+}
+
+#[test]
+fn caller_can_drop_a_frame_that_does_not_fit_its_buffer() {
+    let idr = idr();
+    let frags = fu_a(&idr, 1000);
+    let mut w = Wire::new();
+    w.rtp(1, 0, false, &frags[0]);
+    w.rtp(2, 0, false, &frags[1]);
+    let mut d = Depacketizer::new(Codec::H264, PT, CodecParams::default());
+    w.run(&mut d);
+    assert!(d.recv_floor().is_some());
+    assert!(d.drop_oversized_in_progress());
+    assert_eq!((d.recv_floor(), d.held_pieces(), d.stats().oversized_frames), (None, 0, 1));
+    assert!(!d.drop_oversized_in_progress());
+    // The rest of the dropped frame is skipped quietly; the next keyframe
+    // is a discontinuity.
+    let mut w2 = Wire::new();
+    w2.rtp(3, 0, true, &frags[2]);
+    w2.rtp(4, 3600, true, &[0x65, 5]);
+    assert!(w2.run(&mut d).iter().all(|r| r.is_ok()));
+    assert_eq!(d.frames().len(), 1);
+    assert!(d.frames()[0].discontinuity);
+}

@@ -127,7 +127,12 @@ fn skip_h264_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), SpsE
     let mut next: i32 = 8;
     for _ in 0..size {
         if next != 0 {
+            // H.264 7.4.2.1.1: delta_scale lies in -128..=127, which also
+            // keeps `last + delta` far from i32 overflow.
             let delta = r.se()?;
+            if !(-128..=127).contains(&delta) {
+                return Err(SpsError::Invalid("delta_scale outside -128..127"));
+            }
             next = (last + delta).rem_euclid(256);
         }
         if next != 0 {
@@ -419,6 +424,21 @@ mod tests {
         assert_eq!((s.general_profile_idc, s.general_level_idc, s.width, s.height), (1, 120, 1920, 1080));
         assert_eq!((s.chroma_format_idc, s.bit_depth_luma_minus8, s.bit_depth_chroma_minus8), (1, 0, 0));
         assert_eq!(picture_size(Codec::H265, H265_SPS_1080), Ok((1920, 1080)));
+    }
+
+    /// Fuzzer find (fuzz/regressions/sps/scaling-list-delta-overflow): a
+    /// High-profile SPS whose scaling list has a delta_scale of about 2^31
+    /// made `last + delta` overflow (a panic in debug builds).
+    #[test]
+    fn huge_scaling_list_delta_is_an_error_not_an_overflow() {
+        const INPUT: &str = "672cffffffffffffffffffff01fffcfe4e7effabf183000000007fffffff5b7aff24e0";
+        let nal: Vec<u8> =
+            (0..INPUT.len()).step_by(2).map(|i| u8::from_str_radix(&INPUT[i..i + 2], 16).unwrap()).collect();
+        assert_eq!(parse_h264_sps(&nal), Err(SpsError::Invalid("delta_scale outside -128..127")));
+        assert!(picture_size(Codec::H264, &nal).is_err());
+        let _ = parse_h265_sps(&nal);
+        let regression = include_bytes!("../../../fuzz/regressions/sps/scaling-list-delta-overflow");
+        assert_eq!(&regression[..], &nal[..], "the unit test and the kept fuzz regression are the same input");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::io::IoSlice;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hotspare_media::depacketize::{Depacketizer, Piece};
+use hotspare_media::depacketize::{Depacketizer, Limits, Piece};
 use hotspare_media::{interleaved, rtp};
 use hotspare_rtsp::client::{parse_in_stream, InStream};
 use hotspare_rtsp::Session;
@@ -74,7 +74,12 @@ pub async fn record_session(
     let mut p = Pipeline {
         buf,
         pos: 0,
-        d: Depacketizer::new(video.codec, video.payload_type, video.params),
+        d: Depacketizer::with_limits(
+            video.codec,
+            video.payload_type,
+            video.params,
+            Limits::for_buffer(opts.max_buffer),
+        ),
         frames: Vec::with_capacity(64),
         iov_storage: Vec::with_capacity(1024),
         info,
@@ -305,16 +310,27 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    /// The buffer is nearly full: write what is complete, else grow.
+    /// The buffer is nearly full: write what is complete, else grow up to
+    /// `max`; a frame in progress that still does not fit is dropped (a
+    /// discontinuity), and the session goes on.
     fn make_room(&mut self, max: usize) -> Result<(), RecordError> {
         self.flush()?;
         let spare = self.buf.capacity() - self.buf.len();
         if spare < 64 * 1024 {
             let want = (self.buf.capacity() * 2).min(max);
-            if want <= self.buf.capacity() {
+            if want > self.buf.capacity() {
+                self.buf.reserve_exact(want - self.buf.len());
+            } else if self.d.drop_oversized_in_progress() {
+                log::warn!(
+                    "{}: a frame of over {} bytes does not fit the receive buffer (max {max} bytes): dropped, recording resumes at the next keyframe",
+                    self.camera,
+                    self.buf.len()
+                );
+                self.flush()?;
+            }
+            if self.buf.capacity() - self.buf.len() < 64 * 1024 {
                 return Err(RecordError::FrameTooLarge(self.buf.len()));
             }
-            self.buf.reserve_exact(want - self.buf.len());
         }
         Ok(())
     }

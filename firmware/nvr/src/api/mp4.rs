@@ -246,22 +246,11 @@ pub(super) async fn mp4(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hotspare_media::Codec;
-    use hotspare_store::{Origin, SegmentId};
+    use hotspare_store::Origin;
 
     /// A closed segment of `dur_s` seconds starting at `start_s`.
     fn seg(start_s: i64, dur_s: u64) -> SegmentInfo {
-        SegmentInfo {
-            id: SegmentId { start_wall_us: start_s * 1_000_000, seq: 0 },
-            camera: "c".into(),
-            start_wall_us: start_s * 1_000_000,
-            duration_90k: dur_s * 90_000,
-            frames: (dur_s * 25) as u32,
-            bytes: 1,
-            codec: Codec::H264,
-            open: false,
-            origin: Origin::Local,
-        }
+        crate::api::recordings::tests::seg(start_s, dur_s, Origin::Local)
     }
 
     #[test]

@@ -159,12 +159,13 @@ pub(super) async fn recordings(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use hotspare_media::Codec;
     use hotspare_store::SegmentId;
 
-    fn seg(start_s: i64, dur_s: u64, origin: Origin) -> SegmentInfo {
+    /// A closed segment of `dur_s` seconds starting at `start_s` (also used by `mp4`'s tests).
+    pub(crate) fn seg(start_s: i64, dur_s: u64, origin: Origin) -> SegmentInfo {
         SegmentInfo {
             id: SegmentId { start_wall_us: start_s * 1_000_000, seq: 0 },
             camera: "c".into(),

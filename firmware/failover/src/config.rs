@@ -514,17 +514,21 @@ fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str, insecure: bool) -
             url.scheme()
         )));
     }
+    // Also as written: the URL parser repairs forms such as `http:/host` or `http:'/x` into
+    // another URL than the installer meant.
+    if !(s.starts_with("https://") || s.starts_with("http://")) {
+        return Err(bad("expected https://host:port".to_owned()));
+    }
     if url.host_str().unwrap_or_default().is_empty() {
         return Err(bad("no host".to_owned()));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("credentials belong in admin_user/admin_password, not in the URL".to_owned()));
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("no query or fragment allowed".to_owned()));
+    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+        return Err(bad("expected https://host:port, with no path, query or fragment".to_owned()));
     }
-    // The URL as parsed, not as written: the parser repairs forms such as `http:/host` or
-    // `http:'/host`, and the spare must use exactly what was checked.
+    // The URL as parsed (normalised), which is what was checked.
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 

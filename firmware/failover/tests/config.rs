@@ -172,9 +172,13 @@ fn nvr_entries() {
     bad(&GOOD.replace("https://127.0.0.1:8081/", "ftp://127.0.0.1"), "nvr[0].url", "scheme");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "https://admin:pw@127.0.0.1"), "nvr[0].url", "credentials");
     bad(&GOOD.replace("https://127.0.0.1:8081/", "not a url"), "nvr[0].url", "not a URL");
-    // A form the URL parser repairs is kept as parsed (found by the config fuzz target).
-    let c = parse(&GOOD.replace("https://127.0.0.1:8081/", "https:'/127.0.0.1:8081")).unwrap();
-    assert!(c.nvrs[0].url.starts_with("https://127.0.0.1:8081"), "{}", c.nvrs[0].url);
+    // Forms the URL parser would repair into another URL are refused (found by the config fuzz
+    // target: `http:'/host` parsed as host `'`).
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "https:'/127.0.0.1:8081"), "nvr[0].url", "expected https://");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "https:/127.0.0.1:8081"), "nvr[0].url", "expected https://");
+    bad(&GOOD.replace("https://127.0.0.1:8081/", "https://127.0.0.1:8081/api"), "nvr[0].url", "no path");
+    let c = parse(&GOOD.replace("https://127.0.0.1:8081/", "https://NVR1.example:8081/")).unwrap();
+    assert_eq!(c.nvrs[0].url, "https://nvr1.example:8081");
 }
 
 #[test]

@@ -93,25 +93,6 @@ impl NvrClient {
     pub async fn config(&self, timeout: Duration) -> Result<TakeoverConfig, ClientError> {
         self.get_json("/api/v1/config", true, timeout).await
     }
-
-    /// `POST /api/v1/import`: one segment, index bytes then sample bytes.
-    pub async fn import(&self, seg: &ImportSegment, body: Vec<u8>) -> Result<ImportReceipt, ClientError> {
-        let url = format!("{}/api/v1/import", self.base);
-        let header =
-            serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
-        let resp = self
-            .http
-            .post(&url)
-            .timeout(Duration::from_secs(120))
-            .basic_auth(&self.user, Some(&self.password))
-            .header("X-Hotspare-Segment", header)
-            .header("Content-Type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ClientError::Http { url: url.clone(), detail: describe(&e) })?;
-        decode(url, resp).await
-    }
 }
 
 /// Reply to one chunk of a resumable import.

@@ -49,7 +49,7 @@ fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(ApiError { error: msg.into() })).into_response()
 }
 
-/// Every route with the access it needs (documented in `docs/api.md`); the router is built from
+/// Every route with the access it needs (documented in `docs/ref/api.md`); the router is built from
 /// this table only.
 fn routes() -> Vec<Route<ApiState>> {
     let viewer = Access::Needs(Role::Viewer);

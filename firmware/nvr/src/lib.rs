@@ -1,6 +1,6 @@
 //! The protected recording server role (`hotspare nvr`): records its own
 //! cameras and serves the HTTP/JSON API ([`hotspare_api`], documented in
-//! `docs/api.md`) that failover spares read.
+//! `docs/ref/api.md`) that failover spares read.
 //!
 //! Two processes, as on the real box:
 //! - the **API process** ([`run_nvr`]): axum server, storage health checks,

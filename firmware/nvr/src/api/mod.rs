@@ -155,7 +155,7 @@ async fn method_not_allowed() -> Failure {
 }
 
 /// Every route under [`hotspare_api::PREFIX`] with the role it needs (documented in
-/// `docs/api.md`). The router is built from this table only.
+/// `docs/ref/api.md`). The router is built from this table only.
 pub fn routes() -> Vec<Route<Shared>> {
     let p = hotspare_api::PREFIX;
     let viewer = Access::Needs(Role::Viewer);

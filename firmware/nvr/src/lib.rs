@@ -22,7 +22,6 @@ pub mod health;
 pub mod recorder;
 pub mod status_file;
 pub mod supervisor;
-pub mod times;
 
 pub use config::{ConfigError, NvrConfig};
 /// Password hashes (moved to [`hotspare_http::password`]; re-exported for existing callers).

@@ -5,7 +5,7 @@
 //! Two processes, as on the real box:
 //! - the **API process** ([`run_nvr`]): axum server, storage health checks,
 //!   read-only view of the store ([`hotspare_store::Store::open_readonly`]),
-//!   imports of failover segments, and the supervisor of
+//!   imports of failover segments, and the supervision ([`recorder_child`]) of
 //! - the **recorder process** ([`recorder::run_recorder`], `hotspare
 //!   nvr-recorder`): records every camera, runs retention, and writes
 //!   `<storage.dir>/.recorder-status.json` every second ([`status_file`]).
@@ -13,15 +13,17 @@
 //!   recorder shows as a stale status file, i.e. cameras not recording.
 //!
 //! Modules: [`config`] (nvr.toml, accounts),
-//! [`health`] (write probe, mdstat), [`status_file`], [`recorder`],
-//! [`supervisor`], [`api`] (routes, MP4 serving, import, spare proxying).
+//! [`health`] (storage verdict from the volume probe and mdstat of
+//! [`hotspare_platform`]), [`status_file`], [`recorder`], [`recorder_child`],
+//! [`api`] (routes, MP4 serving through [`hotspare_video_http`], import,
+//! spare proxying).
 
 pub mod api;
 pub mod config;
 pub mod health;
 pub mod recorder;
+pub mod recorder_child;
 pub mod status_file;
-pub mod supervisor;
 
 pub use config::{ConfigError, NvrConfig};
 /// Password hashes (moved to [`hotspare_http::password`]; re-exported for existing callers).
@@ -87,7 +89,7 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         .await
         .map_err(|source| NvrError::Bind { addr: cfg.listen(), source })?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let child = supervisor::spawn(recorder_exe, config_path.to_owned(), stop_rx);
+    let child = recorder_child::supervise(recorder_exe, config_path.to_owned(), stop_rx);
     let state = api::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
     let health_task = state.health.spawn();
     let app = api::router(state.clone());

@@ -107,7 +107,8 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
             None
         }
     };
-    let served = hotspare_http::serve(listener, app, server_limits(), terminated(), tls).await;
+    let served =
+        hotspare_http::serve(listener, app, hotspare_http::ServerLimits::for_this_process(), terminated(), tls).await;
     log::info!("nvr: stopping");
     health_task.abort();
     let _ = stop.send(true);
@@ -126,28 +127,6 @@ pub fn tls_identity(cfg: &NvrConfig, config_path: &Path) -> Result<Option<hotspa
     hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare nvr {}", cfg.server.serial))
         .map(Some)
         .map_err(|e| NvrError::Other(format!("TLS identity: {e}")))
-}
-
-/// The server limits of a role process: the defaults, after raising the soft open-files limit
-/// toward the hard one, with the total connection cap kept 128 below the descriptors available,
-/// so the caps bind before file descriptors run out (the store, sockets to spares and
-/// cameras need some too).
-pub fn server_limits() -> hotspare_http::ServerLimits {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    const WANTED: u64 = 65_536;
-    let l = getrlimit(Resource::Nofile);
-    let mut files = l.current.unwrap_or(WANTED);
-    let target = l.maximum.map_or(WANTED, |m| m.min(WANTED));
-    if target > files {
-        match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: l.maximum }) {
-            Ok(()) => files = target,
-            Err(e) => log::warn!("cannot raise the open-files limit to {target}: {e}"),
-        }
-    }
-    let mut limits = hotspare_http::ServerLimits::default();
-    let room = usize::try_from(files.saturating_sub(128)).unwrap_or(usize::MAX).max(16);
-    limits.max_connections = limits.max_connections.min(room);
-    limits
 }
 
 fn cfg_addr(l: &tokio::net::TcpListener) -> String {

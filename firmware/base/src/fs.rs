@@ -68,15 +68,15 @@ fn replace(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<(), Fs
     written?;
     if durable {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            sync_dir(dir).map_err(FsError::at(dir, "fsync directory"))?;
+            sync_dir(dir)?;
         }
     }
     Ok(())
 }
 
 /// fsyncs a directory so entries created, renamed or removed in it are durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(FsError::at(dir, "fsync directory"))
 }
 
 /// Whether `e` is "no space left on device" (ENOSPC): a full volume is a recycling problem,

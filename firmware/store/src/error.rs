@@ -60,6 +60,12 @@ pub enum StoreError {
     BadRange { start: u64, end: u64, total: u64 },
 }
 
+impl From<hotspare_base::fs::FsError> for StoreError {
+    fn from(e: hotspare_base::fs::FsError) -> Self {
+        StoreError::Io { path: e.path, op: e.op, source: e.source }
+    }
+}
+
 impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
         StoreError::Io { path: path.into(), op, source }

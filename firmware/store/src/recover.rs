@@ -17,7 +17,7 @@ use crate::origin::Origin;
 use crate::origin::{read_origin, ORIGIN_EXT};
 use crate::scan;
 use crate::segment::{SegMeta, SegmentId, CORRUPT_EXT, INDEX_EXT, SAMPLE_EXT, TMP_EXT};
-use crate::sync_dir;
+use hotspare_base::fs::sync_dir;
 use hotspare_media::Codec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Seek, SeekFrom, Write};

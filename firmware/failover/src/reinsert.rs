@@ -11,6 +11,7 @@
 //! logged, reported in [`ReinsertProgress::set_aside`] and kept on the spare,
 //! and the others go on; any other failure is retried with backoff.
 
+use hotspare_base::LockExt;
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::PathBuf;
@@ -190,8 +191,8 @@ pub async fn run_with(
     opts: ReinsertOptions,
 ) {
     let mut delay = Duration::from_millis(500);
-    let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock().unwrap_or_else(|p| p.into_inner()));
-    set(&|p| p.started_us = crate::engine::now_us());
+    let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock_or_recover());
+    set(&|p| p.started_us = hotspare_base::clock::now_us());
     let mut set_aside: BTreeSet<(String, SegmentId)> = BTreeSet::new();
     loop {
         let segs: Vec<SegmentInfo> =
@@ -200,7 +201,7 @@ pub async fn run_with(
         if segs.is_empty() {
             set(&|p| {
                 p.finished = true;
-                p.finished_us = Some(crate::engine::now_us());
+                p.finished_us = Some(hotspare_base::clock::now_us());
             });
             log::info!("{nvr}: re-insertion finished ({} segments set aside)", set_aside.len());
             return;

@@ -346,13 +346,13 @@ impl Site {
 
     /// SIGKILL to NVR `i` and its recorder (a power cut); returns when.
     pub fn kill_nvr(&mut self, i: usize) -> i64 {
-        let t = crate::site_now_us();
+        let t = hotspare_base::clock::now_us();
         self.procs[i].kill_hard();
         t
     }
 
     pub fn restart_nvr(&mut self, i: usize) -> Result<i64, CliError> {
-        let t = crate::site_now_us();
+        let t = hotspare_base::clock::now_us();
         self.procs[i] = Self::spawn_nvr(&self.dir, &self.nvrs[i])?;
         Ok(t)
     }

@@ -75,7 +75,7 @@ impl StoreError {
     pub fn is_no_space(&self) -> bool {
         match self {
             StoreError::Full(_) => true,
-            StoreError::Io { source, .. } => source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()),
+            StoreError::Io { source, .. } => hotspare_base::fs::is_nospc(source),
             _ => false,
         }
     }

@@ -5,6 +5,7 @@
 pub mod mdstat;
 
 use hotspare_api::{Disk, DiskState, RaidStatus, StorageStatus};
+use hotspare_base::fs::is_nospc;
 use hotspare_base::LockExt;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -23,10 +24,6 @@ pub struct Probe {
     pub writable: bool,
     /// Empty when the probe succeeded.
     pub detail: String,
-}
-
-fn is_nospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
 }
 
 /// Create, write, fdatasync and unlink `<dir>/.probe-<pid>`. ENOSPC leaves the volume

@@ -97,11 +97,7 @@ fn store_of(st: &ApiState, key: &str) -> Option<(String, Arc<Store>)> {
 }
 
 fn parse_time(s: Option<&String>) -> Result<Option<i64>, String> {
-    let Some(s) = s else { return Ok(None) };
-    if let Ok(us) = s.parse::<i64>() {
-        return Ok(Some(us));
-    }
-    hotspare_nvr::times::parse_time(s).map(Some)
+    s.map(|s| hotspare_base::time::parse_time_us(s)).transpose().map_err(|e| e.to_string())
 }
 
 async fn held_recordings(

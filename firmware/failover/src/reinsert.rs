@@ -11,7 +11,7 @@
 //! logged, reported in [`ReinsertProgress::set_aside`] and kept on the spare,
 //! and the others go on; any other failure is retried with backoff.
 
-use hotspare_base::LockExt;
+use hotspare_base::{Backoff, LockExt};
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::PathBuf;
@@ -190,7 +190,7 @@ pub async fn run_with(
     progress: Arc<Mutex<ReinsertProgress>>,
     opts: ReinsertOptions,
 ) {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock_or_recover());
     set(&|p| p.started_us = hotspare_base::clock::now_us());
     let mut set_aside: BTreeSet<(String, SegmentId)> = BTreeSet::new();
@@ -220,7 +220,7 @@ pub async fn run_with(
                             p.already_there += 1;
                         }
                     });
-                    delay = Duration::from_millis(500);
+                    backoff.succeeded();
                 }
                 Err(PushError::Rejected(e)) => {
                     let uid = segment_uid(&spare_serial, &nvr, seg);
@@ -232,7 +232,7 @@ pub async fn run_with(
                     });
                 }
                 Err(PushError::Retry(e)) => {
-                    log::warn!("{nvr}: re-inserting {}: {e}; retrying in {delay:?}", seg.camera);
+                    log::warn!("{nvr}: re-inserting {}: {e}; retrying in {:?}", seg.camera, backoff.next_delay());
                     set(&|p| p.last_error = Some(e.clone()));
                     failed = true;
                     break;
@@ -240,8 +240,7 @@ pub async fn run_with(
             }
         }
         if failed {
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(30));
+            tokio::time::sleep(backoff.failed()).await;
         }
     }
 }

@@ -5,7 +5,7 @@
 //! rate-limited: after [`AuthLimits::free_failures`] wrong passwords it is
 //! answered 429 with `Retry-After` (exponential backoff), without hashing.
 
-use hotspare_base::LockExt;
+use hotspare_base::{Backoff, LockExt};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -332,7 +332,7 @@ impl Authenticator {
         c.last_failure = Some(now);
         if c.failures >= self.limits.free_failures {
             let doublings = (c.failures - self.limits.free_failures).min(20);
-            let backoff = self.limits.first_backoff.saturating_mul(1 << doublings).min(self.limits.max_backoff);
+            let backoff = Backoff::nth(self.limits.first_backoff, self.limits.max_backoff, doublings);
             c.blocked_until = Some(now + backoff);
         }
     }

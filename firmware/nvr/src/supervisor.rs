@@ -2,6 +2,7 @@
 //! it when it exits (backoff 1 s doubling to 10 s, reset after a minute of
 //! running), and on shutdown stop it with SIGTERM (SIGKILL after 5 s).
 
+use hotspare_base::Backoff;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ async fn stop(child: &mut Child) {
 /// Runs the recorder process until `shutdown` turns true.
 pub fn spawn(exe: PathBuf, config: PathBuf, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut backoff = BACKOFF_MIN;
+        let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -62,14 +63,14 @@ pub fn spawn(exe: PathBuf, config: PathBuf, mut shutdown: watch::Receiver<bool>)
                 Err(e) => log::error!("cannot start the recorder process {}: {e}", exe.display()),
             }
             if started.elapsed() >= STABLE_AFTER {
-                backoff = BACKOFF_MIN;
+                backoff.succeeded();
             }
-            log::info!("restarting the recorder process in {backoff:?}");
+            let delay = backoff.failed();
+            log::info!("restarting the recorder process in {delay:?}");
             tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.changed() => return,
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     })
 }

@@ -55,13 +55,13 @@ fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
 fn routes() -> Vec<Route<ApiState>> {
     let viewer = Access::Needs(Role::Viewer);
     vec![
-        Route::new("GET", "/api/v1/status", viewer, get(get_status)),
-        Route::new("GET", "/api/v1/whoami", Access::Handler, get(whoami)),
+        Route::new("GET", hotspare_api::api_path!("/status"), viewer, get(get_status)),
+        Route::new("GET", hotspare_api::api_path!("/whoami"), Access::Handler, get(whoami)),
         // UPnP control points fetch the description without credentials; it holds what SSDP
         // already announces (name, serial of the taken-over NVR).
-        Route::new("GET", "/api/v1/upnp/description.xml", Access::Public, get(upnp_description)),
-        Route::new("GET", "/api/v1/held/{nvr}/recordings", viewer, get(held_recordings)),
-        Route::new("GET", "/api/v1/held/{nvr}/recordings/{file}", viewer, get(held_mp4)),
+        Route::new("GET", hotspare_api::api_path!("/upnp/description.xml"), Access::Public, get(upnp_description)),
+        Route::new("GET", hotspare_api::api_path!("/held/{nvr}/recordings"), viewer, get(held_recordings)),
+        Route::new("GET", hotspare_api::api_path!("/held/{nvr}/recordings/{file}"), viewer, get(held_mp4)),
     ]
 }
 

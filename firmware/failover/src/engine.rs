@@ -445,9 +445,10 @@ impl Engine {
             name: snap.config.server.name.clone(),
             serial: self.cfg.spare.serial.clone(),
             location: format!(
-                "{}://{}/api/v1/upnp/description.xml",
+                "{}://{}{}",
                 if self.cfg.tls.insecure { "http" } else { "https" },
-                self.cfg.spare.listen
+                self.cfg.spare.listen,
+                hotspare_api::api_path!("/upnp/description.xml")
             ),
         };
         if on {

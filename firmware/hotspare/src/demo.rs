@@ -181,7 +181,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         ok &= failover_frames > 0;
         // Playback of the outage window from the NVR, re-inserted video included.
         let (from, to) = (killed_us - 2_000_000, back_us + 2_000_000);
-        let url = format!("{}/api/v1/recordings/{cam}.mp4?from={from}&to={to}", nvr1.url());
+        let url = format!("{}{}/{cam}.mp4?from={from}&to={to}", nvr1.url(), hotspare_api::api_path!("/recordings"));
         let mp4 = dir.join(format!("nvr1-{cam}-outage.mp4"));
         let check = match http.bytes(&url).await {
             Ok(b) => {

@@ -152,15 +152,15 @@ impl Http {
     }
 
     pub async fn spare(&self, base: &str) -> Result<SpareStatus, String> {
-        self.get(&format!("{base}/api/v1/status")).await
+        self.get(&format!("{base}{}", hotspare_api::api_path!("/status"))).await
     }
 
     pub async fn nvr(&self, base: &str) -> Result<NvrStatus, String> {
-        self.get(&format!("{base}/api/v1/status")).await
+        self.get(&format!("{base}{}", hotspare_api::api_path!("/status"))).await
     }
 
     pub async fn recordings(&self, base: &str, camera: &str) -> Result<Recordings, String> {
-        self.get(&format!("{base}/api/v1/recordings?camera={camera}")).await
+        self.get(&format!("{base}{}?camera={camera}", hotspare_api::api_path!("/recordings"))).await
     }
 }
 

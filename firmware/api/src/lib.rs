@@ -7,8 +7,18 @@ use serde::{Deserialize, Serialize};
 
 pub mod ssdp;
 
+/// The path of an API endpoint, a `&'static str`: `api_path!("/status")` is
+/// `"/api/v1/status"`. Route tables and clients build every path with it (or [`PREFIX`]), so
+/// the version prefix is written once.
+#[macro_export]
+macro_rules! api_path {
+    ($path:literal) => {
+        concat!("/api/v1", $path)
+    };
+}
+
 /// API version prefix of every path.
-pub const PREFIX: &str = "/api/v1";
+pub const PREFIX: &str = api_path!("");
 
 /// `GET /api/v1/status`: is the server alive, recording, healthy?
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

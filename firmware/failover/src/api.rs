@@ -6,6 +6,7 @@
 //! admins of the protected NVRs and `[[account]]` tables
 //! ([`crate::config::Config::api_accounts`]).
 
+use hotspare_base::LockExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -54,13 +55,13 @@ fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
 fn routes() -> Vec<Route<ApiState>> {
     let viewer = Access::Needs(Role::Viewer);
     vec![
-        Route::new("GET", "/api/v1/status", viewer, get(get_status)),
-        Route::new("GET", "/api/v1/whoami", Access::Handler, get(whoami)),
+        Route::new("GET", hotspare_api::api_path!("/status"), viewer, get(get_status)),
+        Route::new("GET", hotspare_api::api_path!("/whoami"), Access::Handler, get(whoami)),
         // UPnP control points fetch the description without credentials; it holds what SSDP
         // already announces (name, serial of the taken-over NVR).
-        Route::new("GET", "/api/v1/upnp/description.xml", Access::Public, get(upnp_description)),
-        Route::new("GET", "/api/v1/held/{nvr}/recordings", viewer, get(held_recordings)),
-        Route::new("GET", "/api/v1/held/{nvr}/recordings/{file}", viewer, get(held_mp4)),
+        Route::new("GET", hotspare_api::api_path!("/upnp/description.xml"), Access::Public, get(upnp_description)),
+        Route::new("GET", hotspare_api::api_path!("/held/{nvr}/recordings"), viewer, get(held_recordings)),
+        Route::new("GET", hotspare_api::api_path!("/held/{nvr}/recordings/{file}"), viewer, get(held_mp4)),
     ]
 }
 
@@ -81,26 +82,22 @@ pub fn router(
 }
 
 async fn get_status(State(st): State<ApiState>) -> Json<SpareStatus> {
-    Json(st.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    Json(st.status.lock_or_recover().clone())
 }
 
 /// NVR id from an id or a serial, and its store.
 fn store_of(st: &ApiState, key: &str) -> Option<(String, Arc<Store>)> {
-    let stores = st.stores.lock().unwrap_or_else(|p| p.into_inner());
+    let stores = st.stores.lock_or_recover();
     if let Some(s) = stores.get(key) {
         return Some((key.to_string(), s.clone()));
     }
-    let status = st.status.lock().unwrap_or_else(|p| p.into_inner());
+    let status = st.status.lock_or_recover();
     let id = status.nvrs.iter().find(|n| n.serial.as_deref() == Some(key))?.id.clone();
     stores.get(&id).map(|s| (id, s.clone()))
 }
 
 fn parse_time(s: Option<&String>) -> Result<Option<i64>, String> {
-    let Some(s) = s else { return Ok(None) };
-    if let Ok(us) = s.parse::<i64>() {
-        return Ok(Some(us));
-    }
-    hotspare_video_http::times::parse_time(s).map(Some)
+    s.map(|s| hotspare_base::time::parse_time_us(s)).transpose().map_err(|e| e.to_string())
 }
 
 async fn held_recordings(
@@ -167,11 +164,11 @@ fn xml_escape(s: &str) -> String {
 /// UPnP device description of a taken-over NVR the spare announces (the
 /// SSDP `LOCATION`): its server name as the friendly name.
 async fn upnp_description(State(st): State<ApiState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let acting = st.acting.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let acting = st.acting.lock_or_recover().clone();
     let Some(a) = acting.iter().find(|a| q.get("name").is_none_or(|n| *n == a.server_name)) else {
         return fail(StatusCode::NOT_FOUND, "no NVR is taken over");
     };
-    let spare = st.status.lock().unwrap_or_else(|p| p.into_inner()).serial.clone();
+    let spare = st.status.lock_or_recover().serial.clone();
     let uuid = crate::ssdp::device_uuid(&spare, &a.server_name);
     let body = format!(
         "<?xml version=\"1.0\"?>\n<root xmlns=\"urn:schemas-upnp-org:device-1-0\">\n\
@@ -197,7 +194,7 @@ struct WhoAmI {
 /// spare accepts a failed NVR's admin while it stands in for it (rate-limited
 /// and hashed off the async workers like every login).
 async fn whoami(State(st): State<ApiState>, req: Request) -> Response {
-    let acting = st.acting.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let acting = st.acting.lock_or_recover().clone();
     let accounts: Vec<Account> = acting
         .iter()
         .map(|a| Account {

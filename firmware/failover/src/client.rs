@@ -86,12 +86,12 @@ impl NvrClient {
 
     /// `GET /api/v1/status` (with the admin credentials: status needs an account).
     pub async fn status(&self, timeout: Duration) -> Result<NvrStatus, ClientError> {
-        self.get_json("/api/v1/status", true, timeout).await
+        self.get_json(hotspare_api::api_path!("/status"), true, timeout).await
     }
 
     /// `GET /api/v1/config` with the NVR's admin credentials.
     pub async fn config(&self, timeout: Duration) -> Result<TakeoverConfig, ClientError> {
-        self.get_json("/api/v1/config", true, timeout).await
+        self.get_json(hotspare_api::api_path!("/config"), true, timeout).await
     }
 }
 
@@ -107,7 +107,7 @@ pub enum ChunkReply {
 impl NvrClient {
     /// `GET /api/v1/import?uid=…`: how many bytes of `uid`'s upload the NVR holds.
     pub async fn import_offset(&self, uid: &str) -> Result<ImportOffset, ClientError> {
-        let url = format!("{}/api/v1/import", self.base);
+        let url = format!("{}{}", self.base, hotspare_api::api_path!("/import"));
         let resp = self
             .http
             .get(&url)
@@ -128,7 +128,7 @@ impl NvrClient {
         len: u64,
         body: reqwest::Body,
     ) -> Result<ChunkReply, ClientError> {
-        let url = format!("{}/api/v1/import", self.base);
+        let url = format!("{}{}", self.base, hotspare_api::api_path!("/import"));
         let header =
             serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
         let total = seg.index_len + seg.sample_len;

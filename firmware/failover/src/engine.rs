@@ -4,6 +4,7 @@
 //! become takeovers (record the cameras the channel licence covers, by
 //! priority), hand-backs, failbacks (emails, SSDP) and re-insertion.
 
+use hotspare_base::LockExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,9 +27,7 @@ use crate::ssdp::{Announcer, Device};
 use crate::state::{NvrState, Snapshot, StateDir};
 use crate::status::{NvrView, SpareStatus, TakeoverRecord};
 
-pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
+pub use hotspare_base::clock::now_us;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -330,7 +329,7 @@ impl Engine {
             let root = self.cfg.spare.store.join(id);
             match Store::open(&root, store_config(n.snapshot.as_ref())) {
                 Ok(s) => {
-                    self.stores.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), s.clone());
+                    self.stores.lock_or_recover().insert(id.to_string(), s.clone());
                     n.store = s;
                 }
                 Err(e) => log::error!("{id}: reopening failover store: {e}"),
@@ -380,7 +379,7 @@ impl Engine {
         if !has_work {
             return;
         }
-        *n.progress.lock().unwrap_or_else(|p| p.into_inner()) = ReinsertProgress::default();
+        *n.progress.lock_or_recover() = ReinsertProgress::default();
         log::info!("{id}: re-inserting failover video into {}", n.entry.url);
         n.reinsert = Some(tokio::spawn(reinsert::run(
             n.store.clone(),
@@ -446,9 +445,10 @@ impl Engine {
             name: snap.config.server.name.clone(),
             serial: self.cfg.spare.serial.clone(),
             location: format!(
-                "{}://{}/api/v1/upnp/description.xml",
+                "{}://{}{}",
                 if self.cfg.tls.insecure { "http" } else { "https" },
-                self.cfg.spare.listen
+                self.cfg.spare.listen,
+                hotspare_api::api_path!("/upnp/description.xml")
             ),
         };
         if on {
@@ -533,7 +533,7 @@ impl Engine {
                     covering,
                     uncovered: n.uncovered.clone(),
                     first_frame_us: first_frames,
-                    reinsert: n.progress.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                    reinsert: n.progress.lock_or_recover().clone(),
                     takeovers: n.takeovers.clone(),
                 }
             })
@@ -553,8 +553,8 @@ impl Engine {
                 })
             })
             .collect();
-        *self.acting.lock().unwrap_or_else(|p| p.into_inner()) = acting;
-        let mut s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        *self.acting.lock_or_recover() = acting;
+        let mut s = self.shared.lock_or_recover();
         *s = SpareStatus {
             name: self.cfg.spare.name.clone(),
             serial: self.cfg.spare.serial.clone(),

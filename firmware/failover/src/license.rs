@@ -327,10 +327,10 @@ fn check_text_field(origin: &str, name: &str, value: &str) -> Result<(), Licence
 }
 
 fn check_issued(origin: &str, issued: &str) -> Result<(), LicenceError> {
-    humantime::parse_rfc3339(issued).map(|_| ()).map_err(|e| LicenceError::Malformed {
+    hotspare_base::time::parse_rfc3339_strict_us(issued).map(|_| ()).map_err(|e| LicenceError::Malformed {
         origin: origin.to_owned(),
         line: None,
-        problem: format!("issued = {issued:?} is not an RFC 3339 UTC time like 2025-03-01T09:30:00Z ({e})"),
+        problem: format!("issued = {e}"),
     })
 }
 

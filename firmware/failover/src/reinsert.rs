@@ -11,6 +11,7 @@
 //! logged, reported in [`ReinsertProgress::set_aside`] and kept on the spare,
 //! and the others go on; any other failure is retried with backoff.
 
+use hotspare_base::{Backoff, LockExt};
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::PathBuf;
@@ -189,9 +190,9 @@ pub async fn run_with(
     progress: Arc<Mutex<ReinsertProgress>>,
     opts: ReinsertOptions,
 ) {
-    let mut delay = Duration::from_millis(500);
-    let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock().unwrap_or_else(|p| p.into_inner()));
-    set(&|p| p.started_us = crate::engine::now_us());
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock_or_recover());
+    set(&|p| p.started_us = hotspare_base::clock::now_us());
     let mut set_aside: BTreeSet<(String, SegmentId)> = BTreeSet::new();
     loop {
         let segs: Vec<SegmentInfo> =
@@ -200,7 +201,7 @@ pub async fn run_with(
         if segs.is_empty() {
             set(&|p| {
                 p.finished = true;
-                p.finished_us = Some(crate::engine::now_us());
+                p.finished_us = Some(hotspare_base::clock::now_us());
             });
             log::info!("{nvr}: re-insertion finished ({} segments set aside)", set_aside.len());
             return;
@@ -219,7 +220,7 @@ pub async fn run_with(
                             p.already_there += 1;
                         }
                     });
-                    delay = Duration::from_millis(500);
+                    backoff.succeeded();
                 }
                 Err(PushError::Rejected(e)) => {
                     let uid = segment_uid(&spare_serial, &nvr, seg);
@@ -231,7 +232,7 @@ pub async fn run_with(
                     });
                 }
                 Err(PushError::Retry(e)) => {
-                    log::warn!("{nvr}: re-inserting {}: {e}; retrying in {delay:?}", seg.camera);
+                    log::warn!("{nvr}: re-inserting {}: {e}; retrying in {:?}", seg.camera, backoff.next_delay());
                     set(&|p| p.last_error = Some(e.clone()));
                     failed = true;
                     break;
@@ -239,8 +240,7 @@ pub async fn run_with(
             }
         }
         if failed {
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(30));
+            tokio::time::sleep(backoff.failed()).await;
         }
     }
 }

@@ -26,6 +26,7 @@
 //! rejects anything malformed with a [`ParseError`]; rejected datagrams are
 //! logged at debug level and otherwise ignored.
 
+use hotspare_base::LockExt;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::net::{SocketAddr, SocketAddrV4};
@@ -116,7 +117,7 @@ impl Announcer {
     /// Announces another device; a device of the same name is replaced.
     pub fn add(&self, device: Device) -> Result<(), SsdpError> {
         check_device(&device)?;
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        let mut devices = self.devices.lock_or_recover();
         devices.retain(|d| d.name != device.name);
         devices.push(device.clone());
         let _ = self.tx.send(Command::Alive(device));
@@ -125,7 +126,7 @@ impl Announcer {
 
     /// Stops announcing `name` (sends byebye). False when it was not announced.
     pub fn remove(&self, name: &str) -> bool {
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        let mut devices = self.devices.lock_or_recover();
         let Some(i) = devices.iter().position(|d| d.name == name) else { return false };
         let d = devices.remove(i);
         let _ = self.tx.send(Command::ByeBye(d));
@@ -134,7 +135,7 @@ impl Announcer {
 
     /// Names announced now.
     pub fn names(&self) -> Vec<String> {
-        self.devices.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|d| d.name.clone()).collect()
+        self.devices.lock_or_recover().iter().map(|d| d.name.clone()).collect()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -190,7 +191,7 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // The first tick is immediate; add() announces.
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    let snapshot = |devices: &Arc<Mutex<Vec<Device>>>| devices.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let snapshot = |devices: &Arc<Mutex<Vec<Device>>>| devices.lock_or_recover().clone();
     loop {
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
@@ -227,7 +228,7 @@ async fn run(
                 }
                 Some(Command::Stop) | None => {
                     if let Some(group) = group {
-                        let all = std::mem::take(&mut *devices.lock().unwrap_or_else(|p| p.into_inner()));
+                        let all = std::mem::take(&mut *devices.lock_or_recover());
                         for d in all {
                             notify(&socket, &d, "ssdp:byebye", group).await;
                         }

@@ -9,12 +9,12 @@
 //! firmware), at creation, never widened and narrowed afterwards.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use hotspare_api::TakeoverConfig;
+use hotspare_base::fs::{write_atomic, FsError};
 use serde::{Deserialize, Serialize};
 
 use crate::monitor::{Identity, Phase};
@@ -27,6 +27,12 @@ pub enum StateError {
     Corrupt { path: PathBuf, aside: PathBuf, source: postcard::Error },
     #[error("encoding state: {0}")]
     Encode(#[from] postcard::Error),
+}
+
+impl From<FsError> for StateError {
+    fn from(e: FsError) -> Self {
+        StateError::Io { path: e.path, op: e.op, source: e.source }
+    }
 }
 
 /// The last good settings of an NVR, as pulled from its `/config`.
@@ -54,28 +60,6 @@ pub struct StateDir {
 pub const FILE_MODE: u32 = 0o600;
 /// Mode of the state directories.
 pub const DIR_MODE: u32 = 0o700;
-
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new content. The
-/// file is created with mode [`FILE_MODE`] (a leftover temporary file of a crash is removed
-/// first, so its mode cannot carry over).
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let io = |op, source| StateError::Io { path: path.to_path_buf(), op, source };
-    let tmp = path.with_extension("tmp");
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io("remove stale temporary file", e)),
-    }
-    let mut f =
-        fs::OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(&tmp).map_err(|e| io("create", e))?;
-    f.write_all(bytes).map_err(|e| io("write", e))?;
-    f.sync_all().map_err(|e| io("fsync", e))?;
-    fs::rename(&tmp, path).map_err(|e| io("rename", e))?;
-    if let Some(dir) = path.parent() {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("fsync directory", e))?;
-    }
-    Ok(())
-}
 
 /// Narrows `path` to `mode` when it grants more (files of an older build).
 fn restrict(path: &Path, mode: u32) -> Result<(), StateError> {
@@ -148,7 +132,7 @@ impl StateDir {
         if previous.is_some_and(|p| p.config == snap.config && p.identity == snap.identity) {
             return Ok(false);
         }
-        atomic_write(&self.snapshot_path(nvr), &postcard::to_allocvec(snap)?)?;
+        write_atomic(&self.snapshot_path(nvr), &postcard::to_allocvec(snap)?, FILE_MODE)?;
         Ok(true)
     }
 
@@ -157,7 +141,7 @@ impl StateDir {
     }
 
     pub fn save_nvrs(&self, nvrs: &BTreeMap<String, NvrState>) -> Result<(), StateError> {
-        atomic_write(&self.dir.join("nvrs.postcard"), &postcard::to_allocvec(nvrs)?)
+        Ok(write_atomic(&self.dir.join("nvrs.postcard"), &postcard::to_allocvec(nvrs)?, FILE_MODE)?)
     }
 }
 

@@ -49,7 +49,7 @@ fn secs(us: i64) -> f64 {
 }
 
 async fn print_table(http: &Http, spare: &str, nvrs: &[NvrSpec], t0: i64) {
-    let now = crate::site_now_us();
+    let now = hotspare_base::clock::now_us();
     println!("--- t={:>5.1}s ---------------------------------------------------------------", secs(now - t0));
     for n in nvrs {
         match http.nvr(&n.url()).await {
@@ -118,7 +118,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         println!("  {:<5} {}", n.id, n.fingerprint);
     }
     println!("  spare {}\n", site.spare_fingerprint);
-    let t0 = crate::site_now_us();
+    let t0 = hotspare_base::clock::now_us();
     let (http, spare) = (site.http.clone(), site.spare.clone());
 
     // 1. Everything healthy and the spare holds both NVRs' settings.
@@ -176,12 +176,12 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
                 s.location
             );
         }
-        let gap = largest_gap(&rec.spans, killed_us - 2_000_000, crate::site_now_us());
+        let gap = largest_gap(&rec.spans, killed_us - 2_000_000, hotspare_base::clock::now_us());
         let failover_frames: u64 = rec.spans.iter().filter(|s| s.source == Source::Failover).map(|s| s.frames).sum();
         ok &= failover_frames > 0;
         // Playback of the outage window from the NVR, re-inserted video included.
         let (from, to) = (killed_us - 2_000_000, back_us + 2_000_000);
-        let url = format!("{}/api/v1/recordings/{cam}.mp4?from={from}&to={to}", nvr1.url());
+        let url = format!("{}{}/{cam}.mp4?from={from}&to={to}", nvr1.url(), hotspare_api::api_path!("/recordings"));
         let mp4 = dir.join(format!("nvr1-{cam}-outage.mp4"));
         let check = match http.bytes(&url).await {
             Ok(b) => {

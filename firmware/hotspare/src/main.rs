@@ -40,11 +40,6 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Wall clock in µs since the Unix epoch.
-pub fn site_now_us() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
-
 /// Errors at the top level: a message with context for the operator.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -152,15 +152,15 @@ impl Http {
     }
 
     pub async fn spare(&self, base: &str) -> Result<SpareStatus, String> {
-        self.get(&format!("{base}/api/v1/status")).await
+        self.get(&format!("{base}{}", hotspare_api::api_path!("/status"))).await
     }
 
     pub async fn nvr(&self, base: &str) -> Result<NvrStatus, String> {
-        self.get(&format!("{base}/api/v1/status")).await
+        self.get(&format!("{base}{}", hotspare_api::api_path!("/status"))).await
     }
 
     pub async fn recordings(&self, base: &str, camera: &str) -> Result<Recordings, String> {
-        self.get(&format!("{base}/api/v1/recordings?camera={camera}")).await
+        self.get(&format!("{base}{}?camera={camera}", hotspare_api::api_path!("/recordings"))).await
     }
 }
 
@@ -346,13 +346,13 @@ impl Site {
 
     /// SIGKILL to NVR `i` and its recorder (a power cut); returns when.
     pub fn kill_nvr(&mut self, i: usize) -> i64 {
-        let t = crate::site_now_us();
+        let t = hotspare_base::clock::now_us();
         self.procs[i].kill_hard();
         t
     }
 
     pub fn restart_nvr(&mut self, i: usize) -> Result<i64, CliError> {
-        let t = crate::site_now_us();
+        let t = hotspare_base::clock::now_us();
         self.procs[i] = Self::spawn_nvr(&self.dir, &self.nvrs[i])?;
         Ok(t)
     }

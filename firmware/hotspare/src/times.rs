@@ -4,11 +4,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::CliError;
 
+/// The time given to `flag` (base's [`hotspare_base::time::parse_rfc3339_us`]), errors naming the flag.
 pub fn parse_rfc3339_us(flag: &str, s: &str) -> Result<i64, CliError> {
-    let t = humantime::parse_rfc3339_weak(s)
-        .map_err(|e| CliError::new(format!("{flag} {s:?} is not an RFC 3339 time (e.g. 2026-11-21T10:00:00Z): {e}")))?;
-    let d = t.duration_since(UNIX_EPOCH).map_err(|_| CliError::new(format!("{flag} {s:?} is before 1970")))?;
-    Ok(d.as_micros() as i64)
+    hotspare_base::time::parse_rfc3339_us(s).map_err(|e| CliError::new(format!("{flag} {e}")))
 }
 
 pub fn format_us(us: i64) -> String {

@@ -5,6 +5,7 @@
 //! rate-limited: after [`AuthLimits::free_failures`] wrong passwords it is
 //! answered 429 with `Retry-After` (exponential backoff), without hashing.
 
+use hotspare_base::{Backoff, LockExt};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -248,13 +249,13 @@ impl Authenticator {
 
     /// The role of the candidate these credentials were recently verified against, if any.
     fn cached<'a>(&self, key: &[u8; 32], candidates: &[(usize, &'a Account)]) -> Option<(usize, &'a Account)> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = self.cache.lock_or_recover();
         let e = cache.get(key).filter(|e| e.at.elapsed() < self.limits.cache_ttl)?;
         candidates.iter().find(|(_, a)| a.password_hash == e.stored).copied()
     }
 
     fn remember(&self, key: [u8; 32], stored: String) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.lock_or_recover();
         if cache.len() >= self.limits.cache_entries && !cache.contains_key(&key) {
             let ttl = self.limits.cache_ttl;
             cache.retain(|_, e| e.at.elapsed() < ttl);
@@ -269,7 +270,7 @@ impl Authenticator {
 
     /// `Err` while `ip` is backed off.
     fn admit(&self, ip: IpAddr) -> Result<(), Denied> {
-        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let clients = self.clients.lock_or_recover();
         match clients.get(&ip).and_then(|c| c.blocked_until) {
             Some(until) if until > Instant::now() => Err(Denied::Backoff { retry_after: until - Instant::now() }),
             _ => Ok(()),
@@ -279,7 +280,7 @@ impl Authenticator {
     /// Counts a verification in flight until the returned guard drops; `Err` when the client has
     /// too many already.
     fn begin(self: &Arc<Self>, ip: IpAddr) -> Result<InFlight, Denied> {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.clients.lock_or_recover();
         self.make_room(&mut clients, ip);
         let c = clients.entry(ip).or_default();
         if c.in_flight >= self.limits.in_flight_per_client {
@@ -290,7 +291,7 @@ impl Authenticator {
     }
 
     fn end(&self, ip: IpAddr) {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.clients.lock_or_recover();
         if let Some(c) = clients.get_mut(&ip) {
             c.in_flight = c.in_flight.saturating_sub(1);
         }
@@ -313,7 +314,7 @@ impl Authenticator {
     }
 
     fn record(&self, ip: IpAddr, ok: bool) {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.clients.lock_or_recover();
         if ok {
             if let Some(c) = clients.get_mut(&ip) {
                 c.failures = 0;
@@ -331,7 +332,7 @@ impl Authenticator {
         c.last_failure = Some(now);
         if c.failures >= self.limits.free_failures {
             let doublings = (c.failures - self.limits.free_failures).min(20);
-            let backoff = self.limits.first_backoff.saturating_mul(1 << doublings).min(self.limits.max_backoff);
+            let backoff = Backoff::nth(self.limits.first_backoff, self.limits.max_backoff, doublings);
             c.blocked_until = Some(now + backoff);
         }
     }

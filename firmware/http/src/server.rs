@@ -20,6 +20,7 @@
 //! - The peer address is given to handlers as
 //!   [`axum::extract::ConnectInfo<SocketAddr>`].
 
+use hotspare_base::LockExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -106,7 +107,7 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = self.table.lock_or_recover();
         t.total = t.total.saturating_sub(1);
         if let Some(n) = t.per_ip.get_mut(&self.ip) {
             *n -= 1;
@@ -118,7 +119,7 @@ impl Drop for Slot {
 }
 
 fn claim(table: &Arc<Mutex<Connections>>, ip: IpAddr, limits: &ServerLimits) -> Result<Slot, &'static str> {
-    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = table.lock_or_recover();
     if t.total >= limits.max_connections {
         return Err("total connection cap");
     }
@@ -213,7 +214,7 @@ pub async fn serve(
     drop(listener);
     let _ = drain_tx.send(true);
     let end = Instant::now() + limits.drain_timeout;
-    while table.lock().unwrap_or_else(|p| p.into_inner()).total > 0 && Instant::now() < end {
+    while table.lock_or_recover().total > 0 && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())

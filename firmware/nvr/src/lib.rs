@@ -31,7 +31,6 @@ pub use hotspare_http::password;
 pub use hotspare_http::password::{hash_password, verify_password};
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Errors that stop the NVR or its recorder.
 #[derive(Debug, thiserror::Error)]
@@ -54,11 +53,6 @@ pub enum NvrError {
     },
     #[error("{0}")]
     Other(String),
-}
-
-/// µs since the Unix epoch.
-pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -4,7 +4,8 @@
 
 use crate::config::NvrConfig;
 use crate::status_file::{self, CameraEntry, RecorderStatus, RecycleEntry};
-use crate::{now_us, terminated, NvrError};
+use crate::{terminated, NvrError};
+use hotspare_base::clock::now_us;
 use hotspare_recorder::{run_camera, CameraConfig, CameraState, RecorderOptions, StatusHandle};
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::{RecycleState, Store};

@@ -3,6 +3,7 @@
 //! when the volume is full). A file older than [`STALE_AFTER`] means the
 //! recorder is not working (dead, frozen, or unable to write).
 
+use hotspare_base::fs::{is_nospc, write_atomic_unsynced};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,25 +43,14 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
-fn is_nospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
-}
-
 /// Writes the status atomically (temp file, rename). On a full volume the existing file is
 /// overwritten in place, padded with spaces to its old length, so a full disk does not make
 /// the recorder look dead.
 pub fn write(dir: &Path, status: &RecorderStatus) -> std::io::Result<()> {
     let json = serde_json::to_vec(status).map_err(std::io::Error::other)?;
     let target = path(dir);
-    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&json)?;
-        std::fs::rename(&tmp, &target)
-    })();
-    match r {
+    match write_atomic_unsynced(&target, &json, 0o644).map_err(|e| e.source) {
         Err(e) if is_nospc(&e) => {
-            let _ = std::fs::remove_file(&tmp);
             let old_len = std::fs::metadata(&target)?.len() as usize;
             if json.len() > old_len {
                 return Err(e);

@@ -2,6 +2,7 @@
 //! exits (capped exponential backoff, reset after a stable run), and on
 //! shutdown stop it with SIGTERM, then SIGKILL after a deadline.
 
+use hotspare_base::Backoff;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -32,27 +33,28 @@ pub struct RestartPolicy {
     pub stop_grace: Duration,
 }
 
-/// The restart delays of a [`RestartPolicy`]. (A local backoff until hotspare-base has the
-/// shared one, issue 7.)
+/// The restart delays of a [`RestartPolicy`]: the shared [`Backoff`], started again from
+/// `backoff_min` after a child that ran `stable_after` or longer.
 #[derive(Debug)]
-struct Backoff {
-    policy: RestartPolicy,
-    next: Duration,
+struct RestartDelays {
+    backoff: Backoff,
+    stable_after: Duration,
 }
 
-impl Backoff {
-    fn new(policy: RestartPolicy) -> Backoff {
-        Backoff { policy, next: policy.backoff_min }
+impl RestartDelays {
+    fn new(policy: RestartPolicy) -> RestartDelays {
+        RestartDelays {
+            backoff: Backoff::new(policy.backoff_min, policy.backoff_max),
+            stable_after: policy.stable_after,
+        }
     }
 
     /// The wait before the next start, after a child that ran for `ran`.
     fn after_run(&mut self, ran: Duration) -> Duration {
-        if ran >= self.policy.stable_after {
-            self.next = self.policy.backoff_min;
+        if ran >= self.stable_after {
+            self.backoff.succeeded();
         }
-        let wait = self.next;
-        self.next = (wait * 2).min(self.policy.backoff_max);
-        wait
+        self.backoff.failed()
     }
 }
 
@@ -83,7 +85,7 @@ async fn stop(child: &mut Child, name: &str, grace: Duration) {
 pub fn supervise(spec: ChildSpec, policy: RestartPolicy, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let name = &spec.name;
-        let mut backoff = Backoff::new(policy);
+        let mut backoff = RestartDelays::new(policy);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -150,7 +152,7 @@ mod tests {
     #[test]
     fn backoff_doubles_to_the_cap_and_resets_after_a_stable_run() {
         let p = RestartPolicy { backoff_min: S, backoff_max: 10 * S, stable_after: 60 * S, stop_grace: 5 * S };
-        let mut b = Backoff::new(p);
+        let mut b = RestartDelays::new(p);
         let short = Duration::from_millis(10);
         let waits: Vec<u64> = (0..6).map(|_| b.after_run(short).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 10, 10]);

@@ -1,6 +1,7 @@
 //! The write probe of a recording volume: can a file be created, written,
 //! synced to disk and removed?
 
+use hotspare_base::fs::is_nospc;
 use std::io::Write;
 use std::path::Path;
 
@@ -10,11 +11,6 @@ pub struct Probe {
     pub writable: bool,
     /// Empty when the probe succeeded.
     pub detail: String,
-}
-
-// A local copy until hotspare-base has the shared one (issue 7, helper 1).
-fn is_nospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
 }
 
 /// Create, write, fdatasync and unlink `<dir>/.probe-<pid>`. ENOSPC leaves the volume

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use hotspare_base::Backoff;
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::Store;
 use tokio::sync::watch;
 
-use crate::backoff::Backoff;
 use crate::session::record_session;
 use crate::status::{CameraState, StatusHandle};
 use crate::{RecordError, RecorderOptions};

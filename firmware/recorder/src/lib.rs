@@ -3,7 +3,6 @@
 //! video is unsaved (the crash bound, see `session::flush_due`),
 //! with keep-alives, stall detection and reconnects.
 
-pub mod backoff;
 pub mod camera;
 pub mod clock;
 pub mod retention;
@@ -34,6 +33,8 @@ pub struct RecorderOptions {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub client: hotspare_rtsp::ClientOptions,
+    /// The wall clock frames are stamped by (until a camera's sender reports take over).
+    pub clock: hotspare_base::SharedClock,
 }
 
 impl Default for RecorderOptions {
@@ -47,6 +48,7 @@ impl Default for RecorderOptions {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             client: hotspare_rtsp::ClientOptions::default(),
+            clock: hotspare_base::SystemClock::shared(),
         }
     }
 }

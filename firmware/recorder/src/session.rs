@@ -9,8 +9,9 @@
 //! Vectors are reused, so steady state allocates nothing per frame.
 
 use std::io::IoSlice;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use hotspare_base::SharedClock;
 use hotspare_media::depacketize::{Depacketizer, Limits, Piece};
 use hotspare_media::{interleaved, rtp};
 use hotspare_rtsp::client::{parse_in_stream, InStream};
@@ -25,10 +26,6 @@ use crate::clock::WallClock;
 use crate::status::StatusHandle;
 use crate::{RecordError, RecorderOptions};
 
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
-
 /// State of the loop apart from the socket.
 struct Pipeline<'w> {
     buf: Vec<u8>,
@@ -39,6 +36,8 @@ struct Pipeline<'w> {
     info: StreamInfo,
     params_version: u32,
     clock: WallClock,
+    /// Local wall time (µs since the epoch), from [`RecorderOptions::clock`].
+    local_time: SharedClock,
     writer: &'w mut CameraWriter,
     status: StatusHandle,
     channel: u8,
@@ -85,6 +84,7 @@ pub async fn record_session(
         info,
         params_version: 0,
         clock: WallClock::new(opts.max_clock_skew.as_micros() as i64),
+        local_time: opts.clock.clone(),
         writer,
         status: status.clone(),
         channel,
@@ -178,7 +178,7 @@ impl Pipeline<'_> {
                 } else if f.channel == self.channel.wrapping_add(1) {
                     if let Some(sr) = rtp::find_sender_report(&self.buf[s..e]) {
                         let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
-                        self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, now_us());
+                        self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, self.local_time.now_us());
                     }
                 }
                 // Other channels (audio, metadata we did not set up) are skipped.
@@ -212,7 +212,7 @@ impl Pipeline<'_> {
                 }
             }
         }
-        let now = now_us();
+        let now = self.local_time.now_us();
         for f in &self.d.frames()[before..] {
             if let Some(prev) = self.newest_pts {
                 self.interval_90k = f.pts.saturating_sub(prev).clamp(0, self.batch_90k);

@@ -1,5 +1,6 @@
 //! What a camera's recording task reports: state, counters, last frame.
 
+use hotspare_base::LockExt;
 use std::sync::{Arc, Mutex};
 
 /// Connection state of a camera's recorder.
@@ -53,9 +54,9 @@ pub struct StatusHandle(Arc<Mutex<CameraStatus>>);
 
 impl StatusHandle {
     pub fn get(&self) -> CameraStatus {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.lock_or_recover().clone()
     }
     pub fn update(&self, f: impl FnOnce(&mut CameraStatus)) {
-        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&mut self.0.lock_or_recover())
     }
 }

@@ -60,6 +60,12 @@ pub enum StoreError {
     BadRange { start: u64, end: u64, total: u64 },
 }
 
+impl From<hotspare_base::fs::FsError> for StoreError {
+    fn from(e: hotspare_base::fs::FsError) -> Self {
+        StoreError::Io { path: e.path, op: e.op, source: e.source }
+    }
+}
+
 impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
         StoreError::Io { path: path.into(), op, source }
@@ -69,7 +75,7 @@ impl StoreError {
     pub fn is_no_space(&self) -> bool {
         match self {
             StoreError::Full(_) => true,
-            StoreError::Io { source, .. } => source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()),
+            StoreError::Io { source, .. } => hotspare_base::fs::is_nospc(source),
             _ => false,
         }
     }

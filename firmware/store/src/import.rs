@@ -7,7 +7,9 @@ use crate::index::total_duration;
 use crate::origin::{create_origin, Origin, OriginRecord};
 use crate::segment::{self, valid_camera_id, SegMeta, SegmentId, TMP_EXT};
 use crate::validate::{validate_index, validate_lengths, validate_sample, InvalidSegment};
-use crate::{lock, sync_dir, SegmentInfo, Store};
+use crate::{SegmentInfo, Store};
+use hotspare_base::fs::sync_dir;
+use hotspare_base::LockExt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,7 +83,7 @@ impl Store {
         if src.uid.is_empty() || src.uid.len() > 512 {
             return Err(bad("uid must be 1 to 512 bytes".into()));
         }
-        let _one = lock(&self.import_lock);
+        let _one = self.import_lock.lock_or_recover();
         self.refresh_camera(camera)?;
         if let Some((info, sha)) = self.find_uid(src.uid) {
             if sha.as_deref() == Some(src.sha256) {
@@ -90,7 +92,7 @@ impl Store {
             return Err(StoreError::ImportConflict { uid: src.uid.to_owned() });
         }
         let invalid = |source: InvalidSegment| StoreError::InvalidImport { uid: src.uid.to_owned(), source };
-        let parsed = validate_index(src.index, now_us()).map_err(invalid)?;
+        let parsed = validate_index(src.index, self.cfg.clock.now_us()).map_err(invalid)?;
         let sample = std::fs::File::open(src.sample_tmp)
             .map_err(|e| StoreError::io(src.sample_tmp, "open imported sample", e))?;
         let sample_len =
@@ -122,7 +124,7 @@ impl Store {
                 .map_err(|e| StoreError::io(src.sample_tmp, "fsync sample", e))?;
             std::fs::rename(src.sample_tmp, &sample_path)
                 .map_err(|e| StoreError::io(&sample_path, "rename sample into place", e))?;
-            sync_dir(&dir)
+            Ok::<(), StoreError>(sync_dir(&dir)?)
         })();
         if let Err(e) = placed {
             for p in [&sample_path, &index_path, &id.origin_path(&dir)] {
@@ -141,14 +143,14 @@ impl Store {
             scanned: Some((src.index.len() as u64, sample_len)),
         };
         let info = segment::info(camera, id, &meta);
-        lock(&self.catalog).entry(camera.to_owned()).or_default().insert(id, meta);
+        self.catalog.lock_or_recover().entry(camera.to_owned()).or_default().insert(id, meta);
         log::info!("imported {camera}/{id} ({} frames) as {}", info.frames, src.uid);
         Ok((info, true))
     }
 
     /// The stored segment imported under `uid`, with its SHA-256.
     fn find_uid(&self, uid: &str) -> Option<(SegmentInfo, Option<String>)> {
-        let cat = lock(&self.catalog);
+        let cat = self.catalog.lock_or_recover();
         cat.iter().find_map(|(cam, segs)| {
             segs.iter().find_map(|(id, m)| match &m.origin {
                 Origin::Imported { uid: u } if u == uid => Some((segment::info(cam, *id, m), m.sha256.clone())),
@@ -162,7 +164,7 @@ impl Store {
     fn claim_id(&self, camera: &str, dir: &Path, start_us: i64, rec: &OriginRecord) -> Result<SegmentId, StoreError> {
         for seq in 0..=u32::from(u16::MAX) {
             let id = SegmentId { start_wall_us: start_us, seq };
-            let in_catalog = lock(&self.catalog).get(camera).is_some_and(|s| s.contains_key(&id));
+            let in_catalog = self.catalog.lock_or_recover().get(camera).is_some_and(|s| s.contains_key(&id));
             if in_catalog || id.sample_path(dir).exists() || id.index_path(dir).exists() {
                 continue;
             }
@@ -175,13 +177,6 @@ impl Store {
             reason: format!("no free segment name at {start_us}"),
         })
     }
-}
-
-/// The wall clock, µs since the Unix epoch (0 if the clock is before it).
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 impl OriginRecord {

@@ -69,7 +69,8 @@
 //!   index whose sample file is gone (an interrupted deletion) are removed. An error on one
 //!   segment or camera is logged and only that one is not served. Readers and export never
 //!   read past the verified length.
-//! - **Retention**: [`Store::recycle`] deletes segments older than `max_age`, then the oldest
+//! - **Retention**: [`Store::recycle`] deletes segments older than `max_age` (by
+//!   `StoreConfig::clock`, the system clock unless a test injects a simulated one), then the oldest
 //!   closed segments of any camera while the volume (statvfs on `ROOT`) is above
 //!   `high_water_percent`. Deletion removes the sample file first, then the index. Each pass
 //!   first rescans the disk ([`Store::refresh`]) so segments imported by another process are
@@ -109,14 +110,15 @@ pub use writer::CameraWriter;
 
 use crate::index::frame_durations;
 use crate::segment::{valid_camera_id, Catalog};
+use hotspare_base::fs::sync_dir;
+use hotspare_base::{LockExt, SharedClock, SystemClock};
 use std::collections::HashSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Store settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct StoreConfig {
     /// Target segment length (cut at the first keyframe after it). Default 60 s.
     pub segment_duration: Duration,
@@ -126,6 +128,9 @@ pub struct StoreConfig {
     pub max_age: Option<Duration>,
     /// `fdatasync` sample and index after every batch. Default true.
     pub sync_each_batch: bool,
+    /// The wall clock `max_age` and imports are judged by. Default the system clock; tests
+    /// use a [`hotspare_base::SimClock`].
+    pub clock: SharedClock,
 }
 
 impl Default for StoreConfig {
@@ -135,6 +140,7 @@ impl Default for StoreConfig {
             high_water_percent: 90,
             max_age: None,
             sync_each_batch: true,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -153,15 +159,6 @@ pub struct Store {
     import_lock: Mutex<()>,
     /// The single-writer lock (`None` when read-only).
     _writer_lock: Option<Arc<lock::StoreLock>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// fsync a directory so created/renamed/removed entries are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, "fsync directory", e))
 }
 
 impl Store {
@@ -225,20 +222,20 @@ impl Store {
             std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, "create camera directory", e))?;
             sync_dir(&self.root)?;
         }
-        if !lock(&self.writers).insert(camera.to_owned()) {
+        if !self.writers.lock_or_recover().insert(camera.to_owned()) {
             return Err(StoreError::WriterBusy(camera.to_owned()));
         }
-        lock(&self.catalog).entry(camera.to_owned()).or_default();
+        self.catalog.lock_or_recover().entry(camera.to_owned()).or_default();
         Ok(CameraWriter::new(Arc::clone(self), camera.to_owned(), dir))
     }
 
     pub(crate) fn release_writer(&self, camera: &str) {
-        lock(&self.writers).remove(camera);
+        self.writers.lock_or_recover().remove(camera);
     }
 
     /// Cameras that have a directory in the store, sorted.
     pub fn cameras(&self) -> Vec<String> {
-        lock(&self.catalog).keys().cloned().collect()
+        self.catalog.lock_or_recover().keys().cloned().collect()
     }
 
     /// Segments of `camera` sorted by start time (empty segments not listed).
@@ -246,7 +243,7 @@ impl Store {
         if !valid_camera_id(camera) {
             return Err(StoreError::BadCameraId(camera.to_owned()));
         }
-        let cat = lock(&self.catalog);
+        let cat = self.catalog.lock_or_recover();
         Ok(cat
             .get(camera)
             .map(|segs| {
@@ -301,10 +298,10 @@ impl Store {
 
     /// State left by the last retention pass or failed write.
     pub fn recycle_state(&self) -> RecycleState {
-        lock(&self.state).clone()
+        self.state.lock_or_recover().clone()
     }
 
     pub(crate) fn set_state(&self, s: RecycleState) {
-        *lock(&self.state) = s;
+        *self.state.lock_or_recover() = s;
     }
 }

@@ -7,6 +7,7 @@
 //! recovery on a store it already writes is not a second writer).
 
 use crate::error::StoreError;
+use hotspare_base::LockExt;
 use rustix::fs::FlockOperation;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -33,7 +34,7 @@ fn held() -> &'static Mutex<HashMap<PathBuf, Weak<StoreLock>>> {
 /// Takes (or shares, within this process) the writer lock of the store at `root`.
 pub(crate) fn lock_store(root: &Path) -> Result<Arc<StoreLock>, StoreError> {
     let canon = root.canonicalize().map_err(|e| StoreError::io(root, "resolve store root", e))?;
-    let mut held = crate::lock(held());
+    let mut held = held().lock_or_recover();
     if let Some(l) = held.get(&canon).and_then(Weak::upgrade) {
         return Ok(l);
     }

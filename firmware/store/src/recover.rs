@@ -17,7 +17,7 @@ use crate::origin::Origin;
 use crate::origin::{read_origin, ORIGIN_EXT};
 use crate::scan;
 use crate::segment::{SegMeta, SegmentId, CORRUPT_EXT, INDEX_EXT, SAMPLE_EXT, TMP_EXT};
-use crate::sync_dir;
+use hotspare_base::fs::{sync_dir, write_atomic};
 use hotspare_media::Codec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Seek, SeekFrom, Write};
@@ -163,7 +163,7 @@ fn remove_pair(dir: &Path, id: SegmentId) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Writes a fresh index atomically: temp file, fsync, rename, (directory synced by caller).
+/// Writes a fresh index atomically ([`write_atomic`]: temp file, fsync, rename, directory fsync).
 fn write_index(path: &Path, header: &IndexHeader, frames: &[FrameEntry]) -> Result<(), StoreError> {
     let mut buf = Vec::new();
     let enc = |e: postcard::Error| StoreError::io(path, "encode index", std::io::Error::other(e));
@@ -171,10 +171,7 @@ fn write_index(path: &Path, header: &IndexHeader, frames: &[FrameEntry]) -> Resu
     if !frames.is_empty() {
         encode_record(frames, &mut buf).map_err(enc)?;
     }
-    let tmp = path.with_extension(format!("{INDEX_EXT}.{TMP_EXT}"));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, "create", e))?;
-    f.write_all(&buf).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(&tmp, "write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, "rename temp index", e))
+    Ok(write_atomic(path, &buf, 0o644)?)
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), StoreError> {

@@ -4,8 +4,8 @@
 
 use crate::contract::RecycleState;
 use crate::segment::SegmentId;
-use crate::{lock, Store};
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::Store;
+use hotspare_base::LockExt;
 
 /// Volume usage of the filesystem holding `path`, as `(used_blocks, total_blocks)`.
 pub(crate) fn volume_usage(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
@@ -20,15 +20,17 @@ impl Store {
         if self.read_only {
             return self.recycle_state();
         }
-        let _pass = lock(&self.recycle_lock);
+        let _pass = self.recycle_lock.lock_or_recover();
         // Segments imported by another process become ordinary closed segments.
         if let Err(e) = self.refresh() {
             log::warn!("retention: rescanning the store: {e}");
         }
         if let Some(max_age) = self.cfg.max_age {
-            let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+            let now_us = self.cfg.clock.now_us();
             let cutoff = now_us.saturating_sub(max_age.as_micros().min(i64::MAX as u128) as i64);
-            let old: Vec<(String, SegmentId)> = lock(&self.catalog)
+            let old: Vec<(String, SegmentId)> = self
+                .catalog
+                .lock_or_recover()
                 .iter()
                 .flat_map(|(cam, segs)| {
                     segs.iter()
@@ -52,7 +54,9 @@ impl Store {
             if total == 0 || used * 100 <= hw * total {
                 break RecycleState::Ok;
             }
-            let oldest = lock(&self.catalog)
+            let oldest = self
+                .catalog
+                .lock_or_recover()
                 .iter()
                 .flat_map(|(cam, segs)| {
                     segs.iter().filter(|(_, m)| !m.open).map(move |(id, _)| (id.start_wall_us, id.seq, cam))
@@ -84,7 +88,7 @@ impl Store {
     /// Removes a segment from the catalog and the disk (sample first, then index, then the
     /// origin sidecar). Returns false if the files could not be removed.
     pub(crate) fn remove_segment(&self, camera: &str, id: SegmentId) -> bool {
-        if let Some(segs) = lock(&self.catalog).get_mut(camera) {
+        if let Some(segs) = self.catalog.lock_or_recover().get_mut(camera) {
             segs.remove(&id);
         }
         let dir = self.camera_dir(camera);

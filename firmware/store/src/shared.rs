@@ -8,7 +8,8 @@ use crate::error::StoreError;
 use crate::index::{parse_index, total_duration};
 use crate::origin::{read_origin, Origin};
 use crate::segment::{valid_camera_id, SegMeta, SegmentId, INDEX_EXT, SAMPLE_EXT};
-use crate::{lock, RecycleState, SegmentInfo, Store, StoreConfig};
+use crate::{RecycleState, SegmentInfo, Store, StoreConfig};
+use hotspare_base::LockExt;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -107,7 +108,7 @@ impl Store {
         }
         {
             // Cameras whose directory vanished lose their closed segments.
-            let mut cat = lock(&self.catalog);
+            let mut cat = self.catalog.lock_or_recover();
             for (cam, segs) in cat.iter_mut() {
                 if !cameras.contains(cam) {
                     segs.retain(|_, m| m.open || m.scanned.is_none() && !self.read_only);
@@ -127,7 +128,9 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
             Err(e) => return Err(StoreError::io(&dir, "list camera directory", e)),
         };
-        let known: BTreeMap<SegmentId, Option<(u64, u64)>> = lock(&self.catalog)
+        let known: BTreeMap<SegmentId, Option<(u64, u64)>> = self
+            .catalog
+            .lock_or_recover()
             .get(camera)
             .map(|segs| segs.iter().map(|(id, m)| (*id, m.scanned)).collect())
             .unwrap_or_default();
@@ -145,7 +148,7 @@ impl Store {
                 updates.push((*id, scan_meta(&dir, *id)));
             }
         }
-        let mut cat = lock(&self.catalog);
+        let mut cat = self.catalog.lock_or_recover();
         let segs = cat.entry(camera.to_owned()).or_default();
         // Gone from the disk (deleted by another process); never our own open segments.
         segs.retain(|id, m| on_disk.contains(id) || m.open || (m.scanned.is_none() && !self.read_only));
@@ -181,7 +184,7 @@ impl Store {
         if !valid_camera_id(&seg.camera) {
             return Err(StoreError::BadCameraId(seg.camera.clone()));
         }
-        let open = lock(&self.catalog).get(&seg.camera).and_then(|s| s.get(&seg.id)).map(|m| m.open);
+        let open = self.catalog.lock_or_recover().get(&seg.camera).and_then(|s| s.get(&seg.id)).map(|m| m.open);
         match open {
             None => return Err(StoreError::NoSegment(format!("{}/{}", seg.camera, seg.id))),
             Some(true) => return Err(StoreError::SegmentOpen { segment: format!("{}/{}", seg.camera, seg.id) }),
@@ -194,6 +197,6 @@ impl Store {
                 std::io::Error::other(format!("cannot remove the files of {}", seg.id)),
             ));
         }
-        crate::sync_dir(&self.camera_dir(&seg.camera))
+        Ok(hotspare_base::fs::sync_dir(&self.camera_dir(&seg.camera))?)
     }
 }

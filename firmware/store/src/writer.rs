@@ -8,7 +8,9 @@ use crate::error::StoreError;
 use crate::index::{encode_record, FrameEntry, IndexHeader, DEFAULT_DURATION_90K, INDEX_VERSION};
 use crate::origin::Origin;
 use crate::segment::{SegMeta, SegmentId};
-use crate::{lock, sync_dir, Store};
+use crate::Store;
+use hotspare_base::fs::{is_nospc, sync_dir};
+use hotspare_base::LockExt;
 use std::fs::{File, OpenOptions};
 use std::io::IoSlice;
 use std::path::PathBuf;
@@ -60,10 +62,6 @@ struct OpenSegment {
 /// FNV-1a 64: a hash that is stable across builds (the stagger must not change).
 fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-fn is_nospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
 }
 
 /// Writes all of `iov` to `f` at byte `offset` with `pwritev`, IOV_MAX slices at a time,
@@ -274,7 +272,7 @@ impl CameraWriter {
     fn try_create(&mut self, stream: &StreamInfo, f: &FrameIn) -> std::io::Result<OpenSegment> {
         let start_wall_us = self.segment_start_us(f);
         let id = {
-            let mut cat = lock(&self.store.catalog);
+            let mut cat = self.store.catalog.lock_or_recover();
             let segs = cat.entry(self.camera.clone()).or_default();
             let seq = segs
                 .range(SegmentId { start_wall_us, seq: 0 }..=SegmentId { start_wall_us, seq: u32::MAX })
@@ -333,7 +331,7 @@ impl CameraWriter {
         if r.is_err() {
             let _ = std::fs::remove_file(&sample_path);
             let _ = std::fs::remove_file(&index_path);
-            if let Some(segs) = lock(&self.store.catalog).get_mut(&self.camera) {
+            if let Some(segs) = self.store.catalog.lock_or_recover().get_mut(&self.camera) {
                 segs.remove(&id);
             }
         }
@@ -361,7 +359,7 @@ impl CameraWriter {
             let [a, b] = seg.last_two;
             (b.max(0) as u64 + b.saturating_sub(a).max(0) as u64).max(1)
         };
-        if let Some(m) = lock(&self.store.catalog).get_mut(&self.camera).and_then(|s| s.get_mut(&seg.id)) {
+        if let Some(m) = self.store.catalog.lock_or_recover().get_mut(&self.camera).and_then(|s| s.get_mut(&seg.id)) {
             m.frames = seg.frames;
             m.bytes += bytes;
             m.duration_90k = duration_90k;
@@ -407,7 +405,7 @@ impl CameraWriter {
     fn close_segment(&mut self) -> Result<(), StoreError> {
         let Some(seg) = self.seg.take() else { return Ok(()) };
         self.first_segment = false;
-        let mut cat = lock(&self.store.catalog);
+        let mut cat = self.store.catalog.lock_or_recover();
         let segs = cat.entry(self.camera.clone()).or_default();
         if seg.frames == 0 {
             segs.remove(&seg.id);

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use hotspare_base::clock::now_us;
 use hotspare_store::index::{encode_record, FrameEntry, IndexHeader};
 use hotspare_store::validate::validate_segment;
 use hotspare_store::{parse_index, ImportSource, InvalidSegment, Origin, Store, StoreConfig, StoreError};
@@ -146,10 +147,6 @@ fn reencode(index: &[u8], edit: impl FnOnce(&mut IndexHeader, &mut Vec<FrameEntr
     encode_record(&p.header, &mut buf).unwrap();
     encode_record(&p.frames[..], &mut buf).unwrap();
     buf
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
 }
 
 /// Every way an offered segment can lie is refused with the reason, leaving nothing behind;

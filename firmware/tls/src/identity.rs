@@ -4,11 +4,11 @@
 //! 0700 and the key file with 0600, at creation.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hotspare_base::fs::write_atomic;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
@@ -40,21 +40,6 @@ impl std::fmt::Debug for Identity {
 
 fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> TlsError + 'a {
     move |source| TlsError::Io { path: path.to_owned(), op, source }
-}
-
-/// Writes `bytes` to `path` through a temporary file created with `mode`, then renames it.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
-    let tmp = path.with_extension("tmp");
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(&tmp, "remove stale temporary file")(e)),
-    }
-    let mut f =
-        fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(io(&tmp, "create"))?;
-    f.write_all(bytes).map_err(io(&tmp, "write"))?;
-    f.sync_all().map_err(io(&tmp, "fsync"))?;
-    fs::rename(&tmp, path).map_err(io(path, "rename"))
 }
 
 fn generate(name: &str, key: Option<rcgen::KeyPair>) -> Result<(rcgen::Certificate, rcgen::KeyPair), TlsError> {
@@ -118,12 +103,9 @@ impl Identity {
                 };
                 let (cert, key) = generate(name, key)?;
                 if !has_key {
-                    write_new(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
+                    write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
                 }
-                write_new(&cert_path, cert.pem().as_bytes(), 0o644)?;
-                if let Ok(d) = fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
+                write_atomic(&cert_path, cert.pem().as_bytes(), 0o644)?;
                 log::info!("{}: new TLS certificate made", dir.display());
                 (cert.der().clone(), PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| bad(&key_path, e))?)
             }

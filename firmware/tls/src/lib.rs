@@ -36,6 +36,12 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
+impl From<hotspare_base::fs::FsError> for TlsError {
+    fn from(e: hotspare_base::fs::FsError) -> Self {
+        TlsError::Io { path: e.path, op: e.op, source: e.source }
+    }
+}
+
 /// The crypto provider of every config made here.
 pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::ring::default_provider())

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Frames per GOP of the fixture clips and the GStreamer peer (1 s at 25 fps).
 pub const GOP: i64 = 25;
@@ -36,9 +36,9 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
-}
+/// The wall clock, µs since the Unix epoch.
+#[allow(unused_imports)] // not every test binary reads the clock
+pub use hotspare_base::clock::now_us;
 
 pub fn rfc3339(us: i64) -> String {
     humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(us as u64)).to_string()

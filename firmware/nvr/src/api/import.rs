@@ -137,7 +137,7 @@ fn describe_sha(sha: &str, seg: &ImportSegment) -> Result<(), Failure> {
 }
 
 fn write_failure(tmp: &std::path::Path, e: std::io::Error) -> Failure {
-    if e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) {
+    if hotspare_base::fs::is_nospc(&e) {
         return Failure::new(StatusCode::INSUFFICIENT_STORAGE, format!("no space to receive the segment: {e}"));
     }
     Failure::internal(format!("{}: write: {e}", tmp.display()))

@@ -14,6 +14,7 @@ use crate::NvrError;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use hotspare_base::LockExt;
 use hotspare_http::password::hash_password;
 use hotspare_http::{Access, AuthLimits, Authenticator, Role, Route};
 use hotspare_store::Store;
@@ -81,7 +82,7 @@ impl AppState {
     /// Rescans the store if that was last done more than [`REFRESH_EVERY`] ago.
     pub(crate) async fn refresh_store(&self) {
         {
-            let mut last = self.last_refresh.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_refresh.lock_or_recover();
             if last.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
                 return;
             }

@@ -2,11 +2,11 @@
 //! the recorder's status file, storage health and recycling.
 
 use super::Shared;
-use crate::now_us;
 use crate::status_file::{self, STALE_AFTER};
 use axum::extract::State;
 use axum::Json;
 use hotspare_api::{CameraRecording, NvrStatus, RecyclingStatus};
+use hotspare_base::clock::now_us;
 
 pub(super) async fn status(State(st): State<Shared>) -> Json<NvrStatus> {
     let storage = st.health.current().await;

@@ -4,6 +4,7 @@
 //! the API process and on demand when older than that.
 
 use hotspare_api::{Disk, DiskState, RaidStatus, StorageStatus};
+use hotspare_base::LockExt;
 use hotspare_platform::disk;
 use hotspare_platform::mdstat::{self, ArrayState};
 use hotspare_platform::volume::{probe, Probe};
@@ -160,7 +161,7 @@ impl HealthMonitor {
                 _ => log::warn!("storage {:?}: {}", status.state, status.detail),
             }
         }
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), status.clone()));
+        *self.last.lock_or_recover() = Some((Instant::now(), status.clone()));
         status
     }
 
@@ -169,11 +170,11 @@ impl HealthMonitor {
     }
 
     fn last(&self) -> Option<StorageStatus> {
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(_, s)| s.clone())
+        self.last.lock_or_recover().as_ref().map(|(_, s)| s.clone())
     }
 
     fn fresh(&self) -> Option<StorageStatus> {
-        let g = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let g = self.last.lock_or_recover();
         g.as_ref().filter(|(t, _)| t.elapsed() <= MAX_AGE).map(|(_, s)| s.clone())
     }
 

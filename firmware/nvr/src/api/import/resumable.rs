@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_core::Stream;
 use hotspare_api::{ImportOffset, ImportSegment};
+use hotspare_base::LockExt;
 use hotspare_store::ImportSource;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -41,20 +42,20 @@ struct Busy(String);
 
 impl Busy {
     fn claim(key: &str) -> Result<Busy, Failure> {
-        let mut set = BUSY.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = BUSY.lock_or_recover();
         if !set.get_or_insert_with(HashSet::new).insert(key.to_owned()) {
             return Err(Failure::new(StatusCode::TOO_MANY_REQUESTS, "another request is uploading this segment"));
         }
         Ok(Busy(key.to_owned()))
     }
     fn is_busy(key: &str) -> bool {
-        BUSY.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|s| s.contains(key))
+        BUSY.lock_or_recover().as_ref().is_some_and(|s| s.contains(key))
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        if let Some(s) = BUSY.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(s) = BUSY.lock_or_recover().as_mut() {
             s.remove(&self.0);
         }
     }

@@ -32,11 +32,7 @@ pub fn pinned(port: u16) -> Option<hotspare_tls::Fingerprint> {
 /// certificate fingerprint, made if there is none yet; `None` for a plain-HTTP
 /// (`[tls] insecure`) or unusable config.
 pub fn box_fingerprint(role: &str, config: &Path) -> Option<hotspare_tls::Fingerprint> {
-    let out = Command::new(bin()).arg(role).arg("--config").arg(config).arg("--fingerprint").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    hotspare::kit::box_fingerprint(Path::new(bin()), role, config).ok()
 }
 
 pub trait ReadWrite: Read + Write {}
@@ -249,14 +245,7 @@ impl Nvr {
     pub fn recorder_pid(&self) -> u32 {
         let end = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut kids = Vec::new();
-            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.proc.pid())) {
-                for t in tasks.flatten() {
-                    let c = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-                    kids.extend(c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-                }
-            }
-            if let Some(p) = kids.first() {
+            if let Some(p) = crate::common::children(self.proc.pid()).first() {
                 return *p;
             }
             assert!(Instant::now() < end, "no recorder child");

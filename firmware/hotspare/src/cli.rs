@@ -1,6 +1,5 @@
 //! Command-line definitions of every subcommand.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,12 +15,14 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Camera simulator: serves rtsp://HOST:PORT/cam0..cam{N-1} replaying a clip.
+    #[cfg(feature = "dev-tools")]
     SimCamera(SimCameraArgs),
     /// Records one camera into a segment store.
     Record(RecordArgs),
     /// Writes an MP4 of a camera's recordings.
     Export(ExportArgs),
     /// Runs a whole site on loopback and shows what the appliance does.
+    #[cfg(feature = "dev-tools")]
     Demo(DemoArgs),
     /// Protected recording server: records its cameras and serves the API spares read.
     Nvr(NvrArgs),
@@ -33,10 +34,12 @@ pub enum Command {
     /// Issue, verify and make keys for licences.
     License(crate::license_cmd::LicenseArgs),
     /// Failover latency and re-insertion throughput on a loopback site.
+    #[cfg(feature = "dev-tools")]
     #[command(hide = true)]
     BenchFailover(BenchFailoverArgs),
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(clap::Args, Debug)]
 pub struct BenchFailoverArgs {
     #[arg(long, default_value = "fixtures/clip-h264.h264")]
@@ -64,6 +67,7 @@ pub struct NvrArgs {
     pub fingerprint: bool,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Clip the simulated cameras replay.
@@ -77,10 +81,11 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(clap::Args, Debug)]
 pub struct SimCameraArgs {
     #[arg(long, default_value = "127.0.0.1:8554")]
-    pub listen: SocketAddr,
+    pub listen: std::net::SocketAddr,
     #[arg(long, default_value_t = 1)]
     pub streams: u32,
     /// Annex B H.264 (.h264) or H.265 (.h265) clip.

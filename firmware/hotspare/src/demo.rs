@@ -9,10 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hotspare::kit::NvrSpec;
 use hotspare_api::{RecordingSpan, Source};
 
 use crate::cli::DemoArgs;
-use crate::site::{Http, NvrSpec, Site};
+use crate::site::{Http, Site};
 use crate::times::format_us;
 use crate::CliError;
 
@@ -115,7 +116,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     println!("1 spare in the fast profile (checks every 1 s, takeover after 3 misses)");
     println!("paired over TLS by certificate fingerprint:");
     for n in &site.nvrs {
-        println!("  {:<5} {}", n.id, n.fingerprint);
+        println!("  {:<5} {}", n.id, n.fingerprint.map(|f| f.to_string()).unwrap_or_default());
     }
     println!("  spare {}\n", site.spare_fingerprint);
     let t0 = hotspare_base::clock::now_us();
@@ -163,7 +164,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let mut gaps = Vec::new();
     let nvr1 = &site.nvrs[0];
     println!("\nnvr1 timeline ({LIGHT_BLUE}light blue{RESET} = recorded by the spare, now in the NVR):");
-    for (cam, _) in &nvr1.cameras {
+    for (cam, _) in &nvr1.cams {
         let rec = http.recordings(&nvr1.url(), cam).await.map_err(CliError::new)?;
         for s in &rec.spans {
             let (c, r) = if s.source == Source::Failover { (LIGHT_BLUE, RESET) } else { ("", "") };

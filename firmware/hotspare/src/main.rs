@@ -1,14 +1,19 @@
 //! `hotspare`: the multi-call binary of the failover appliance. Each
-//! subcommand is one process role or tool; see `hotspare --help`.
+//! subcommand is one process role or tool; see `hotspare --help`. The
+//! development tools (`sim-camera`, `demo`, `bench-failover` and the site they
+//! run) are built only with the `dev-tools` feature (see Cargo.toml).
 
+#[cfg(feature = "dev-tools")]
 mod bench_failover;
 mod cli;
+#[cfg(feature = "dev-tools")]
 mod demo;
 mod export;
 mod failover_cmd;
 mod license_cmd;
 mod nvr_cmd;
 mod record;
+#[cfg(feature = "dev-tools")]
 mod site;
 mod times;
 
@@ -20,15 +25,18 @@ fn main() -> std::process::ExitCode {
         .format_timestamp_millis()
         .init();
     let r = match args.command {
+        #[cfg(feature = "dev-tools")]
         cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),
         cli::Command::Export(a) => export::run(a),
+        #[cfg(feature = "dev-tools")]
         cli::Command::Demo(a) => runtime().and_then(|rt| rt.block_on(demo::run(a))),
         cli::Command::Nvr(a) if a.fingerprint => nvr_cmd::fingerprint(&a.config),
         cli::Command::Nvr(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run(a.config))),
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
         cli::Command::License(a) => license_cmd::run(a),
+        #[cfg(feature = "dev-tools")]
         cli::Command::BenchFailover(a) => runtime().and_then(|rt| rt.block_on(bench_failover::run(a))),
     };
     match r {
@@ -58,6 +66,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
 }
 
+#[cfg(feature = "dev-tools")]
 async fn sim_camera(a: cli::SimCameraArgs) -> Result<(), CliError> {
     if a.user.is_some() != a.password.is_some() {
         return Err(CliError::new("--user and --password go together"));

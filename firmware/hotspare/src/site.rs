@@ -1,39 +1,24 @@
 //! A site on loopback for the demo and the failover benchmark: camera
 //! simulator, NVR processes and a spare process, with their configs written
-//! to a work directory and their APIs polled over HTTPS. Pairing as an
-//! installer does it: each box's certificate fingerprint is read with
-//! `--fingerprint` before start and written into its peers' configs.
+//! to a work directory and their APIs polled over HTTPS. Configs, pairing
+//! (each box's certificate fingerprint read with `--fingerprint` and written
+//! into its peers' configs) and what "taken over" and "failed back" mean come
+//! from the site kit (`hotspare::kit`) the end-to-end tests use too; this
+//! module drives it asynchronously.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use hotspare::kit::{self, NvrSpec, SpareSpec};
 use hotspare_api::{NvrStatus, Recordings};
 use hotspare_failover::status::{NvrView, SpareStatus};
-use rustix::process::{kill_process_group, Pid, Signal};
+use rustix::process::Signal;
 
 use crate::CliError;
 
-/// Writes a file that holds passwords (a config): created with mode 0600, readable only
-/// by the user running the site.
-pub fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let fail = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(e)),
-    }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(fail)?;
-    f.write_all(text.as_bytes()).map_err(fail)
-}
-
-/// A free loopback TCP port.
-pub fn free_port() -> Result<u16, CliError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| CliError::new(format!("no free port: {e}")))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| CliError::new(e.to_string()))
+fn kit_error(e: kit::KitError) -> CliError {
+    CliError::new(e.to_string())
 }
 
 /// A child process in its own process group, killed (with its children)
@@ -60,9 +45,7 @@ impl Proc {
     }
 
     fn signal_group(&self, sig: Signal) {
-        if let Some(pid) = Pid::from_raw(self.child.id() as i32) {
-            let _ = kill_process_group(pid, sig);
-        }
+        kit::signal_group(self.child.id(), sig);
     }
 
     /// SIGKILL to the whole process group (the NVR and its recorder child).
@@ -90,26 +73,6 @@ impl Drop for Proc {
             self.kill_hard();
         }
     }
-}
-
-/// `hotspare ARGS --fingerprint`: a box's certificate fingerprint (made if there is none yet).
-pub fn box_fingerprint(args: &[&str]) -> Result<hotspare_tls::Fingerprint, CliError> {
-    let exe = std::env::current_exe().map_err(|e| CliError::new(format!("own executable: {e}")))?;
-    let what = args.join(" ");
-    let out = Command::new(exe)
-        .args(args)
-        .arg("--fingerprint")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| CliError::new(format!("hotspare {what} --fingerprint: {e}")))?;
-    if !out.status.success() {
-        return Err(CliError::new(format!(
-            "hotspare {what} --fingerprint: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim().parse().map_err(|e| CliError::new(format!("hotspare {what} --fingerprint: {e}")))
 }
 
 /// The viewer account every process of the site has (`[[server.accounts]]` of the NVRs,
@@ -164,79 +127,6 @@ impl Http {
     }
 }
 
-/// One NVR of the site.
-pub struct NvrSpec {
-    pub id: String,
-    pub port: u16,
-    pub cameras: Vec<(String, String)>,
-    pub config: PathBuf,
-    /// The NVR's certificate fingerprint (read with `--fingerprint` once the config is written).
-    pub fingerprint: hotspare_tls::Fingerprint,
-}
-
-impl NvrSpec {
-    pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-}
-
-/// Writes the config of an NVR recording `cameras` (id, RTSP URL), paired with the spare
-/// (`spare_fingerprint`), and reads the NVR's own fingerprint.
-pub fn write_nvr_config(
-    dir: &Path,
-    id: &str,
-    port: u16,
-    cameras: &[(String, String)],
-    spare_port: u16,
-    spare_fingerprint: &hotspare_tls::Fingerprint,
-) -> Result<NvrSpec, CliError> {
-    let storage = dir.join(format!("{id}-store"));
-    let mut t = format!(
-        "[server]\nname = \"NVR {id}\"\nserial = \"SN-{id}\"\nlisten = \"127.0.0.1:{port}\"\n\
-         admin_user = \"admin\"\nadmin_password = \"demo-{id}\"\nupnp = true\n\n\
-         [[server.accounts]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n\n\
-         [storage]\ndir = \"{}\"\nsegment_seconds = 4\n\n[failover]\nspares = [\"https://127.0.0.1:{spare_port}\"]\n\
-         fingerprints = [\"{spare_fingerprint}\"]\n",
-        SITE_VIEWER.0,
-        SITE_VIEWER.1,
-        storage.display()
-    );
-    for (cid, url) in cameras {
-        t.push_str(&format!("\n[[camera]]\nid = \"{cid}\"\nname = \"Camera {cid}\"\nurl = \"{url}\"\n"));
-    }
-    let config = dir.join(format!("{id}.toml"));
-    write_private(&config, &t)?;
-    let fingerprint = box_fingerprint(&["nvr", "--config", &config.display().to_string()])?;
-    Ok(NvrSpec { id: id.to_string(), port, cameras: cameras.to_vec(), config, fingerprint })
-}
-
-/// Writes the spare's config watching `nvrs` (pinned) in the fast profile.
-pub fn write_spare_config(dir: &Path, port: u16, nvrs: &[NvrSpec]) -> Result<PathBuf, CliError> {
-    let mut t = format!(
-        "[spare]\nname = \"spare-1\"\nserial = \"HS-DEMO\"\nlisten = \"127.0.0.1:{port}\"\n\
-         store = \"{}\"\nstate = \"{}\"\n\n[monitor]\nprofile = \"fast\"\n\n\
-         [[account]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n",
-        dir.join("spare-store").display(),
-        dir.join("spare-state").display(),
-        SITE_VIEWER.0,
-        SITE_VIEWER.1
-    );
-    for (i, n) in nvrs.iter().enumerate() {
-        t.push_str(&format!(
-            "\n[[nvr]]\nid = \"{}\"\nurl = \"{}\"\nadmin_user = \"admin\"\nadmin_password = \"demo-{}\"\npriority = {}\n\
-             fingerprint = \"{}\"\n",
-            n.id,
-            n.url(),
-            n.id,
-            i + 1,
-            n.fingerprint
-        ));
-    }
-    let path = dir.join("failover.toml");
-    write_private(&path, &t)?;
-    Ok(path)
-}
-
 /// Polls `f` every 200 ms until it returns `Some` or `limit` passes.
 pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> Result<T, CliError>
 where
@@ -285,37 +175,49 @@ impl Site {
         })
         .await
         .map_err(|e| CliError::new(format!("camera simulator: {e}")))?;
-        let cam_addr = sim.local_addr();
+        let cam_addr = sim.local_addr().to_string();
         let sim = tokio::spawn(sim.serve());
-        let spare_port = free_port()?;
-        // Pairing: the spare's fingerprint into each NVR's config, theirs into the spare's.
-        let spare_cfg = write_spare_config(dir, spare_port, &[])?.display().to_string();
-        let spare_fingerprint = box_fingerprint(&["failover", "--config", &spare_cfg])?;
+        let exe = std::env::current_exe().map_err(|e| CliError::new(format!("own executable: {e}")))?;
+        let spare = SpareSpec {
+            serial: "HS-DEMO".into(),
+            port: kit::free_port().map_err(kit_error)?,
+            dir: dir.to_path_buf(),
+            config: dir.join("failover.toml"),
+            extra: String::new(),
+            viewer: (SITE_VIEWER.0.into(), SITE_VIEWER.1.into()),
+        };
         let mut nvrs = Vec::new();
-        for n in 0..nvr_count {
-            let cams: Vec<(String, String)> = (n * cams_per_nvr..(n + 1) * cams_per_nvr)
-                .map(|i| (format!("cam{i}"), format!("rtsp://{cam_addr}/cam{i}")))
-                .collect();
-            let id = format!("nvr{}", n + 1);
-            nvrs.push(write_nvr_config(dir, &id, free_port()?, &cams, spare_port, &spare_fingerprint)?);
+        for n in 0..nvr_count as usize {
+            let cams = kit::site_cameras(n, cams_per_nvr as usize, &cam_addr);
+            let mut nvr = NvrSpec::new(dir, n, kit::free_port().map_err(kit_error)?, cams);
+            nvr.name = format!("NVR {}", nvr.id);
+            nvr.serial = format!("SN-{}", nvr.id);
+            nvr.admin_password = format!("demo-{}", nvr.id);
+            nvr.extra = format!(
+                "[[server.accounts]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n",
+                SITE_VIEWER.0, SITE_VIEWER.1
+            );
+            nvrs.push(nvr);
         }
-        let spare_cfg = write_spare_config(dir, spare_port, &nvrs)?.display().to_string();
-        let mut pins: Vec<_> = nvrs.iter().map(|n| n.fingerprint).collect();
+        // Pairing: the spare's fingerprint into each NVR's config, theirs into the spare's.
+        let spare_fingerprint = kit::pair(&exe, &spare, &mut nvrs).map_err(kit_error)?;
+        let mut pins: Vec<_> = nvrs.iter().filter_map(|n| n.fingerprint).collect();
         pins.push(spare_fingerprint);
         let mut procs = Vec::new();
         for n in &nvrs {
             procs.push(Self::spawn_nvr(dir, n)?);
         }
-        let spare =
+        let spare_cfg = spare.config.display().to_string();
+        let spare_proc =
             Proc::spawn("spare", &["failover", "--config", &spare_cfg, "--ssdp", "off"], &dir.join("spare.log"))?;
         Ok(Site {
             dir: dir.to_path_buf(),
             http: Http::new(&pins)?,
             nvrs,
-            spare: format!("https://127.0.0.1:{spare_port}"),
+            spare: spare.url(),
             spare_fingerprint,
             procs,
-            _spare: spare,
+            _spare: spare_proc,
             sim,
         })
     }
@@ -329,7 +231,7 @@ impl Site {
     pub async fn wait_healthy(&self) -> Result<(), CliError> {
         wait_for(Duration::from_secs(30), "the spare to sync every NVR's settings", || async {
             let s = self.http.spare(&self.spare).await.ok()?;
-            s.nvrs.iter().all(|n| n.snapshot_us.is_some() && n.phase == "watching").then_some(())
+            kit::all_synced(&s).then_some(())
         })
         .await?;
         wait_for(Duration::from_secs(30), "every NVR to record", || async {
@@ -360,12 +262,11 @@ impl Site {
     /// Waits until NVR `i` is taken over and every camera has a first frame on the spare.
     pub async fn wait_takeover(&self, i: usize) -> Result<NvrView, CliError> {
         let id = self.nvrs[i].id.clone();
-        let cams = self.nvrs[i].cameras.len();
+        let cams = self.nvrs[i].cam_ids();
         wait_for(Duration::from_secs(30), &format!("the takeover of {id}"), || async {
             let s = self.http.spare(&self.spare).await.ok()?;
             let v = s.nvrs.into_iter().find(|n| n.id == id)?;
-            (v.phase == "taken_over" && v.recording.len() == cams && v.first_frame_us.values().all(|f| f.is_some()))
-                .then_some(v)
+            kit::taken_over(&v, &cams).then_some(v)
         })
         .await
     }
@@ -376,7 +277,7 @@ impl Site {
         wait_for(Duration::from_secs(90), &format!("failback and re-insertion of {id}"), || async {
             let s = self.http.spare(&self.spare).await.ok()?;
             let v = s.nvrs.into_iter().find(|n| n.id == id)?;
-            (v.phase == "watching" && v.reinsert.finished).then_some(v)
+            kit::failed_back(&v).then_some(v)
         })
         .await
     }

@@ -7,15 +7,19 @@
 //! tests share (NVR timelines, MP4 exports, packet holes).
 //!
 //! Every wait panics with the spare's status and the tails of every log, so
-//! a failure explains itself.
+//! a failure explains itself. Configs, pairing and the meaning of "taken over"
+//! and "failed back" come from the site kit (`hotspare::kit`), which the demo
+//! and the failover benchmark use too; this module drives it blocking.
 #![allow(dead_code)]
 
 use crate::common::mount;
 use crate::common::{bin, free_port, now_us, wait_port, Proc, Sim};
 use crate::nvr_common::{basic, box_fingerprint, pin, try_http, Resp};
+use hotspare::kit;
+pub use hotspare::kit::NvrSpec;
 use hotspare_api::{Location, NvrStatus, RecordingSpan, Recordings, Source};
 use hotspare_failover::status::{NvrView, SpareStatus};
-use rustix::process::{kill_process_group, Pid, Signal};
+use rustix::process::{Pid, Signal};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,9 +58,7 @@ impl Group {
     }
 
     pub fn signal_group(&self, sig: Signal) {
-        if let Some(pid) = Pid::from_raw(self.pid as i32) {
-            let _ = kill_process_group(pid, sig);
-        }
+        kit::signal_group(self.pid, sig);
     }
 
     /// SIGKILL to the whole group (a power cut), then reap the leader.
@@ -86,17 +88,7 @@ pub fn signal_pid(pid: u32, sig: Signal) {
     rustix::process::kill_process(p, sig).unwrap_or_else(|e| panic!("kill -{sig:?} {pid}: {e}"));
 }
 
-/// Direct children of `pid` (from `/proc/PID/task/*/children`).
-pub fn children(pid: u32) -> Vec<u32> {
-    let mut kids = Vec::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            let c = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-            kids.extend(c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-    }
-    kids
-}
+pub use crate::common::children;
 
 fn tail(text: &str, lines: usize) -> String {
     let v: Vec<&str> = text.lines().collect();
@@ -120,71 +112,14 @@ pub fn get_ok(port: u16, path: &str, auth: &(String, String)) -> Resp {
 
 // ---------------------------------------------------------------- NVRs
 
-/// What one protected NVR's `nvr.toml` says. Edit the fields before [`Site::start`].
-#[derive(Clone, Debug)]
-pub struct NvrSpec {
-    pub id: String,
-    pub name: String,
-    pub serial: String,
-    pub port: u16,
-    pub admin_user: String,
-    pub admin_password: String,
-    pub storage: PathBuf,
-    pub segment_seconds: u32,
-    /// Extra lines of `[storage]` (e.g. `raid_device`, `mdstat`).
-    pub storage_extra: String,
-    /// Extra tables at the end (e.g. `[email]`, `[[event]]`).
-    pub extra: String,
-    pub upnp: bool,
-    /// `(camera id, RTSP URL)`.
-    pub cams: Vec<(String, String)>,
-    /// Priority in the spare's config.
-    pub priority: u32,
-    pub config: PathBuf,
-    /// This NVR's certificate fingerprint, pinned in the spare's config ([`Site::start`]).
-    pub fingerprint: Option<hotspare_tls::Fingerprint>,
-    /// The spare's, pinned in this NVR's config ([`Site::start`]).
-    pub spare_fingerprint: Option<hotspare_tls::Fingerprint>,
+/// The admin credentials of a protected NVR as an `Authorization` header.
+pub trait NvrAdmin {
+    fn admin(&self) -> (String, String);
 }
 
-impl NvrSpec {
-    pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-
-    /// `Authorization` header with this NVR's admin credentials.
-    pub fn admin(&self) -> (String, String) {
+impl NvrAdmin for NvrSpec {
+    fn admin(&self) -> (String, String) {
         basic(&self.admin_user, &self.admin_password)
-    }
-
-    pub fn cam_ids(&self) -> Vec<String> {
-        self.cams.iter().map(|c| c.0.clone()).collect()
-    }
-
-    pub fn text(&self, spare_port: u16) -> String {
-        let mut t = format!(
-            "[server]\nname = \"{}\"\nserial = \"{}\"\nlisten = \"127.0.0.1:{}\"\nadmin_user = \"{}\"\n\
-             admin_password = \"{}\"\nupnp = {}\n\n[storage]\ndir = \"{}\"\nsegment_seconds = {}\n{}\n\
-             [failover]\nspares = [\"https://127.0.0.1:{spare_port}\"]\n",
-            self.name,
-            self.serial,
-            self.port,
-            self.admin_user,
-            self.admin_password,
-            self.upnp,
-            self.storage.display(),
-            self.segment_seconds,
-            self.storage_extra,
-        );
-        if let Some(fp) = &self.spare_fingerprint {
-            t.push_str(&format!("fingerprints = [\"{fp}\"]\n"));
-        }
-        for (id, url) in &self.cams {
-            t.push_str(&format!("\n[[camera]]\nid = \"{id}\"\nname = \"Camera {id}\"\nurl = \"{url}\"\n"));
-        }
-        t.push('\n');
-        t.push_str(&self.extra);
-        t
     }
 }
 
@@ -273,32 +208,20 @@ pub fn spare_viewer() -> (String, String) {
     basic(SPARE_VIEWER.0, SPARE_VIEWER.1)
 }
 
-/// The spare's `[spare]` and `[monitor]` tables in the fast profile, the [`SPARE_VIEWER`]
-/// account, plus one `[[nvr]]` per NVR (admin credentials as the NVRs have them).
+/// The spare's config ([`kit::SpareSpec::text`]) with the [`SPARE_VIEWER`] account.
 pub fn spare_config_text(serial: &str, port: u16, dir: &Path, nvrs: &[NvrSpec], spare_extra: &str) -> String {
-    let mut t = format!(
-        "[spare]\nname = \"spare-1\"\nserial = \"{serial}\"\nlisten = \"127.0.0.1:{port}\"\n\
-         store = \"{}\"\nstate = \"{}\"\n{spare_extra}\n[monitor]\nprofile = \"fast\"\n\n\
-         [[account]]\nuser = \"{}\"\nrole = \"viewer\"\npassword = \"{}\"\n",
-        dir.join("spare-store").display(),
-        dir.join("spare-state").display(),
-        SPARE_VIEWER.0,
-        SPARE_VIEWER.1
-    );
-    for n in nvrs {
-        t.push_str(&format!(
-            "\n[[nvr]]\nid = \"{}\"\nurl = \"{}\"\nadmin_user = \"{}\"\nadmin_password = \"{}\"\npriority = {}\n",
-            n.id,
-            n.url(),
-            n.admin_user,
-            n.admin_password,
-            n.priority
-        ));
-        if let Some(fp) = &n.fingerprint {
-            t.push_str(&format!("fingerprint = \"{fp}\"\n"));
-        }
+    spare_spec(serial, port, dir, &dir.join("failover.toml"), spare_extra).text(nvrs)
+}
+
+fn spare_spec(serial: &str, port: u16, dir: &Path, config: &Path, extra: &str) -> kit::SpareSpec {
+    kit::SpareSpec {
+        serial: serial.into(),
+        port,
+        dir: dir.to_owned(),
+        config: config.to_owned(),
+        extra: extra.into(),
+        viewer: (SPARE_VIEWER.0.into(), SPARE_VIEWER.1.into()),
     }
-    t
 }
 
 // ---------------------------------------------------------------- site
@@ -318,42 +241,32 @@ pub struct Site {
     pub spare_extra: String,
     /// `--ssdp 127.0.0.1:PORT` when set, `off` otherwise.
     pub ssdp: Option<u16>,
+    /// Held while the site exists (the last field: released after every process is killed).
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+/// One site at a time per test binary. A site is a simulator, NVRs with their recorders and
+/// a spare, all in real time; the tests of a group binary run on parallel threads, and two
+/// sites at once on a small machine make takeover and failback times depend on the load.
+fn one_site_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that panicked with its site poisons the lock; the next site may still run.
+    SITES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Site {
     /// A simulator with `nvr_count * cams` streams and NVR specs `nvr1..` with
     /// `cams` cameras each (`cam0..` across the site), 4 s segments.
     pub fn prepare(nvr_count: usize, cams: usize) -> Site {
+        let one_at_a_time = one_site_at_a_time();
         let work = tempfile::tempdir().unwrap();
         let sim_port = free_port();
         let streams = (nvr_count * cams).to_string();
         let sim = Sim::start("h264", sim_port, &["--streams", &streams]);
         let spare_port = free_port();
+        let sim_addr = format!("127.0.0.1:{sim_port}");
         let nvrs = (0..nvr_count)
-            .map(|n| {
-                let id = format!("nvr{}", n + 1);
-                let cams = (n * cams..(n + 1) * cams)
-                    .map(|i| (format!("cam{i}"), format!("rtsp://127.0.0.1:{sim_port}/cam{i}")))
-                    .collect();
-                NvrSpec {
-                    name: format!("NVR Hall {}", n + 1),
-                    serial: format!("NVR-000{}", n + 1),
-                    port: free_port(),
-                    admin_user: "admin".into(),
-                    admin_password: format!("pw-{id}-s3cret"),
-                    storage: work.path().join(format!("{id}-store")),
-                    segment_seconds: 4,
-                    storage_extra: String::new(),
-                    extra: String::new(),
-                    upnp: true,
-                    cams,
-                    priority: n as u32 + 1,
-                    config: work.path().join(format!("{id}.toml")),
-                    fingerprint: None,
-                    spare_fingerprint: None,
-                    id,
-                }
-            })
+            .map(|n| NvrSpec::new(work.path(), n, free_port(), kit::site_cameras(n, cams, &sim_addr)))
             .collect::<Vec<_>>();
         let procs = nvrs.iter().map(|_| None).collect();
         Site {
@@ -367,6 +280,7 @@ impl Site {
             spare_serial: "HS-T1".into(),
             spare_extra: String::new(),
             ssdp: None,
+            _one_at_a_time: one_at_a_time,
         }
     }
 
@@ -377,16 +291,8 @@ impl Site {
     /// Writes every config, paired as an installer does (each box's fingerprint, read with
     /// `--fingerprint`, into its peers' configs), and starts the NVRs, then the spare.
     pub fn start(&mut self) {
-        let t = spare_config_text(&self.spare_serial, self.spare_port, self.dir(), &[], &self.spare_extra);
-        std::fs::write(&self.spare_config, t).unwrap();
-        let spare_fp = box_fingerprint("failover", &self.spare_config);
-        for n in self.nvrs.iter_mut() {
-            n.spare_fingerprint = spare_fp;
-            std::fs::write(&n.config, n.text(self.spare_port)).unwrap();
-            n.fingerprint = box_fingerprint("nvr", &n.config);
-        }
-        let t = spare_config_text(&self.spare_serial, self.spare_port, self.dir(), &self.nvrs, &self.spare_extra);
-        std::fs::write(&self.spare_config, t).unwrap();
+        let spare = spare_spec(&self.spare_serial, self.spare_port, self.dir(), &self.spare_config, &self.spare_extra);
+        kit::pair(Path::new(bin()), &spare, &mut self.nvrs).unwrap_or_else(|e| panic!("pairing the site: {e}"));
         for i in 0..self.nvrs.len() {
             self.procs[i] = Some(NvrProc::start(&self.nvrs[i]));
         }
@@ -471,9 +377,7 @@ impl Site {
     pub fn wait_healthy(&self) {
         let end = Instant::now() + Duration::from_secs(30);
         loop {
-            let synced = self
-                .spare_status()
-                .is_some_and(|s| s.nvrs.iter().all(|n| n.snapshot_us.is_some() && n.phase == "watching"));
+            let synced = self.spare_status().is_some_and(|s| kit::all_synced(&s));
             let recording = self.procs.iter().flatten().all(|p| {
                 p.try_status().is_some_and(|s| !s.cameras.is_empty() && s.cameras.iter().all(|c| c.recording))
             });
@@ -492,22 +396,13 @@ impl Site {
 
     /// Waits until NVR `i` is taken over and the spare has a first frame of each of its cameras.
     pub fn wait_takeover(&self, i: usize, timeout: Duration) -> NvrView {
-        let mut cams = self.nvrs[i].cam_ids();
-        cams.sort();
-        self.wait_view(i, timeout, "takeover with every camera recorded on the spare", |v| {
-            let mut rec = v.recording.clone();
-            rec.sort();
-            v.phase == "taken_over"
-                && rec == cams
-                && cams.iter().all(|c| v.first_frame_us.get(c).is_some_and(|f| f.is_some()))
-        })
+        let cams = self.nvrs[i].cam_ids();
+        self.wait_view(i, timeout, "takeover with every camera recorded on the spare", |v| kit::taken_over(v, &cams))
     }
 
     /// Waits until NVR `i` is failed back (watching, failback time set) and re-insertion finished.
     pub fn wait_failback(&self, i: usize, timeout: Duration) -> NvrView {
-        self.wait_view(i, timeout, "failback and re-insertion", |v| {
-            v.phase == "watching" && v.reinsert.finished && v.takeovers.last().is_some_and(|t| t.failback_us.is_some())
-        })
+        self.wait_view(i, timeout, "failback and re-insertion", kit::failed_back)
     }
 
     /// Asserts that NVR `i` stays watching with no takeover for `dur`, returning how many

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use crate::common::{bin, free_port, wait_port, Proc};
+use base64::Engine;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -31,11 +32,7 @@ pub fn pinned(port: u16) -> Option<hotspare_tls::Fingerprint> {
 /// certificate fingerprint, made if there is none yet; `None` for a plain-HTTP
 /// (`[tls] insecure`) or unusable config.
 pub fn box_fingerprint(role: &str, config: &Path) -> Option<hotspare_tls::Fingerprint> {
-    let out = Command::new(bin()).arg(role).arg("--config").arg(config).arg("--fingerprint").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    hotspare::kit::box_fingerprint(Path::new(bin()), role, config).ok()
 }
 
 pub trait ReadWrite: Read + Write {}
@@ -65,25 +62,11 @@ impl Resp {
     }
 }
 
-pub fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 pub fn basic(user: &str, password: &str) -> (String, String) {
-    ("Authorization".into(), format!("Basic {}", base64(format!("{user}:{password}").as_bytes())))
+    (
+        "Authorization".into(),
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))),
+    )
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
@@ -262,14 +245,7 @@ impl Nvr {
     pub fn recorder_pid(&self) -> u32 {
         let end = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut kids = Vec::new();
-            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.proc.pid())) {
-                for t in tasks.flatten() {
-                    let c = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-                    kids.extend(c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-                }
-            }
-            if let Some(p) = kids.first() {
+            if let Some(p) = crate::common::children(self.proc.pid()).first() {
                 return *p;
             }
             assert!(Instant::now() < end, "no recorder child");
@@ -309,9 +285,8 @@ pub fn ffprobe_frames(path: &Path) -> (u64, String) {
     (frames, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// SHA-256 of `data` in lower-case hex, as the import API names a segment's body.
 pub fn sha256_hex(data: &[u8]) -> String {
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(f.path(), data).unwrap();
-    let out = Command::new("sha256sum").arg(f.path()).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(data))
 }

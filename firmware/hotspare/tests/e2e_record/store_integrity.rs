@@ -3,14 +3,12 @@
 //! writer refused with the holder named, and a disk that fills up again and
 //! again while recording (no hole of zeros inside what an index covers).
 
-mod common;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hotspare_store::{parse_index, Store};
 
 /// Frames stored for `camera`, as a read-only reader sees them.

@@ -2,12 +2,10 @@
 //! moments while recording from `hotspare sim-camera`; each loses at most
 //! 1 s of video (plus the frames still in flight, see [`IN_FLIGHT_MARGIN_S`]).
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hotspare_store::{Store, StoreConfig};
 
 const KILLS: usize = 20;

@@ -1,12 +1,9 @@
 //! Secrets stay out of the process list: the camera password of `hotspare
 //! record` and the camera passwords an NVR hands its recorder child are
 //! never in any `/proc/PID/cmdline`, read from the real running processes.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::{bin, free_port, record_cmd, Proc, Sim};
-use nvr_common::*;
+use crate::common::{bin, free_port, record_cmd, Proc, Sim};
+use crate::nvr_common::*;
 use std::time::Duration;
 
 /// The command line of a running process (polled: it reads empty for a moment around the exec).
@@ -45,7 +42,7 @@ fn record_takes_the_camera_password_from_env_or_file_not_argv() {
         assert!(!line.contains(password), "{name}: the password is in the process list: {line}");
         let out = p.finish(Duration::from_secs(20));
         assert!(out.success(), "{name}:\n{}", out.dump());
-        let s = common::expect_summary(&out);
+        let s = crate::common::expect_summary(&out);
         assert!(s.frames >= 25, "{name}: {} frames:\n{}", s.frames, out.dump());
     }
 }
@@ -76,7 +73,7 @@ fn nvr_recorder_child_gets_no_camera_password_in_argv() {
 /// and a spare with no or a wrong pin for the NVR refuses it, naming the fingerprints.
 #[test]
 fn paired_site_pins_fingerprints_and_keeps_secrets_private() {
-    use failover_common::{spare_config_text, Site};
+    use crate::failover_common::{spare_config_text, Site};
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| {
         std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777

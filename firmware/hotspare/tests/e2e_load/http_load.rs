@@ -9,12 +9,9 @@
 //! speaks TLS to the boxes (they serve TLS only) before its HTTP attack.
 //! The figures printed (`LOAD ...` and `guesser ...` lines) are in
 //! docs/benchmarks.md.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use failover_common::*;
-use nvr_common::{basic, pinned};
+use crate::failover_common::*;
+use crate::nvr_common::{basic, pinned};
 use socket2::{Domain, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

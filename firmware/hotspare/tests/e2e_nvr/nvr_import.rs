@@ -5,16 +5,14 @@
 //! per-request limit and sets aside the segment the NVR refuses while the
 //! others go in; the NVR's memory stays bounded while it imports a segment
 //! larger than 256 MiB.
-mod common;
-mod nvr_common;
 
-use common::{free_port, Sim};
+use crate::common::{free_port, Sim};
+use crate::nvr_common::*;
 use hotspare_api::{ImportOffset, ImportReceipt, ImportSegment, Recordings, Source};
 use hotspare_failover::client::NvrClient;
 use hotspare_failover::reinsert::{run_with, ReinsertOptions, ReinsertProgress};
 use hotspare_store::index::{encode_record, FrameEntry, IndexHeader};
 use hotspare_store::{parse_index, Store};
-use nvr_common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -63,7 +61,7 @@ fn recorded_segment(work: &Path) -> Seg {
     let port = free_port();
     let _sim = Sim::start("h264", port, &[]);
     let dir = work.join("recorded");
-    let out = common::record(
+    let out = crate::common::record(
         &format!("rtsp://127.0.0.1:{port}/cam0"),
         &dir,
         "cam1",

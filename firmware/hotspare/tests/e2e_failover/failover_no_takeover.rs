@@ -1,11 +1,8 @@
 //! End to end: situations where the spare must *not* take over: a RAID
 //! array that is degraded but still records (fault tolerance doing its
 //! job), and an NVR that misses single checks now and then (a flap).
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use failover_common::*;
+use crate::failover_common::*;
 use hotspare_api::DiskState;
 use rustix::process::Signal;
 use std::time::Duration;

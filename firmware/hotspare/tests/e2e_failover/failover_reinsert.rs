@@ -4,12 +4,9 @@
 //! video stored on the NVR, its MP4 export of the outage decodes cleanly and
 //! has no hole longer than detection + one GOP + the NVR's unflushed last
 //! second, and no frame is stored twice.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::{ffprobe, now_us};
-use failover_common::*;
+use crate::common::{ffprobe, now_us};
+use crate::failover_common::*;
 use hotspare_api::Location;
 use std::time::Duration;
 

@@ -2,13 +2,11 @@
 //! simulated cameras on loopback, the HTTP API, imports, restarts and faults
 //! reproduced with real mechanisms (SIGSTOP, read-only mounts, a full
 //! tmpfs, a degraded-RAID mdstat).
-mod common;
-mod nvr_common;
 
-use common::mount;
-use common::{free_port, now_us, Sim, Tmpfs};
+use crate::common::mount;
+use crate::common::{free_port, now_us, Sim, Tmpfs};
+use crate::nvr_common::*;
 use hotspare_api::{DiskState, ImportReceipt, ImportSegment, Location, Recordings, Source, TakeoverConfig};
-use nvr_common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -112,7 +110,7 @@ fn nvr_status_config_recordings_and_mp4() {
 /// Index and sample bytes of the first segment recorded into a fresh store.
 fn foreign_segment(url: &str, work: &Path) -> (hotspare_store::SegmentInfo, Vec<u8>, Vec<u8>) {
     let store_dir = work.join("spare-store");
-    let out = common::record(url, &store_dir, "cam1", &["--duration", "4s"], Duration::from_secs(20));
+    let out = crate::common::record(url, &store_dir, "cam1", &["--duration", "4s"], Duration::from_secs(20));
     assert!(out.success(), "{}", out.dump());
     let store = hotspare_store::Store::open(&store_dir, Default::default()).unwrap();
     let seg = store.segments("cam1").unwrap().remove(0);
@@ -120,7 +118,7 @@ fn foreign_segment(url: &str, work: &Path) -> (hotspare_store::SegmentInfo, Vec<
     (seg, std::fs::read(i).unwrap(), std::fs::read(s).unwrap())
 }
 
-fn post_import(port: u16, desc: &ImportSegment, body: &[u8]) -> nvr_common::Resp {
+fn post_import(port: u16, desc: &ImportSegment, body: &[u8]) -> crate::nvr_common::Resp {
     let headers = vec![basic(ADMIN.0, ADMIN.1), ("X-Hotspare-Segment".into(), serde_json::to_string(desc).unwrap())];
     http(port, "POST", "/api/v1/import", &headers, body)
 }
@@ -346,9 +344,9 @@ fn nvr_bad_config() {
     for (i, (text, key)) in cases.iter().enumerate() {
         let cfg = work.path().join(format!("bad{i}.toml"));
         std::fs::write(&cfg, text).unwrap();
-        let mut cmd = Command::new(common::bin());
+        let mut cmd = Command::new(crate::common::bin());
         cmd.arg("nvr").arg("--config").arg(&cfg);
-        let out = common::Proc::spawn("nvr", cmd).finish(Duration::from_secs(10));
+        let out = crate::common::Proc::spawn("nvr", cmd).finish(Duration::from_secs(10));
         assert!(!out.success(), "case {i} accepted:\n{text}");
         assert!(out.stderr.contains(key) && out.stderr.contains(&format!("bad{i}.toml")), "case {i}: {}", out.dump());
     }

@@ -3,12 +3,9 @@
 //! (to a real SMTP server, Debian's aiosmtpd), announces the NVR's server
 //! name over SSDP with a UPnP description, and accepts the NVR's admin
 //! credentials — and stops doing so after failback.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::{free_port, wait_port};
-use failover_common::*;
+use crate::common::{free_port, wait_port};
+use crate::failover_common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,11 +1,9 @@
 //! GStreamer's RTSP server (gst-rtsp-server) as the camera: a peer we did
 //! not write. Its stream ends after `--frames` frames.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn gst_record(codec: &str, ffprobe_codec: &str) {
     let enc = if codec == "h264" { "x264enc" } else { "x265enc" };

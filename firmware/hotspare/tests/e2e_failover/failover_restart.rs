@@ -3,12 +3,9 @@
 //! The restarted spare resumes from its state directory: the takeover goes
 //! on (and records again), the re-insertion finishes, and the NVR ends up
 //! with every failover frame exactly once.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::{ffprobe, now_us};
-use failover_common::*;
+use crate::common::{ffprobe, now_us};
+use crate::failover_common::*;
 use hotspare_api::Location;
 use rustix::process::Signal;
 use std::time::{Duration, Instant};

@@ -2,15 +2,13 @@
 //! camera that disappears and returns, a full disk, and servers that speak
 //! bad RTSP/RTP.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 // ---------------------------------------------------------------- auth
 

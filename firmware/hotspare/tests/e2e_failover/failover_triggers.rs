@@ -6,12 +6,9 @@
 //! mount, or the directory gone). Each must end in a takeover with the
 //! right reason in the spare's status and log, and the spare recording the
 //! NVR's cameras.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::{now_us, Tmpfs};
-use failover_common::*;
+use crate::common::{now_us, Tmpfs};
+use crate::failover_common::*;
 use hotspare_api::DiskState;
 use hotspare_failover::status::NvrView;
 use rustix::process::Signal;

@@ -1,12 +1,9 @@
 //! End to end: `hotspare failover` refuses bad configurations and licences
 //! with a non-zero exit and a message that names the problem, and a valid
 //! licence raises the number of NVRs it may watch.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::{bin, free_port, Proc};
-use failover_common::*;
+use crate::common::{bin, free_port, Proc};
+use crate::failover_common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,7 +11,7 @@ use std::time::{Duration, Instant};
 const BOX: &str = "HS-T1";
 
 fn dev_key() -> PathBuf {
-    common::repo_root().join("firmware/failover/fixtures/license/dev.key")
+    crate::common::repo_root().join("firmware/failover/fixtures/license/dev.key")
 }
 
 /// A config with `n` NVRs (nothing listens on their ports) and `[spare]` extra lines.
@@ -32,7 +29,7 @@ fn config(dir: &Path, n: usize, spare_extra: &str, monitor: &str) -> String {
             free_port()
         ));
     }
-    let (user, password) = failover_common::SPARE_VIEWER;
+    let (user, password) = crate::failover_common::SPARE_VIEWER;
     t.push_str(&format!("\n[[account]]\nuser = \"{user}\"\nrole = \"viewer\"\npassword = \"{password}\"\n"));
     t
 }

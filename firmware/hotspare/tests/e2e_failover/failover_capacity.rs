@@ -2,12 +2,9 @@
 //! allows 16 cameras: the higher-priority NVR is covered completely, the
 //! other one as far as channels remain, and the rest is reported as not
 //! covered.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::bin;
-use failover_common::*;
+use crate::common::bin;
+use crate::failover_common::*;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,7 +18,7 @@ fn channel_licence_covers_nvrs_by_priority() {
     let lic = site.dir().join("lic.toml");
     let o = Command::new(bin())
         .args(["license", "issue", "--key"])
-        .arg(common::repo_root().join("firmware/failover/fixtures/license/dev.key"))
+        .arg(crate::common::repo_root().join("firmware/failover/fixtures/license/dev.key"))
         .args(["--box-id", "HS-T1", "--nvrs", "4", "--channels", "16", "-o"])
         .arg(&lic)
         .output()

@@ -1,11 +1,9 @@
 //! `hotspare record` from `hotspare sim-camera`, then `hotspare export`,
 //! checked with ffprobe/ffmpeg and against what the simulator says it sent.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// Records ~6 s in 2 s segments and checks the whole export.
 fn record_and_check(codec: &str, ffprobe_codec: &str, sim_args: &[&str]) {

@@ -6,12 +6,9 @@
 //! refused with 403) until the configuration is put back. The NVR still
 //! presents those credentials to the spare (`[failover] user/password`) to
 //! read the held video.
-mod common;
-mod failover_common;
-mod nvr_common;
 
-use common::ffprobe;
-use failover_common::*;
+use crate::common::ffprobe;
+use crate::failover_common::*;
 use hotspare_api::{Location, Source};
 use std::time::Duration;
 

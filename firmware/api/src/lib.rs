@@ -2,9 +2,11 @@
 //! failover spare (`hotspare failover`), documented for people in
 //! `docs/api.md`. Plain serde types, no I/O; both sides use these so the
 //! contract cannot drift. Times are µs since the Unix epoch (`*_us`).
+//! The spare's own status (read by the CLI and tools) is in [`spare`].
 
 use serde::{Deserialize, Serialize};
 
+pub mod spare;
 pub mod ssdp;
 
 /// API version prefix of every path.

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hotspare_api::spare::{NvrView, ReinsertProgress, SpareStatus, TakeoverRecord};
 use hotspare_api::{Action as RuleAction, EventKind, TakeoverConfig};
 use hotspare_recorder::RecorderOptions;
 use hotspare_store::{Store, StoreConfig};
@@ -17,18 +18,14 @@ use tokio::task::JoinHandle;
 use crate::api::ActingAs;
 use crate::capacity::{allocate, Demand};
 use crate::client::NvrClient;
+use crate::clock::now_us;
 use crate::config::{Config, NvrEntry};
 use crate::license::Capacity;
 use crate::monitor::{Action, Event, Identity, Monitor, Observation, Phase, Timing};
 use crate::recorders::Recorders;
-use crate::reinsert::{self, ReinsertProgress};
+use crate::reinsert;
 use crate::ssdp::{Announcer, Device};
 use crate::state::{NvrState, Snapshot, StateDir};
-use crate::status::{NvrView, SpareStatus, TakeoverRecord};
-
-pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod capacity;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod email;
 pub mod engine;
@@ -16,4 +17,3 @@ pub mod recorders;
 pub mod reinsert;
 pub mod ssdp;
 pub mod state;
-pub mod status;

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use hotspare_api::spare::{NvrView, SpareStatus};
 use hotspare_api::{NvrStatus, Recordings};
-use hotspare_failover::status::{NvrView, SpareStatus};
 use rustix::process::{kill_process_group, Pid, Signal};
 
 use crate::CliError;

@@ -12,8 +12,8 @@ mod nvr_common;
 
 use common::{now_us, Tmpfs};
 use failover_common::*;
+use hotspare_api::spare::NvrView;
 use hotspare_api::DiskState;
-use hotspare_failover::status::NvrView;
 use rustix::process::Signal;
 use std::time::Duration;
 

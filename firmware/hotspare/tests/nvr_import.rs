@@ -9,9 +9,10 @@ mod common;
 mod nvr_common;
 
 use common::{free_port, Sim};
+use hotspare_api::spare::ReinsertProgress;
 use hotspare_api::{ImportOffset, ImportReceipt, ImportSegment, Recordings, Source};
 use hotspare_failover::client::NvrClient;
-use hotspare_failover::reinsert::{run_with, ReinsertOptions, ReinsertProgress};
+use hotspare_failover::reinsert::{run_with, ReinsertOptions};
 use hotspare_store::index::{encode_record, FrameEntry, IndexHeader};
 use hotspare_store::{parse_index, Store};
 use nvr_common::*;

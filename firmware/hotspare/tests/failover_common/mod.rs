@@ -13,8 +13,8 @@
 use crate::common::mount;
 use crate::common::{bin, free_port, now_us, wait_port, Proc, Sim};
 use crate::nvr_common::{basic, box_fingerprint, pin, try_http, Resp};
+use hotspare_api::spare::{NvrView, SpareStatus};
 use hotspare_api::{Location, NvrStatus, RecordingSpan, Recordings, Source};
-use hotspare_failover::status::{NvrView, SpareStatus};
 use rustix::process::{kill_process_group, Pid, Signal};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -228,3 +228,37 @@ pub async fn run_with(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> ReinsertError {
+        ReinsertError::Client(ClientError::Status {
+            url: "https://nvr/api/v1/import".into(),
+            status: code,
+            message: "no".into(),
+        })
+    }
+
+    #[test]
+    fn refusals_are_set_aside_everything_else_is_retried() {
+        for code in [400, 409, 413, 422] {
+            assert!(status(code).is_rejection(), "{code}");
+        }
+        for code in [401, 429, 500, 503, 507] {
+            assert!(!status(code).is_rejection(), "{code}");
+        }
+        assert!(!ReinsertError::Offset { held: 1, total: 2 }.is_rejection());
+    }
+
+    #[test]
+    fn a_missing_segment_file_names_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let files = [d.path().join("gone.index"), d.path().join("gone.sample")];
+        let e = measure(&files).unwrap_err();
+        assert!(matches!(&e, ReinsertError::Read { path, .. } if path.ends_with("gone.index")), "{e:?}");
+        assert!(e.to_string().contains("gone.index"), "{e}");
+        assert!(std::error::Error::source(&e).is_some(), "the io error is kept as the source");
+    }
+}

@@ -2,9 +2,11 @@
 //! failover spare (`hotspare failover`), documented for people in
 //! `docs/ref/api.md`. Plain serde types, no I/O; both sides use these so the
 //! contract cannot drift. Times are µs since the Unix epoch (`*_us`).
+//! The spare's own status (read by the CLI and tools) is in [`spare`].
 
 use serde::{Deserialize, Serialize};
 
+pub mod spare;
 pub mod ssdp;
 
 /// The path of an API endpoint, a `&'static str`: `api_path!("/status")` is

@@ -15,12 +15,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hotspare_api::spare::SpareStatus;
 use hotspare_api::{ApiError, Location, Recordings};
 use hotspare_http::{Access, Account, Authenticator, Role, Route};
 use hotspare_store::Store;
 use serde::Serialize;
-
-use crate::status::SpareStatus;
 
 /// Admin credentials of a taken-over NVR, accepted while it is taken over.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,33 +1,31 @@
-//! The spare's main loop. One check task per NVR polls its status (and
-//! settings) and sends what it saw here; this loop owns every monitor and
-//! every recorder, so decisions are made one at a time: monitor actions
-//! become takeovers (record the cameras the channel licence covers, by
-//! priority), hand-backs, failbacks (emails, SSDP) and re-insertion.
+//! The spare's runtime: the thin async loop around the decision core ([`crate::core`]). It
+//! reads the clock, gathers inputs (check results from one short task per check, re-insertion
+//! ends, the core's timer), hands each to [`Core::handle`] and performs the effects in order:
+//! HTTP checks, recorders, stores, emails, SSDP, state files, re-insertion tasks. It also
+//! publishes the status and the credentials the API accepts, and recycles the stores.
 
-use hotspare_base::LockExt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use hotspare_api::{Action as RuleAction, EventKind, TakeoverConfig};
+use hotspare_api::spare::{NvrView, ReinsertProgress, SpareStatus};
 use hotspare_recorder::RecorderOptions;
-use hotspare_store::{Store, StoreConfig};
+use hotspare_store::Store;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::api::ActingAs;
-use crate::capacity::{allocate, Demand};
 use crate::client::NvrClient;
 use crate::config::{Config, NvrEntry};
+use crate::core::{store_config, Core, CoreConfig, Effect, Input, NvrSpec, Restored};
 use crate::license::Capacity;
-use crate::monitor::{Action, Event, Identity, Monitor, Observation, Phase, Timing};
+use crate::monitor::{Observation, Phase, Timing};
 use crate::recorders::Recorders;
-use crate::reinsert::{self, ReinsertProgress};
+use crate::reinsert;
 use crate::ssdp::{Announcer, Device};
-use crate::state::{NvrState, Snapshot, StateDir};
-use crate::status::{NvrView, SpareStatus, TakeoverRecord};
-
-pub use hotspare_base::clock::now_us;
+use crate::state::StateDir;
+use hotspare_base::clock::now_us;
+use hotspare_base::LockExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -37,14 +35,6 @@ pub enum EngineError {
     Store { path: String, source: hotspare_store::StoreError },
     #[error("SSDP: {0}")]
     Ssdp(#[from] crate::ssdp::SsdpError),
-}
-
-/// What a check task saw.
-struct Checked {
-    nvr: String,
-    at_us: i64,
-    obs: Observation,
-    config: Option<Result<TakeoverConfig, String>>,
 }
 
 /// Engine options that are not in the config file.
@@ -58,21 +48,13 @@ pub struct EngineOptions {
     pub fingerprint: Option<String>,
 }
 
+/// The I/O side of one NVR.
 struct NvrRt {
     entry: NvrEntry,
     client: NvrClient,
-    monitor: Monitor,
-    snapshot: Option<Snapshot>,
     store: Arc<Store>,
-    last_failback_eval_us: i64,
-    handed_back: BTreeSet<String>,
-    uncovered: Vec<String>,
     reinsert: Option<JoinHandle<()>>,
     progress: Arc<Mutex<ReinsertProgress>>,
-    last_check_us: Option<i64>,
-    last_error: Option<String>,
-    config_error: Option<String>,
-    takeovers: Vec<TakeoverRecord>,
 }
 
 pub struct Engine {
@@ -81,24 +63,15 @@ pub struct Engine {
     timing: Timing,
     opts: EngineOptions,
     state: StateDir,
+    core: Core,
     nvrs: BTreeMap<String, NvrRt>,
     recorders: Recorders,
     announcer: Option<Announcer>,
+    checks: JoinSet<()>,
     shared: Arc<Mutex<SpareStatus>>,
     acting: Arc<Mutex<Vec<ActingAs>>>,
     /// The current store of each NVR, shared with the API.
     stores: crate::api::Stores,
-}
-
-fn store_config(snap: Option<&Snapshot>) -> StoreConfig {
-    let mut c = StoreConfig::default();
-    if let Some(s) = snap {
-        let r = &s.config.recording;
-        c.segment_duration = Duration::from_secs(r.segment_seconds.clamp(1, 3600) as u64);
-        c.high_water_percent = r.high_water_percent.clamp(1, 99);
-        c.max_age = r.retention_days.map(|d| Duration::from_secs(d as u64 * 86_400));
-    }
-    c
 }
 
 impl Engine {
@@ -116,54 +89,42 @@ impl Engine {
             failback_check_interval: t.failback_check_interval,
         };
         let state = StateDir::open(&cfg.spare.state)?;
-        let saved = state.load_nvrs().unwrap_or_else(|e| {
+        let mut saved = state.load_nvrs().unwrap_or_else(|e| {
             log::error!("{e}");
             BTreeMap::new()
         });
+        let mut restored = BTreeMap::new();
         let mut nvrs = BTreeMap::new();
         for entry in &cfg.nvrs {
             let snapshot = state.load_snapshot(&entry.id).unwrap_or_else(|e| {
                 log::error!("{e}");
                 None
             });
-            let monitor = match saved.get(&entry.id) {
-                Some(s) => Monitor::resume(timing, s.phase.clone(), s.identity.clone()),
-                None => Monitor::resume(timing, Phase::Watching, snapshot.as_ref().map(|s| s.identity.clone())),
-            };
-            // A takeover resumed after a restart keeps its record (status, failback email).
-            let takeovers = match monitor.phase() {
-                Phase::TakenOver { reason, since_us, .. } => {
-                    vec![TakeoverRecord { at_us: *since_us, reason: reason.to_string(), failback_us: None }]
-                }
-                Phase::Watching => Vec::new(),
-            };
             let root = cfg.spare.store.join(&entry.id);
             let store = Store::open(&root, store_config(snapshot.as_ref()))
                 .map_err(|source| EngineError::Store { path: root.display().to_string(), source })?;
+            restored.insert(entry.id.clone(), Restored { state: saved.remove(&entry.id), snapshot });
             nvrs.insert(
                 entry.id.clone(),
                 NvrRt {
                     entry: entry.clone(),
                     client: NvrClient::new(&entry.url, &entry.admin_user, &entry.admin_password, entry.fingerprint),
-                    monitor,
-                    snapshot,
                     store,
-                    last_failback_eval_us: 0,
-                    handed_back: BTreeSet::new(),
-                    uncovered: Vec::new(),
                     reinsert: None,
                     progress: Arc::default(),
-                    last_check_us: None,
-                    last_error: None,
-                    config_error: None,
-                    takeovers,
                 },
             );
         }
+        let core_cfg = CoreConfig {
+            timing,
+            channels: capacity.channels,
+            nvrs: cfg.nvrs.iter().map(|e| NvrSpec { id: e.id.clone(), priority: e.priority }).collect(),
+            email: cfg.email.clone(),
+        };
         let stores: BTreeMap<String, Arc<Store>> = nvrs.iter().map(|(id, n)| (id.clone(), n.store.clone())).collect();
-        let stores = Arc::new(Mutex::new(stores));
         Ok(Engine {
-            stores,
+            stores: Arc::new(Mutex::new(stores)),
+            core: Core::new(core_cfg, restored),
             cfg,
             capacity,
             timing,
@@ -172,40 +133,10 @@ impl Engine {
             nvrs,
             recorders: Recorders::default(),
             announcer: None,
+            checks: JoinSet::new(),
             shared,
             acting: Arc::default(),
         })
-    }
-
-    fn spawn_checks(&self, tx: &mpsc::Sender<Checked>, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        let interval = self.timing.check_interval;
-        let timeout = interval.clamp(Duration::from_millis(500), Duration::from_secs(5));
-        self.nvrs
-            .values()
-            .map(|n| {
-                let (client, id, tx, mut stop) = (n.client.clone(), n.entry.id.clone(), tx.clone(), stop.clone());
-                tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(interval);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    loop {
-                        tokio::select! {
-                            _ = tick.tick() => {}
-                            _ = stop.changed() => return,
-                        }
-                        let (obs, config) = match client.status(timeout).await {
-                            Ok(s) => {
-                                let c = client.config(timeout).await.map_err(|e| e.to_string());
-                                (Observation::Status(Box::new(s)), Some(c))
-                            }
-                            Err(e) => (Observation::Unreachable { error: e.to_string() }, None),
-                        };
-                        if tx.send(Checked { nvr: id.clone(), at_us: now_us(), obs, config }).await.is_err() {
-                            return;
-                        }
-                    }
-                })
-            })
-            .collect()
     }
 
     /// Runs until `stop` turns true.
@@ -213,33 +144,22 @@ impl Engine {
         if let Some(bind) = self.opts.ssdp_bind {
             self.announcer = Some(Announcer::bind(bind, self.opts.ssdp_multicast).await?);
         }
-        // Resume what a previous run left: takeovers and re-insertions.
-        self.reallocate().await;
-        let resumed: Vec<String> = self.nvrs.keys().cloned().collect();
-        for id in resumed {
-            let taken = matches!(self.nvrs[&id].monitor.phase(), Phase::TakenOver { .. });
-            if taken {
-                log::warn!("{id}: resuming takeover after a restart of the spare");
-                self.announce(&id, true);
-            } else {
-                self.start_reinsert(&id);
-            }
-        }
-        let (tx, mut rx) = mpsc::channel(64);
-        let checks = self.spawn_checks(&tx, &stop);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.step(Input::Started, &tx).await;
         let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
         self.publish();
         loop {
+            let wait = self.core.poll_at().map(|t| Duration::from_micros(t.saturating_sub(now_us()).max(0) as u64));
             tokio::select! {
                 _ = stop.changed() => break,
-                Some(c) = rx.recv() => self.on_check(c).await,
+                Some(input) = rx.recv() => self.step(input, &tx).await,
+                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => self.step(Input::Tick, &tx).await,
                 _ = housekeeping.tick() => self.housekeeping(),
             }
+            while self.checks.try_join_next().is_some() {}
             self.publish();
         }
-        for c in checks {
-            c.abort();
-        }
+        self.checks.abort_all();
         self.recorders.stop_all().await;
         for n in self.nvrs.values() {
             if let Some(t) = &n.reinsert {
@@ -256,193 +176,103 @@ impl Engine {
         }
     }
 
-    async fn on_check(&mut self, c: Checked) {
-        let Some(n) = self.nvrs.get_mut(&c.nvr) else { return };
-        n.last_check_us = Some(c.at_us);
-        n.last_error = match &c.obs {
-            Observation::Unreachable { error } => Some(error.clone()),
-            Observation::Status(_) => None,
-        };
-        if matches!(n.monitor.phase(), Phase::TakenOver { .. }) {
-            if c.at_us - n.last_failback_eval_us < self.timing.failback_check_interval.as_micros() as i64 {
-                return;
-            }
-            n.last_failback_eval_us = c.at_us;
-        }
-        let actions = n.monitor.handle(c.at_us, Event::Check(c.obs));
-        for a in actions {
-            match a {
-                Action::SyncConfig => self.sync_config(&c.nvr, c.at_us, c.config.clone()),
-                Action::TakeOver { reason } => self.take_over(&c.nvr, c.at_us, reason.to_string()).await,
-                Action::HandBack { camera } => self.hand_back(&c.nvr, &camera).await,
-                Action::FailbackDone => self.failback_done(&c.nvr).await,
-            }
+    /// One input through the core, then its effects in order.
+    async fn step(&mut self, input: Input, tx: &mpsc::UnboundedSender<Input>) {
+        for effect in self.core.handle(now_us(), input) {
+            self.perform(effect, tx).await;
         }
     }
 
-    fn sync_config(&mut self, id: &str, at_us: i64, config: Option<Result<TakeoverConfig, String>>) {
-        let Some(n) = self.nvrs.get_mut(id) else { return };
-        match config {
-            Some(Ok(config)) => {
-                let Some(identity) = n.monitor.identity().cloned() else { return };
-                let snap = Snapshot { taken_us: at_us, identity, config };
-                match self.state.save_snapshot(id, &snap, n.snapshot.as_ref()) {
-                    Ok(true) => log::info!("{id}: settings snapshot saved ({} cameras)", snap.config.cameras.len()),
-                    Ok(false) => {}
-                    Err(e) => log::error!("{id}: saving settings snapshot: {e}"),
+    async fn perform(&mut self, effect: Effect, tx: &mpsc::UnboundedSender<Input>) {
+        match effect {
+            Effect::Check { nvr } => self.check(nvr, tx),
+            Effect::SaveSnapshot { nvr, snapshot } => match self.state.save_snapshot(&nvr, &snapshot, None) {
+                Ok(_) => log::info!("{nvr}: settings snapshot saved ({} cameras)", snapshot.config.cameras.len()),
+                Err(e) => log::error!("{nvr}: saving settings snapshot: {e}"),
+            },
+            Effect::SaveState { nvrs } => {
+                if let Err(e) = self.state.save_nvrs(&nvrs) {
+                    log::error!("saving spare state: {e}");
                 }
-                n.snapshot = Some(snap);
-                n.config_error = None;
             }
-            Some(Err(e)) => {
-                if n.config_error.as_deref() != Some(e.as_str()) {
-                    log::warn!("{id}: cannot read its settings (keeping the last snapshot): {e}");
+            Effect::ReopenStore { nvr, config } => {
+                let Some(n) = self.nvrs.get_mut(&nvr) else { return };
+                match Store::open(&self.cfg.spare.store.join(&nvr), config) {
+                    Ok(s) => {
+                        self.stores.lock_or_recover().insert(nvr, s.clone());
+                        n.store = s;
+                    }
+                    Err(e) => log::error!("{nvr}: reopening failover store: {e}"),
                 }
-                n.config_error = Some(e);
             }
-            None => {}
+            Effect::StartRecorder { nvr, camera } => {
+                let Some(n) = self.nvrs.get(&nvr) else { return };
+                self.recorders.start(&nvr, &camera, n.store.clone(), self.opts.recorder.clone());
+            }
+            Effect::StopRecorder { nvr, camera, .. } => self.recorders.stop(&nvr, &camera).await,
+            Effect::Announce { nvr, name } => {
+                if let Some(a) = &self.announcer {
+                    if let Err(e) = a.add(self.device(name)) {
+                        log::error!("{nvr}: SSDP: {e}");
+                    }
+                }
+            }
+            Effect::Withdraw { name, .. } => {
+                if let Some(a) = &self.announcer {
+                    a.remove(&name);
+                }
+            }
+            Effect::Email { nvr, settings, subject, body } => {
+                tokio::spawn(async move {
+                    match crate::email::send(&settings, &subject, &body).await {
+                        Ok(()) => log::info!("{nvr}: email sent to {}", settings.to.join(", ")),
+                        Err(e) => log::error!("{nvr}: email not sent: {e}"),
+                    }
+                });
+            }
+            Effect::StartReinsert { nvr } => self.start_reinsert(nvr, tx),
         }
     }
 
-    fn persist(&self) {
-        let map: BTreeMap<String, NvrState> = self
-            .nvrs
-            .iter()
-            .map(|(id, n)| {
-                (id.clone(), NvrState { phase: n.monitor.phase().clone(), identity: n.monitor.identity().cloned() })
-            })
-            .collect();
-        if let Err(e) = self.state.save_nvrs(&map) {
-            log::error!("saving spare state: {e}");
-        }
-    }
-
-    async fn take_over(&mut self, id: &str, at_us: i64, reason: String) {
-        let Some(n) = self.nvrs.get_mut(id) else { return };
-        log::warn!("{id}: TAKEOVER: {reason}");
-        n.takeovers.push(TakeoverRecord { at_us, reason: reason.clone(), failback_us: None });
-        n.handed_back.clear();
-        if n.snapshot.is_none() {
-            log::error!("{id}: cannot record its cameras: no settings snapshot was ever pulled from it");
-        }
-        if self.recorders.running(id).is_empty() && n.reinsert.as_ref().is_none_or(|t| t.is_finished()) {
-            let root = self.cfg.spare.store.join(id);
-            match Store::open(&root, store_config(n.snapshot.as_ref())) {
+    /// One status check (and settings pull when it answers), reported as [`Input::Checked`].
+    fn check(&mut self, nvr: String, tx: &mpsc::UnboundedSender<Input>) {
+        let Some(n) = self.nvrs.get(&nvr) else { return };
+        let timeout = self.timing.check_interval.clamp(Duration::from_millis(500), Duration::from_secs(5));
+        let (client, tx) = (n.client.clone(), tx.clone());
+        self.checks.spawn(async move {
+            let (obs, config) = match client.status(timeout).await {
                 Ok(s) => {
-                    self.stores.lock_or_recover().insert(id.to_string(), s.clone());
-                    n.store = s;
+                    let c = client.config(timeout).await.map(Box::new).map_err(|e| e.to_string());
+                    (Observation::Status(Box::new(s)), Some(c))
                 }
-                Err(e) => log::error!("{id}: reopening failover store: {e}"),
-            }
-        }
-        self.reallocate().await;
-        self.persist();
-        self.announce(id, true);
-        self.notify(id, EventKind::Takeover, &reason);
+                Err(e) => (Observation::Unreachable { error: e.to_string() }, None),
+            };
+            let _ = tx.send(Input::Checked { nvr, obs, config });
+        });
     }
 
-    async fn hand_back(&mut self, id: &str, camera: &str) {
-        log::info!("{id}/{camera}: the NVR records it again: handing back");
-        self.recorders.stop(id, camera).await;
-        if let Some(n) = self.nvrs.get_mut(id) {
-            n.handed_back.insert(camera.to_string());
-        }
-        self.reallocate().await;
-        self.persist();
-    }
-
-    async fn failback_done(&mut self, id: &str) {
-        for cam in self.recorders.running(id) {
-            self.recorders.stop(id, &cam).await;
-        }
-        if let Some(n) = self.nvrs.get_mut(id) {
-            log::warn!("{id}: FAILBACK: every camera is recorded by the NVR again");
-            n.uncovered.clear();
-            if let Some(t) = n.takeovers.last_mut() {
-                t.failback_us = Some(now_us());
-            }
-        }
-        self.reallocate().await;
-        self.persist();
-        self.announce(id, false);
-        self.notify(id, EventKind::Failback, "the NVR records its cameras again");
-        self.start_reinsert(id);
-    }
-
-    fn start_reinsert(&mut self, id: &str) {
+    /// Re-inserts the NVR's held video when its store holds any; reports [`Input::ReinsertEnded`].
+    fn start_reinsert(&mut self, nvr: String, tx: &mpsc::UnboundedSender<Input>) {
         let serial = self.cfg.spare.serial.clone();
-        let Some(n) = self.nvrs.get_mut(id) else { return };
-        if n.reinsert.as_ref().is_some_and(|t| !t.is_finished()) {
-            return;
-        }
+        let Some(n) = self.nvrs.get_mut(&nvr) else { return };
         let has_work = n.store.cameras().iter().any(|c| n.store.segments(c).is_ok_and(|s| !s.is_empty()));
         if !has_work {
+            let _ = tx.send(Input::ReinsertEnded { nvr });
             return;
         }
         *n.progress.lock_or_recover() = ReinsertProgress::default();
-        log::info!("{id}: re-inserting failover video into {}", n.entry.url);
-        n.reinsert = Some(tokio::spawn(reinsert::run(
-            n.store.clone(),
-            n.client.clone(),
-            serial,
-            id.to_string(),
-            n.progress.clone(),
-        )));
+        log::info!("{nvr}: re-inserting failover video into {}", n.entry.url);
+        let task = reinsert::run(n.store.clone(), n.client.clone(), serial, nvr.clone(), n.progress.clone());
+        let tx = tx.clone();
+        n.reinsert = Some(tokio::spawn(async move {
+            task.await;
+            let _ = tx.send(Input::ReinsertEnded { nvr });
+        }));
     }
 
-    /// Records the cameras of every taken-over NVR that the channel licence
-    /// covers, by priority; stops the rest.
-    async fn reallocate(&mut self) {
-        let demands: Vec<Demand> = self
-            .nvrs
-            .values()
-            .filter(|n| matches!(n.monitor.phase(), Phase::TakenOver { .. }))
-            .filter_map(|n| {
-                let snap = n.snapshot.as_ref()?;
-                let cameras =
-                    snap.config.cameras.iter().map(|c| c.id.clone()).filter(|c| !n.handed_back.contains(c)).collect();
-                Some(Demand { nvr: n.entry.id.clone(), priority: n.entry.priority, cameras })
-            })
-            .collect();
-        let alloc = allocate(&demands, self.capacity.channels);
-        // Stop what is no longer covered first, to free channels.
-        let running: Vec<(String, String)> = self
-            .nvrs
-            .keys()
-            .flat_map(|id| self.recorders.running(id).into_iter().map(move |c| (id.clone(), c)))
-            .collect();
-        for (id, cam) in running {
-            if !alloc.covered.get(&id).is_some_and(|c| c.contains(&cam)) {
-                self.recorders.stop(&id, &cam).await;
-            }
-        }
-        for (id, n) in self.nvrs.iter_mut() {
-            n.uncovered = alloc.uncovered.get(id).cloned().unwrap_or_default();
-            if !n.uncovered.is_empty() {
-                log::warn!("{id}: channel licence exhausted: cameras not covered: {}", n.uncovered.join(", "));
-            }
-            let (Some(covered), Some(snap)) = (alloc.covered.get(id), n.snapshot.as_ref()) else { continue };
-            let mut started = Vec::new();
-            for cam in snap.config.cameras.iter().filter(|c| covered.contains(&c.id)) {
-                if !self.recorders.is_running(id, &cam.id) {
-                    self.recorders.start(id, cam, n.store.clone(), self.opts.recorder.clone());
-                    started.push(cam.id.clone());
-                }
-            }
-            if !started.is_empty() {
-                n.monitor.handle(now_us(), Event::TookOver { cameras: started });
-            }
-        }
-    }
-
-    fn announce(&mut self, id: &str, on: bool) {
-        let (Some(a), Some(n)) = (&self.announcer, self.nvrs.get(id)) else { return };
-        let Some(snap) = &n.snapshot else { return };
-        if !snap.config.server.upnp {
-            return;
-        }
-        let device = Device {
-            name: snap.config.server.name.clone(),
+    fn device(&self, name: String) -> Device {
+        Device {
+            name,
             serial: self.cfg.spare.serial.clone(),
             location: format!(
                 "{}://{}{}",
@@ -450,102 +280,20 @@ impl Engine {
                 self.cfg.spare.listen,
                 hotspare_api::api_path!("/upnp/description.xml")
             ),
-        };
-        if on {
-            if let Err(e) = a.add(device) {
-                log::error!("{id}: SSDP: {e}");
-            }
-        } else {
-            a.remove(&device.name);
         }
     }
 
-    /// Sends the emails the NVR's event rules (or the spare's own settings) ask for.
-    fn notify(&self, id: &str, kind: EventKind, detail: &str) {
-        let Some(n) = self.nvrs.get(id) else { return };
-        let snap = n.snapshot.as_ref();
-        let rules_email =
-            snap.is_some_and(|s| s.config.events.iter().any(|r| r.on == kind && r.action == RuleAction::Email));
-        let settings = match (rules_email, snap.and_then(|s| s.config.email.clone())) {
-            (true, Some(e)) => e,
-            _ => match &self.cfg.email {
-                Some(e) => e.clone(),
-                None => return,
-            },
-        };
-        let name = snap.map(|s| s.config.server.name.clone()).unwrap_or_else(|| id.to_string());
-        let cameras = self.recorders.running(id);
-        let (subject, body) = match kind {
-            EventKind::Failback => {
-                let since = n.takeovers.last().map(|t| t.at_us).unwrap_or_else(now_us);
-                let since = UNIX_EPOCH + Duration::from_micros(since.max(0) as u64);
-                let handed: Vec<String> = n.handed_back.iter().cloned().collect();
-                crate::email::failback_message(&name, detail, &handed, since, SystemTime::now())
-            }
-            _ => crate::email::takeover_message(&name, detail, &cameras, SystemTime::now()),
-        };
-        let id = id.to_string();
-        tokio::spawn(async move {
-            match crate::email::send(&settings, &subject, &body).await {
-                Ok(()) => log::info!("{id}: email sent to {}", settings.to.join(", ")),
-                Err(e) => log::error!("{id}: email not sent: {e}"),
-            }
-        });
-    }
-
     fn publish(&self) {
-        let nvrs = self
-            .nvrs
-            .values()
-            .map(|n| {
-                let (phase, reason, since_us, covering) = match n.monitor.phase() {
-                    Phase::Watching => ("watching", None, None, Vec::new()),
-                    Phase::TakenOver { reason, since_us, covering } => {
-                        ("taken_over", Some(reason.to_string()), Some(*since_us), covering.iter().cloned().collect())
-                    }
-                };
-                // First frame recorded here since the takeover began.
-                let first_frames =
-                    self.recorders
-                        .running(&n.entry.id)
-                        .into_iter()
-                        .map(|c| {
-                            let after = since_us.unwrap_or(0);
-                            let first = n.store.segments(&c).ok().and_then(|segs| {
-                                segs.iter().find(|s| s.start_wall_us >= after).map(|s| s.start_wall_us)
-                            });
-                            (c, first)
-                        })
-                        .collect();
-                NvrView {
-                    id: n.entry.id.clone(),
-                    url: n.entry.url.clone(),
-                    server_name: n.snapshot.as_ref().map(|s| s.config.server.name.clone()),
-                    serial: n.monitor.identity().map(|i: &Identity| i.serial.clone()),
-                    phase: phase.to_string(),
-                    reason,
-                    since_us,
-                    misses: n.monitor.misses(),
-                    last_check_us: n.last_check_us,
-                    last_error: n.last_error.clone(),
-                    snapshot_us: n.snapshot.as_ref().map(|s| s.taken_us),
-                    recording: self.recorders.running(&n.entry.id),
-                    covering,
-                    uncovered: n.uncovered.clone(),
-                    first_frame_us: first_frames,
-                    reinsert: n.progress.lock_or_recover().clone(),
-                    takeovers: n.takeovers.clone(),
-                }
-            })
-            .collect();
+        let nvrs = self.core.nvrs().filter_map(|c| Some((c, self.nvrs.get(c.id())?))).map(|(c, n)| self.view(c, n));
+        let nvrs = nvrs.collect();
         let acting = self
-            .nvrs
-            .values()
-            .filter(|n| matches!(n.monitor.phase(), Phase::TakenOver { .. }))
-            .filter_map(|n| {
-                let snap = n.snapshot.as_ref()?;
+            .core
+            .nvrs()
+            .filter(|c| c.is_taken_over())
+            .filter_map(|c| {
+                let snap = c.snapshot()?;
                 Some(ActingAs {
-                    nvr: n.entry.id.clone(),
+                    nvr: c.id().to_string(),
                     serial: snap.identity.serial.clone(),
                     server_name: snap.config.server.name.clone(),
                     admin_user: snap.config.server.admin_user.clone(),
@@ -560,10 +308,53 @@ impl Engine {
             serial: self.cfg.spare.serial.clone(),
             nvrs_licensed: self.capacity.nvrs,
             channels_licensed: self.capacity.channels,
-            channels_used: self.nvrs.keys().map(|id| self.recorders.running(id).len() as u16).sum(),
+            channels_used: self.core.channels_used(),
             nvrs,
             fingerprint: self.opts.fingerprint.clone(),
         };
+    }
+
+    fn view(&self, c: &crate::core::NvrCore, n: &NvrRt) -> NvrView {
+        let (phase, reason, since_us, covering) = match c.monitor().phase() {
+            Phase::Watching => ("watching", None, None, Vec::new()),
+            Phase::TakenOver { reason, since_us, covering } => {
+                ("taken_over", Some(reason.to_string()), Some(*since_us), covering.iter().cloned().collect())
+            }
+        };
+        let recording = self.core.recording(c.id());
+        // First frame recorded here since the takeover began.
+        let first_frame_us = recording
+            .iter()
+            .map(|cam| {
+                let after = since_us.unwrap_or(0);
+                let first = n
+                    .store
+                    .segments(cam)
+                    .ok()
+                    .and_then(|segs| segs.iter().find(|s| s.start_wall_us >= after).map(|s| s.start_wall_us));
+                (cam.clone(), first)
+            })
+            .collect();
+        let snap = c.snapshot();
+        NvrView {
+            id: c.id().to_string(),
+            url: n.entry.url.clone(),
+            server_name: snap.map(|s| s.config.server.name.clone()),
+            serial: c.monitor().identity().map(|i| i.serial.clone()),
+            phase: phase.to_string(),
+            reason,
+            since_us,
+            misses: c.monitor().misses(),
+            last_check_us: c.last_check_us(),
+            last_error: c.last_error().map(str::to_string),
+            snapshot_us: snap.map(|s| s.taken_us),
+            recording,
+            covering,
+            uncovered: c.uncovered().to_vec(),
+            first_frame_us,
+            reinsert: n.progress.lock_or_recover().clone(),
+            takeovers: c.takeovers().to_vec(),
+        }
     }
 
     /// Credentials of the NVRs being stood in for, for the API.

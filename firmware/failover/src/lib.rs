@@ -2,11 +2,17 @@
 //! failback, keeps synced snapshots of their settings, records taken-over
 //! cameras, re-inserts the video into the NVR when it is back; plus the
 //! licence, email and UPnP/SSDP pieces it needs.
+//!
+//! Layers, each using only those below it: wire types (`hotspare_api`) and the base (`hotspare_base`: clock, files, locks); the pure
+//! decisions ([`monitor`], [`capacity`], [`core`]) and what they persist ([`state`]); the I/O
+//! pieces ([`client`], [`recorders`], [`reinsert`], [`email`], [`ssdp`], [`api`]); the runtime
+//! ([`engine`]) that runs the core and performs its effects.
 
 pub mod api;
 pub mod capacity;
 pub mod client;
 pub mod config;
+pub mod core;
 pub mod email;
 pub mod engine;
 pub mod file_body;
@@ -16,4 +22,3 @@ pub mod recorders;
 pub mod reinsert;
 pub mod ssdp;
 pub mod state;
-pub mod status;

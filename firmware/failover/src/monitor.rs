@@ -9,8 +9,9 @@
 //! - recording health evaluated every `recording_check_interval`: takeover
 //!   when the HDD failed, recycling fails, or no camera is recorded —
 //!   except a degraded RAID that still records (fault tolerance working);
-//! - once taken over, checked every `failback_check_interval`: when the NVR
-//!   answers as the same server (or reports a new HDD), its volume works and
+//! - once taken over, checks are evaluated every `failback_check_interval`
+//!   (checks in between are ignored; this is the one place that interval is
+//!   enforced): when the NVR answers as the same server (or reports a new HDD), its volume works and
 //!   it records a camera again, that camera is handed back; when all are,
 //!   failback is done and re-insertion starts.
 
@@ -144,6 +145,8 @@ pub struct Monitor {
     phase: Phase,
     misses: u32,
     last_recording_check_us: Option<i64>,
+    /// Last check evaluated for failback (taken over only).
+    last_failback_check_us: Option<i64>,
     identity: Option<Identity>,
 }
 
@@ -172,12 +175,12 @@ pub fn recording_failure(s: &NvrStatus) -> Option<Reason> {
 
 impl Monitor {
     pub fn new(timing: Timing) -> Self {
-        Monitor { timing, phase: Phase::Watching, misses: 0, last_recording_check_us: None, identity: None }
+        Monitor::resume(timing, Phase::Watching, None)
     }
 
     /// A monitor resuming from persisted state.
     pub fn resume(timing: Timing, phase: Phase, identity: Option<Identity>) -> Self {
-        Monitor { timing, phase, misses: 0, last_recording_check_us: None, identity }
+        Monitor { timing, phase, misses: 0, last_recording_check_us: None, last_failback_check_us: None, identity }
     }
 
     pub fn phase(&self) -> &Phase {
@@ -209,7 +212,14 @@ impl Monitor {
             }
             Event::Check(obs) => match self.phase {
                 Phase::Watching => self.watching(now_us, obs),
-                Phase::TakenOver { .. } => self.taken_over(obs),
+                Phase::TakenOver { .. } => {
+                    let interval = self.timing.failback_check_interval.as_micros() as i64;
+                    if self.last_failback_check_us.is_some_and(|t| now_us - t < interval) {
+                        return Vec::new();
+                    }
+                    self.last_failback_check_us = Some(now_us);
+                    self.taken_over(obs)
+                }
             },
         }
     }
@@ -217,6 +227,7 @@ impl Monitor {
     fn take_over(&mut self, now_us: i64, reason: Reason) -> Vec<Action> {
         self.phase = Phase::TakenOver { reason: reason.clone(), since_us: now_us, covering: BTreeSet::new() };
         self.misses = 0;
+        self.last_failback_check_us = None;
         vec![Action::TakeOver { reason }]
     }
 

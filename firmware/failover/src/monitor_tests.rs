@@ -227,3 +227,22 @@ fn a_takeover_at_first_sight_syncs_the_settings_first() {
     assert_eq!(a, vec![Action::SyncConfig, Action::TakeOver { reason: Reason::NotRecording { cameras: 2 } }]);
     assert_eq!(m.identity().map(|i| i.serial.as_str()), Some("SN1"));
 }
+
+#[test]
+fn failback_checks_are_evaluated_once_per_failback_interval() {
+    // fast profile: checks every second, failback evaluated every 2 s.
+    let mut m = fast();
+    m.handle(0, ok(status(&[true, true])));
+    for t in 1..=3 {
+        m.handle(t * S, down());
+    }
+    m.handle(3 * S, Event::TookOver { cameras: vec!["cam0".into(), "cam1".into()] });
+    // The first check after the takeover is evaluated (still down).
+    assert!(m.handle(4 * S, down()).is_empty());
+    // One second later the NVR is back and records: ignored, too early.
+    assert!(m.handle(5 * S, ok(status(&[true, true]))).is_empty());
+    assert!(matches!(m.phase(), Phase::TakenOver { .. }));
+    // Two seconds after the last evaluation: failback.
+    let a = m.handle(6 * S, ok(status(&[true, true])));
+    assert_eq!(a.last(), Some(&Action::FailbackDone));
+}

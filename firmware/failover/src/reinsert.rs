@@ -9,7 +9,8 @@
 //! duplicated. A transfer interrupted on either side continues from the
 //! NVR's offset. A segment the NVR refuses as invalid (400, 409, 413, 422) is
 //! logged, reported in [`ReinsertProgress::set_aside`] and kept on the spare,
-//! and the others go on; any other failure is retried with backoff.
+//! and the others go on; any other failure is retried with backoff. Failures
+//! are [`ReinsertError`]s; the status shows their text.
 
 use hotspare_base::{Backoff, LockExt};
 use std::collections::BTreeSet;
@@ -18,32 +19,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hotspare_api::spare::ReinsertProgress;
 use hotspare_api::ImportSegment;
-use hotspare_store::{SegmentId, SegmentInfo, Store};
+use hotspare_store::{SegmentId, SegmentInfo, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::client::{ChunkReply, ClientError, NvrClient};
 use crate::file_body::file_range_body;
-
-/// Progress of one NVR's re-insertion, shown in the spare's status.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ReinsertProgress {
-    pub segments_done: u64,
-    pub frames_done: u64,
-    pub bytes_done: u64,
-    /// Segments re-sent that the NVR already had (idempotent retries).
-    pub already_there: u64,
-    pub segments_left: u64,
-    pub last_error: Option<String>,
-    /// Segments the NVR refused as invalid, `"<uid>: <reason>"`: kept on the spare, not retried
-    /// in this round.
-    #[serde(default)]
-    pub set_aside: Vec<String>,
-    pub finished: bool,
-    /// When this round of re-insertion started and finished (µs since epoch).
-    pub started_us: i64,
-    pub finished_us: Option<i64>,
-}
+use hotspare_base::clock::now_us;
 
 /// Stable id of a segment across restarts of either side.
 pub fn segment_uid(spare_serial: &str, nvr: &str, seg: &SegmentInfo) -> String {
@@ -80,32 +63,41 @@ impl Default for ReinsertOptions {
     }
 }
 
-/// Why a segment was not re-inserted.
-enum PushError {
-    /// Worth retrying (network, auth, NVR busy or full…).
-    Retry(String),
-    /// The NVR refuses this segment; set it aside.
-    Rejected(String),
+/// Why one segment was not re-inserted (this attempt).
+#[derive(Debug, thiserror::Error)]
+pub enum ReinsertError {
+    #[error("reading segment file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("failover store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("checksum task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("NVR holds {held} of {total} bytes after a chunk")]
+    Offset { held: u64, total: u64 },
+    #[error("NVR receipt for {uid} does not match (sha {got} vs {expected})")]
+    Receipt { uid: String, got: String, expected: String },
 }
 
-impl From<ClientError> for PushError {
-    fn from(e: ClientError) -> Self {
-        match &e {
-            ClientError::Status { status: 400 | 409 | 413 | 422, .. } => PushError::Rejected(e.to_string()),
-            _ => PushError::Retry(e.to_string()),
-        }
+impl ReinsertError {
+    /// The NVR refuses this segment as invalid (400, 409, 413, 422): set it aside rather than
+    /// retry. Every other error is worth retrying (network, auth, NVR busy or full…).
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, ReinsertError::Client(ClientError::Status { status: 400 | 409 | 413 | 422, .. }))
     }
 }
 
 /// Lengths of the index and sample files and the SHA-256 (hex) of both, read in bounded pieces.
-fn measure(files: &[PathBuf; 2]) -> Result<(u64, u64, String), String> {
+fn measure(files: &[PathBuf; 2]) -> Result<(u64, u64, String), ReinsertError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut lens = [0u64; 2];
     for (p, len) in files.iter().zip(&mut lens) {
-        let mut f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let read = |source| ReinsertError::Read { path: p.clone(), source };
+        let mut f = std::fs::File::open(p).map_err(read)?;
         loop {
-            let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", p.display()))?;
+            let n = f.read(&mut buf).map_err(read)?;
             if n == 0 {
                 break;
             }
@@ -123,14 +115,11 @@ async fn push_one(
     nvr: &str,
     seg: &SegmentInfo,
     opts: ReinsertOptions,
-) -> Result<bool, PushError> {
-    let (index_path, sample_path) = store.segment_paths(seg).map_err(|e| PushError::Retry(e.to_string()))?;
+) -> Result<bool, ReinsertError> {
+    let (index_path, sample_path) = store.segment_paths(seg)?;
     let files = [index_path, sample_path];
     let f2 = files.clone();
-    let (index_len, sample_len, sha256) = tokio::task::spawn_blocking(move || measure(&f2))
-        .await
-        .map_err(|e| PushError::Retry(e.to_string()))?
-        .map_err(PushError::Retry)?;
+    let (index_len, sample_len, sha256) = tokio::task::spawn_blocking(move || measure(&f2)).await??;
     let meta = ImportSegment {
         uid: segment_uid(spare_serial, nvr, seg),
         camera: seg.camera.clone(),
@@ -153,19 +142,14 @@ async fn push_one(
         match client.import_chunk(&meta, offset, n, body).await? {
             ChunkReply::Done(r) => break r,
             ChunkReply::More(o) if o.offset > offset && o.offset < total => offset = o.offset,
-            ChunkReply::More(o) => {
-                return Err(PushError::Retry(format!("NVR holds {} of {total} bytes after a chunk", o.offset)))
-            }
+            ChunkReply::More(o) => return Err(ReinsertError::Offset { held: o.offset, total }),
         }
     };
     if receipt.sha256 != sha256 || receipt.uid != meta.uid {
-        return Err(PushError::Retry(format!(
-            "NVR receipt for {} does not match (sha {} vs {sha256})",
-            meta.uid, receipt.sha256
-        )));
+        return Err(ReinsertError::Receipt { uid: meta.uid, got: receipt.sha256, expected: sha256 });
     }
     // Only now is the local copy deleted.
-    store.delete_segment(seg).map_err(|e| PushError::Retry(e.to_string()))?;
+    store.delete_segment(seg)?;
     Ok(receipt.created)
 }
 
@@ -192,7 +176,7 @@ pub async fn run_with(
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let set = |f: &dyn Fn(&mut ReinsertProgress)| f(&mut progress.lock_or_recover());
-    set(&|p| p.started_us = hotspare_base::clock::now_us());
+    set(&|p| p.started_us = now_us());
     let mut set_aside: BTreeSet<(String, SegmentId)> = BTreeSet::new();
     loop {
         let segs: Vec<SegmentInfo> =
@@ -201,7 +185,7 @@ pub async fn run_with(
         if segs.is_empty() {
             set(&|p| {
                 p.finished = true;
-                p.finished_us = Some(hotspare_base::clock::now_us());
+                p.finished_us = Some(now_us());
             });
             log::info!("{nvr}: re-insertion finished ({} segments set aside)", set_aside.len());
             return;
@@ -222,7 +206,7 @@ pub async fn run_with(
                     });
                     backoff.succeeded();
                 }
-                Err(PushError::Rejected(e)) => {
+                Err(e) if e.is_rejection() => {
                     let uid = segment_uid(&spare_serial, &nvr, seg);
                     log::error!("{nvr}: the NVR refuses segment {uid}; kept on the spare, set aside: {e}");
                     set_aside.insert((seg.camera.clone(), seg.id));
@@ -231,9 +215,9 @@ pub async fn run_with(
                         p.set_aside.push(format!("{uid}: {e}"));
                     });
                 }
-                Err(PushError::Retry(e)) => {
+                Err(e) => {
                     log::warn!("{nvr}: re-inserting {}: {e}; retrying in {:?}", seg.camera, backoff.next_delay());
-                    set(&|p| p.last_error = Some(e.clone()));
+                    set(&|p| p.last_error = Some(e.to_string()));
                     failed = true;
                     break;
                 }
@@ -242,5 +226,39 @@ pub async fn run_with(
         if failed {
             tokio::time::sleep(backoff.failed()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> ReinsertError {
+        ReinsertError::Client(ClientError::Status {
+            url: "https://nvr/api/v1/import".into(),
+            status: code,
+            message: "no".into(),
+        })
+    }
+
+    #[test]
+    fn refusals_are_set_aside_everything_else_is_retried() {
+        for code in [400, 409, 413, 422] {
+            assert!(status(code).is_rejection(), "{code}");
+        }
+        for code in [401, 429, 500, 503, 507] {
+            assert!(!status(code).is_rejection(), "{code}");
+        }
+        assert!(!ReinsertError::Offset { held: 1, total: 2 }.is_rejection());
+    }
+
+    #[test]
+    fn a_missing_segment_file_names_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let files = [d.path().join("gone.index"), d.path().join("gone.sample")];
+        let e = measure(&files).unwrap_err();
+        assert!(matches!(&e, ReinsertError::Read { path, .. } if path.ends_with("gone.index")), "{e:?}");
+        assert!(e.to_string().contains("gone.index"), "{e}");
+        assert!(std::error::Error::source(&e).is_some(), "the io error is kept as the source");
     }
 }

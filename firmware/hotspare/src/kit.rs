@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use hotspare_failover::status::{NvrView, SpareStatus};
+use hotspare_api::spare::{NvrView, SpareStatus};
 use rustix::process::{kill_process_group, Pid, Signal};
 
 /// What went wrong setting up a site.
@@ -307,11 +307,7 @@ mod tests {
     #[test]
     fn failed_back_needs_the_failback_time_and_finished_reinsertion() {
         let mut v = NvrView { phase: "watching".into(), ..Default::default() };
-        v.takeovers.push(hotspare_failover::status::TakeoverRecord {
-            at_us: 1,
-            reason: "down".into(),
-            failback_us: None,
-        });
+        v.takeovers.push(hotspare_api::spare::TakeoverRecord { at_us: 1, reason: "down".into(), failback_us: None });
         v.reinsert.finished = true;
         assert!(!failed_back(&v));
         v.takeovers[0].failback_us = Some(2);

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use hotspare::kit::{self, NvrSpec, SpareSpec};
+use hotspare_api::spare::{NvrView, SpareStatus};
 use hotspare_api::{NvrStatus, Recordings};
-use hotspare_failover::status::{NvrView, SpareStatus};
 use rustix::process::Signal;
 
 use crate::CliError;

@@ -133,6 +133,20 @@ pub struct StoreConfig {
     pub clock: SharedClock,
 }
 
+/// Two configurations are equal when their settings are: the clock is how time is read, not a
+/// setting (a decision core compares the configuration it asks a store to be reopened with).
+impl PartialEq for StoreConfig {
+    fn eq(&self, other: &Self) -> bool {
+        let StoreConfig { segment_duration, high_water_percent, max_age, sync_each_batch, clock: _ } = self;
+        *segment_duration == other.segment_duration
+            && *high_water_percent == other.high_water_percent
+            && *max_age == other.max_age
+            && *sync_each_batch == other.sync_each_batch
+    }
+}
+
+impl Eq for StoreConfig {}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {

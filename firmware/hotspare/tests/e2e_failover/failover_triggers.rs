@@ -9,8 +9,8 @@
 
 use crate::common::{now_us, Tmpfs};
 use crate::failover_common::*;
+use hotspare_api::spare::NvrView;
 use hotspare_api::DiskState;
-use hotspare_failover::status::NvrView;
 use rustix::process::Signal;
 use std::time::Duration;
 

@@ -8,9 +8,10 @@
 
 use crate::common::{free_port, Sim};
 use crate::nvr_common::*;
+use hotspare_api::spare::ReinsertProgress;
 use hotspare_api::{ImportOffset, ImportReceipt, ImportSegment, Recordings, Source};
 use hotspare_failover::client::NvrClient;
-use hotspare_failover::reinsert::{run_with, ReinsertOptions, ReinsertProgress};
+use hotspare_failover::reinsert::{run_with, ReinsertOptions};
 use hotspare_store::index::{encode_record, FrameEntry, IndexHeader};
 use hotspare_store::{parse_index, Store};
 use std::io::{Read, Write};

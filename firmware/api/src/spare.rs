@@ -1,11 +1,13 @@
-//! The spare's status as shown by its API and the demo.
+//! The spare's own wire contract: what `GET /api/v1/status` of a spare
+//! (`hotspare failover`) returns, read by the CLI, the demo and the tests.
+//! Plain serde types; the spare's engine fills them, nobody else needs its
+//! internals to read them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::reinsert::ReinsertProgress;
-
+/// `GET /api/v1/status` of a spare.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpareStatus {
     pub name: String,
@@ -28,6 +30,7 @@ pub struct TakeoverRecord {
     pub failback_us: Option<i64>,
 }
 
+/// What the spare knows of one protected NVR.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NvrView {
     pub id: String,
@@ -53,4 +56,24 @@ pub struct NvrView {
     pub first_frame_us: BTreeMap<String, Option<i64>>,
     pub reinsert: ReinsertProgress,
     pub takeovers: Vec<TakeoverRecord>,
+}
+
+/// Progress of one NVR's re-insertion, shown in the spare's status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReinsertProgress {
+    pub segments_done: u64,
+    pub frames_done: u64,
+    pub bytes_done: u64,
+    /// Segments re-sent that the NVR already had (idempotent retries).
+    pub already_there: u64,
+    pub segments_left: u64,
+    pub last_error: Option<String>,
+    /// Segments the NVR refused as invalid, `"<uid>: <reason>"`: kept on the spare, not retried
+    /// in this round.
+    #[serde(default)]
+    pub set_aside: Vec<String>,
+    pub finished: bool,
+    /// When this round of re-insertion started and finished (µs since epoch).
+    pub started_us: i64,
+    pub finished_us: Option<i64>,
 }

@@ -34,7 +34,8 @@ fn main() -> std::process::ExitCode {
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hotspare: {e}");
+            // The whole chain: what failed, then each cause.
+            eprintln!("error: {}", hotspare_base::error_chain::join(&e, ": caused by "));
             std::process::ExitCode::FAILURE
         }
     }
@@ -45,14 +46,24 @@ pub fn site_now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
-/// Errors at the top level: a message with context for the operator.
+/// Errors at the top level: a message with context for the operator, or a library's error
+/// kept whole (its causes are printed too).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CliError(pub String);
+pub enum CliError {
+    #[error("{0}")]
+    Message(String),
+    #[error(transparent)]
+    Library(Box<dyn std::error::Error + Send + Sync>),
+}
 
 impl CliError {
     pub fn new(msg: impl Into<String>) -> Self {
-        CliError(msg.into())
+        CliError::Message(msg.into())
+    }
+
+    /// A library error, with its source chain.
+    pub fn wrap(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        CliError::Library(Box::new(e))
     }
 }
 

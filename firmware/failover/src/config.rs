@@ -253,7 +253,7 @@ impl Config {
                     b.span().start,
                     "spare.box_id",
                     "not accepted by production firmware: licences are bound to the box's own identity \
-                     (shown by `hotspare license box-id`); remove this line"
+                     (shown by `hotspare licence box-id`); remove this line"
                         .to_owned(),
                 ))
             }

@@ -6,7 +6,7 @@ mod cli;
 mod demo;
 mod export;
 mod failover_cmd;
-mod license_cmd;
+mod licence_cmd;
 mod nvr_cmd;
 mod record;
 mod site;
@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Nvr(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run(a.config))),
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
-        cli::Command::License(a) => license_cmd::run(a),
+        cli::Command::Licence(a) => licence_cmd::run(a),
         cli::Command::BenchFailover(a) => runtime().and_then(|rt| rt.block_on(bench_failover::run(a))),
     };
     match r {

@@ -1,7 +1,8 @@
-//! `hotspare license`: the vendor's offline licence tools (`keygen`,
-//! `issue`), the check an installer runs on a licence file (`verify`) and
-//! the identity a licence for this box must name (`box-id`).
-//! The formats and rules are in `hotspare_failover::license`.
+//! `hotspare licence` (also `hotspare license`, the spelling of earlier
+//! firmware): the vendor's offline licence tools (`keygen`, `issue`), the
+//! check an installer runs on a licence file (`verify`) and the identity a
+//! licence for this box must name (`box-id`). The formats and rules are in
+//! `hotspare_failover::license`.
 
 use std::path::PathBuf;
 
@@ -10,13 +11,13 @@ use hotspare_failover::license::{self, Licence, LicenceFields};
 use crate::CliError;
 
 #[derive(clap::Args, Debug)]
-pub struct LicenseArgs {
+pub struct LicenceArgs {
     #[command(subcommand)]
-    pub command: LicenseCommand,
+    pub command: LicenceCommand,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum LicenseCommand {
+pub enum LicenceCommand {
     /// Creates a licence signing key (vendor, offline). Prints the public key.
     Keygen {
         /// Key file to create (mode 0600; never overwritten).
@@ -25,10 +26,10 @@ pub enum LicenseCommand {
     },
     /// Signs a licence for one box.
     Issue {
-        /// Signing key file (from `license keygen`).
+        /// Signing key file (from `licence keygen`).
         #[arg(long)]
         key: PathBuf,
-        /// The box the licence is bound to (what `hotspare license box-id` prints on it).
+        /// The box the licence is bound to (what `hotspare licence box-id` prints on it).
         #[arg(long)]
         box_id: String,
         /// NVRs the box may monitor (4..=16).
@@ -56,10 +57,10 @@ pub enum LicenseCommand {
     },
 }
 
-pub fn run(args: LicenseArgs) -> Result<(), CliError> {
+pub fn run(args: LicenceArgs) -> Result<(), CliError> {
     let err = |e: license::LicenceError| CliError::new(e.to_string());
     match args.command {
-        LicenseCommand::Keygen { output } => {
+        LicenceCommand::Keygen { output } => {
             let key = license::generate_key().map_err(err)?;
             license::write_signing_key(&output, &key).map_err(err)?;
             let public = key.verifying_key();
@@ -68,7 +69,7 @@ pub fn run(args: LicenseArgs) -> Result<(), CliError> {
             println!("fingerprint: {}", license::fingerprint(&public));
             Ok(())
         }
-        LicenseCommand::Issue { key, box_id, nvrs, channels, licence_id, output } => {
+        LicenceCommand::Issue { key, box_id, nvrs, channels, licence_id, output } => {
             let signing_key = license::read_signing_key(&key).map_err(err)?;
             let mut fields = LicenceFields::new(&box_id, nvrs, channels).map_err(err)?;
             if let Some(id) = licence_id {
@@ -85,13 +86,13 @@ pub fn run(args: LicenseArgs) -> Result<(), CliError> {
             );
             Ok(())
         }
-        LicenseCommand::BoxId => {
+        LicenceCommand::BoxId => {
             let b = license::box_identity().map_err(err)?;
             println!("{}", b.id);
             eprintln!("box id from {}", b.source);
             Ok(())
         }
-        LicenseCommand::Verify { file, box_id } => {
+        LicenceCommand::Verify { file, box_id } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::new(format!("cannot read {}: {e}", file.display())))?;
             let licence = Licence::parse(&text, &file.display().to_string()).map_err(err)?;

@@ -49,7 +49,7 @@
 //! to write into each NVR's `[failover] fingerprints`).
 //!
 //! Licences are bound to the box's own identity
-//! ([`crate::license::box_identity`]), never to a value of this file. Only
+//! ([`crate::licence::box_identity`]), never to a value of this file. Only
 //! development builds (feature `dev-keys`, for tests) accept
 //! `spare.box_id = "..."` to stand in for it; production firmware refuses
 //! the key with an error naming it.
@@ -71,7 +71,7 @@ use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::license::{Capacity, Licence, LicenceError};
+use crate::licence::{Capacity, Licence, LicenceError};
 
 /// Allowed `check_interval_s` in the default profile (vendor behaviour).
 pub const CHECK_INTERVAL_RANGE: RangeInclusive<u32> = 30..=180;
@@ -340,12 +340,12 @@ impl Config {
     }
 
     /// The id licences must be bound to: the box's identity
-    /// ([`crate::license::box_id`]); in development builds `spare.box_id`
+    /// ([`crate::licence::box_id`]); in development builds `spare.box_id`
     /// when set.
     pub fn box_id(&self) -> Result<String, LicenceError> {
         match &self.spare.box_id {
             Some(id) => Ok(id.clone()),
-            None => crate::license::box_id(),
+            None => crate::licence::box_id(),
         }
     }
 

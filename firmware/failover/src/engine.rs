@@ -18,7 +18,7 @@ use crate::api::ActingAs;
 use crate::capacity::{allocate, Demand};
 use crate::client::NvrClient;
 use crate::config::{Config, NvrEntry};
-use crate::license::Capacity;
+use crate::licence::Capacity;
 use crate::monitor::{Action, Event, Identity, Monitor, Observation, Phase, Timing};
 use crate::recorders::Recorders;
 use crate::reinsert::{self, ReinsertProgress};

@@ -10,7 +10,7 @@ pub mod config;
 pub mod email;
 pub mod engine;
 pub mod file_body;
-pub mod license;
+pub mod licence;
 pub mod monitor;
 pub mod recorders;
 pub mod reinsert;

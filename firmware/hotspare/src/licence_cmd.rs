@@ -2,11 +2,11 @@
 //! firmware): the vendor's offline licence tools (`keygen`, `issue`), the
 //! check an installer runs on a licence file (`verify`) and the identity a
 //! licence for this box must name (`box-id`). The formats and rules are in
-//! `hotspare_failover::license`.
+//! `hotspare_failover::licence`.
 
 use std::path::PathBuf;
 
-use hotspare_failover::license::{self, Licence, LicenceFields};
+use hotspare_failover::licence::{self, Licence, LicenceFields};
 
 use crate::CliError;
 
@@ -58,36 +58,36 @@ pub enum LicenceCommand {
 }
 
 pub fn run(args: LicenceArgs) -> Result<(), CliError> {
-    let err = |e: license::LicenceError| CliError::new(e.to_string());
+    let err = |e: licence::LicenceError| CliError::new(e.to_string());
     match args.command {
         LicenceCommand::Keygen { output } => {
-            let key = license::generate_key().map_err(err)?;
-            license::write_signing_key(&output, &key).map_err(err)?;
+            let key = licence::generate_key().map_err(err)?;
+            licence::write_signing_key(&output, &key).map_err(err)?;
             let public = key.verifying_key();
             println!("wrote signing key {} (keep it offline)", output.display());
             println!("public key:  {}", hex_bytes(public.as_bytes()));
-            println!("fingerprint: {}", license::fingerprint(&public));
+            println!("fingerprint: {}", licence::fingerprint(&public));
             Ok(())
         }
         LicenceCommand::Issue { key, box_id, nvrs, channels, licence_id, output } => {
-            let signing_key = license::read_signing_key(&key).map_err(err)?;
+            let signing_key = licence::read_signing_key(&key).map_err(err)?;
             let mut fields = LicenceFields::new(&box_id, nvrs, channels).map_err(err)?;
             if let Some(id) = licence_id {
                 fields.licence_id = id;
             }
-            let text = license::issue(&signing_key, &fields).map_err(err)?;
+            let text = licence::issue(&signing_key, &fields).map_err(err)?;
             std::fs::write(&output, text)
                 .map_err(|e| CliError::new(format!("cannot write {}: {e}", output.display())))?;
             println!(
                 "wrote licence {} for box {box_id}: {nvrs} NVRs, {channels} channels (id {}, key {})",
                 output.display(),
                 fields.licence_id,
-                license::fingerprint(&signing_key.verifying_key())
+                licence::fingerprint(&signing_key.verifying_key())
             );
             Ok(())
         }
         LicenceCommand::BoxId => {
-            let b = license::box_identity().map_err(err)?;
+            let b = licence::box_identity().map_err(err)?;
             println!("{}", b.id);
             eprintln!("box id from {}", b.source);
             Ok(())

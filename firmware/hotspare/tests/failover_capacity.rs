@@ -21,7 +21,7 @@ fn channel_licence_covers_nvrs_by_priority() {
     let lic = site.dir().join("lic.toml");
     let o = Command::new(bin())
         .args(["licence", "issue", "--key"])
-        .arg(common::repo_root().join("firmware/failover/fixtures/license/dev.key"))
+        .arg(common::repo_root().join("firmware/failover/fixtures/licence/dev.key"))
         .args(["--box-id", "HS-T1", "--nvrs", "4", "--channels", "16", "-o"])
         .arg(&lic)
         .output()

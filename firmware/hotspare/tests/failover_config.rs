@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const BOX: &str = "HS-T1";
 
 fn dev_key() -> PathBuf {
-    common::repo_root().join("firmware/failover/fixtures/license/dev.key")
+    common::repo_root().join("firmware/failover/fixtures/licence/dev.key")
 }
 
 /// A config with `n` NVRs (nothing listens on their ports) and `[spare]` extra lines.
@@ -42,7 +42,7 @@ fn issue(dir: &Path, name: &str, box_id: &str, nvrs: u8, channels: u16) -> PathB
     let mut cmd = Command::new(bin());
     cmd.args(["licence", "issue", "--key"]).arg(dev_key());
     cmd.args(["--box-id", box_id, "--nvrs", &nvrs.to_string(), "--channels", &channels.to_string(), "-o"]).arg(&out);
-    let o = Proc::spawn("license issue", cmd).finish(Duration::from_secs(10));
+    let o = Proc::spawn("licence issue", cmd).finish(Duration::from_secs(10));
     assert!(o.success(), "{}", o.dump());
     out
 }

@@ -1,6 +1,6 @@
 //! The HTTP/JSON contract between a protected NVR (`hotspare nvr`) and a
 //! failover spare (`hotspare failover`), documented for people in
-//! `docs/api.md`. Plain serde types, no I/O; both sides use these so the
+//! `docs/ref/api.md`. Plain serde types, no I/O; both sides use these so the
 //! contract cannot drift. Times are µs since the Unix epoch (`*_us`).
 
 use serde::{Deserialize, Serialize};
@@ -257,7 +257,7 @@ pub struct ImportReceipt {
     pub sha256: String,
 }
 
-/// Resumable import (`docs/api.md`, "Import"): reply to `GET /api/v1/import?uid=U`, and the
+/// Resumable import (`docs/ref/api.md`, "Import"): reply to `GET /api/v1/import?uid=U`, and the
 /// `202 Accepted` reply to a `PUT /api/v1/import` chunk that did not complete the segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

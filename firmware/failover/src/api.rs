@@ -49,7 +49,7 @@ fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(ApiError { error: msg.into() })).into_response()
 }
 
-/// Every route with the access it needs (documented in `docs/api.md`); the router is built from
+/// Every route with the access it needs (documented in `docs/ref/api.md`); the router is built from
 /// this table only.
 fn routes() -> Vec<Route<ApiState>> {
     let viewer = Access::Needs(Role::Viewer);
@@ -75,7 +75,7 @@ pub fn router(
     acting: Arc<Mutex<Vec<ActingAs>>>,
     auth: Arc<Authenticator>,
 ) -> Router {
-    let downloads = Arc::new(tokio::sync::Semaphore::new(hotspare_nvr::api::mp4::MAX_DOWNLOADS));
+    let downloads = Arc::new(tokio::sync::Semaphore::new(hotspare_video_http::mp4::MAX_DOWNLOADS));
     let state = ApiState { status, stores, acting, auth: auth.clone(), downloads };
     hotspare_http::routes::build(routes(), &auth).with_state(state)
 }
@@ -100,7 +100,7 @@ fn parse_time(s: Option<&String>) -> Result<Option<i64>, String> {
     if let Ok(us) = s.parse::<i64>() {
         return Ok(Some(us));
     }
-    hotspare_nvr::times::parse_time(s).map(Some)
+    hotspare_video_http::times::parse_time(s).map(Some)
 }
 
 async fn held_recordings(
@@ -118,7 +118,7 @@ async fn held_recordings(
         Ok(s) => s,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let mut spans = hotspare_nvr::api::recordings::spans(camera, &segs);
+    let mut spans = hotspare_video_http::spans::spans(camera, &segs);
     spans.retain(|s| from.is_none_or(|f| s.end_us >= f) && to.is_none_or(|t| s.start_us <= t));
     for s in &mut spans {
         s.source = hotspare_api::Source::Failover;
@@ -141,11 +141,11 @@ async fn held_mp4(
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return fail(StatusCode::BAD_REQUEST, e),
     };
-    let slot = match hotspare_nvr::api::mp4::download_slot(&st.downloads) {
+    let slot = match hotspare_video_http::mp4::download_slot(&st.downloads) {
         Ok(s) => s,
         Err(f) => return f.into_response(),
     };
-    if let Err(e) = hotspare_nvr::api::mp4::check_span(&store, camera, from, to) {
+    if let Err(e) = hotspare_video_http::mp4::check_span(&store, camera, from, to) {
         return fail(StatusCode::BAD_REQUEST, e);
     }
     let camera = camera.to_string();
@@ -153,7 +153,7 @@ async fn held_mp4(
     match plan {
         Ok(Ok(plan)) => {
             let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-            hotspare_nvr::api::mp4::serve_plan(plan, range, file.trim_end_matches(".mp4"), slot)
+            hotspare_video_http::mp4::serve_plan(plan, range, file.trim_end_matches(".mp4"), slot)
         }
         Ok(Err(e)) => fail(StatusCode::NOT_FOUND, e.to_string()),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -1,4 +1,4 @@
-//! HTTP client for an NVR's API (`docs/api.md`): status, takeover
+//! HTTP client for an NVR's API (`docs/ref/api.md`): status, takeover
 //! settings, re-insertion. Every error says which NVR and what failed.
 //! `https://` URLs are accepted only from the NVR whose certificate
 //! fingerprint is pinned in the config (`hotspare-tls`); a missing or

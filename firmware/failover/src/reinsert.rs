@@ -1,5 +1,5 @@
 //! Re-insertion: every segment the spare recorded for an NVR is pushed to
-//! the NVR's resumable import endpoint (`docs/api.md`, "Import"),
+//! the NVR's resumable import endpoint (`docs/ref/api.md`, "Import"),
 //! checksummed (SHA-256 over index + sample bytes), streamed from its files
 //! in chunks of at most [`ReinsertOptions::chunk`] bytes starting at the
 //! offset the NVR already holds, and deleted here only after the NVR's

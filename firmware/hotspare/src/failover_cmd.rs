@@ -94,7 +94,7 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
             None
         }
     };
-    let limits = hotspare_nvr::server_limits();
+    let limits = hotspare_http::ServerLimits::for_this_process();
     let server = tokio::spawn(hotspare_http::serve(listener, api, limits, std::future::pending(), tls));
     let engine_task = tokio::spawn(engine.run(stop_rx));
     crate::record::terminated().await;

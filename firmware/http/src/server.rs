@@ -67,6 +67,30 @@ impl Default for ServerLimits {
     }
 }
 
+impl ServerLimits {
+    /// The limits of a role process (NVR or spare): the defaults, after raising the soft
+    /// open-files limit toward the hard one, with the total connection cap kept 128 below the
+    /// descriptors available, so the caps bind before file descriptors run out (the store,
+    /// sockets to peers and cameras need some too).
+    pub fn for_this_process() -> ServerLimits {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        const WANTED: u64 = 65_536;
+        let l = getrlimit(Resource::Nofile);
+        let mut files = l.current.unwrap_or(WANTED);
+        let target = l.maximum.map_or(WANTED, |m| m.min(WANTED));
+        if target > files {
+            match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: l.maximum }) {
+                Ok(()) => files = target,
+                Err(e) => log::warn!("cannot raise the open-files limit to {target}: {e}"),
+            }
+        }
+        let mut limits = ServerLimits::default();
+        let room = usize::try_from(files.saturating_sub(128)).unwrap_or(usize::MAX).max(16);
+        limits.max_connections = limits.max_connections.min(room);
+        limits
+    }
+}
+
 /// Open connections, in all and per client address.
 #[derive(Default)]
 struct Connections {

@@ -1,11 +1,11 @@
 //! The protected recording server role (`hotspare nvr`): records its own
 //! cameras and serves the HTTP/JSON API ([`hotspare_api`], documented in
-//! `docs/api.md`) that failover spares read.
+//! `docs/ref/api.md`) that failover spares read.
 //!
 //! Two processes, as on the real box:
 //! - the **API process** ([`run_nvr`]): axum server, storage health checks,
 //!   read-only view of the store ([`hotspare_store::Store::open_readonly`]),
-//!   imports of failover segments, and the supervisor of
+//!   imports of failover segments, and the supervision ([`recorder_child`]) of
 //! - the **recorder process** ([`recorder::run_recorder`], `hotspare
 //!   nvr-recorder`): records every camera, runs retention, and writes
 //!   `<storage.dir>/.recorder-status.json` every second ([`status_file`]).
@@ -13,16 +13,17 @@
 //!   recorder shows as a stale status file, i.e. cameras not recording.
 //!
 //! Modules: [`config`] (nvr.toml, accounts),
-//! [`health`] (write probe, mdstat), [`status_file`], [`recorder`],
-//! [`supervisor`], [`api`] (routes, MP4 serving, import, spare proxying).
+//! [`health`] (storage verdict from the volume probe and mdstat of
+//! [`hotspare_platform`]), [`status_file`], [`recorder`], [`recorder_child`],
+//! [`api`] (routes, MP4 serving through [`hotspare_video_http`], import,
+//! spare proxying).
 
 pub mod api;
 pub mod config;
 pub mod health;
 pub mod recorder;
+pub mod recorder_child;
 pub mod status_file;
-pub mod supervisor;
-pub mod times;
 
 pub use config::{ConfigError, NvrConfig};
 /// Password hashes (moved to [`hotspare_http::password`]; re-exported for existing callers).
@@ -105,7 +106,7 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         .await
         .map_err(|source| NvrError::Bind { addr: cfg.listen(), source })?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let child = supervisor::spawn(recorder_exe, config_path.to_owned(), stop_rx);
+    let child = recorder_child::supervise(recorder_exe, config_path.to_owned(), stop_rx);
     let state = api::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
     let health_task = state.health.spawn();
     let app = api::router(state.clone());
@@ -123,7 +124,8 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
             None
         }
     };
-    let served = hotspare_http::serve(listener, app, server_limits(), terminated(), tls).await;
+    let served =
+        hotspare_http::serve(listener, app, hotspare_http::ServerLimits::for_this_process(), terminated(), tls).await;
     log::info!("nvr: stopping");
     health_task.abort();
     let _ = stop.send(true);
@@ -142,28 +144,6 @@ pub fn tls_identity(cfg: &NvrConfig, config_path: &Path) -> Result<Option<hotspa
     hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare nvr {}", cfg.server.serial))
         .map(Some)
         .map_err(|source| NvrError::TlsIdentity { dir, source })
-}
-
-/// The server limits of a role process: the defaults, after raising the soft open-files limit
-/// toward the hard one, with the total connection cap kept 128 below the descriptors available,
-/// so the caps bind before file descriptors run out (the store, sockets to spares and
-/// cameras need some too).
-pub fn server_limits() -> hotspare_http::ServerLimits {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    const WANTED: u64 = 65_536;
-    let l = getrlimit(Resource::Nofile);
-    let mut files = l.current.unwrap_or(WANTED);
-    let target = l.maximum.map_or(WANTED, |m| m.min(WANTED));
-    if target > files {
-        match setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: l.maximum }) {
-            Ok(()) => files = target,
-            Err(e) => log::warn!("cannot raise the open-files limit to {target}: {e}"),
-        }
-    }
-    let mut limits = hotspare_http::ServerLimits::default();
-    let room = usize::try_from(files.saturating_sub(128)).unwrap_or(usize::MAX).max(16);
-    limits.max_connections = limits.max_connections.min(room);
-    limits
 }
 
 fn cfg_addr(l: &tokio::net::TcpListener) -> String {

@@ -3,17 +3,15 @@
 //! [`hotspare_http::auth`], applied by the route table. Every error reply is
 //! a JSON [`hotspare_api::ApiError`].
 
-mod body;
 mod import;
-pub mod mp4;
-pub mod recordings;
+mod mp4;
+mod recordings;
 mod status;
 
 use crate::config::NvrConfig;
 use crate::health::{HealthMonitor, RaidSource};
 use crate::NvrError;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use hotspare_http::password::hash_password;
@@ -39,7 +37,7 @@ pub struct AppState {
     pub fingerprint: Option<hotspare_tls::Fingerprint>,
     /// Verifies the credentials of every request (accounts of `nvr.toml`).
     pub auth: Arc<Authenticator>,
-    /// Slots of the concurrent MP4 download cap ([`mp4::MAX_DOWNLOADS`]); the status path never
+    /// Slots of the concurrent MP4 download cap ([`hotspare_video_http::mp4::MAX_DOWNLOADS`]); the status path never
     /// touches them.
     pub downloads: Arc<tokio::sync::Semaphore>,
     last_refresh: Mutex<Option<Instant>>,
@@ -75,7 +73,7 @@ impl AppState {
             health,
             http,
             fingerprint,
-            downloads: Arc::new(tokio::sync::Semaphore::new(mp4::MAX_DOWNLOADS)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(hotspare_video_http::mp4::MAX_DOWNLOADS)),
             last_refresh: Mutex::new(None),
         }))
     }
@@ -105,42 +103,8 @@ impl AppState {
     }
 }
 
-/// An error reply: status code + [`hotspare_api::ApiError`] body.
-#[derive(Debug)]
-pub struct Failure {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Failure {
-        Failure { status, message: message.into() }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Failure {
-        Failure::new(StatusCode::BAD_REQUEST, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Failure {
-        Failure::new(StatusCode::NOT_FOUND, message)
-    }
-    pub fn internal(message: impl Into<String>) -> Failure {
-        let message = message.into();
-        log::error!("{message}");
-        Failure::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, Json(hotspare_api::ApiError { error: self.message })).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hotspare\""));
-        }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        r
-    }
-}
+/// The error reply (shared with the spare's API).
+pub use hotspare_http::Failure;
 
 async fn config(axum::extract::State(st): axum::extract::State<Shared>) -> Json<hotspare_api::TakeoverConfig> {
     Json(st.cfg.takeover(st.admin_hash.clone()))
@@ -155,7 +119,7 @@ async fn method_not_allowed() -> Failure {
 }
 
 /// Every route under [`hotspare_api::PREFIX`] with the role it needs (documented in
-/// `docs/api.md`). The router is built from this table only.
+/// `docs/ref/api.md`). The router is built from this table only.
 pub fn routes() -> Vec<Route<Shared>> {
     let p = hotspare_api::PREFIX;
     let viewer = Access::Needs(Role::Viewer);
@@ -183,7 +147,8 @@ pub fn router(state: Shared) -> Router {
 mod tests {
     use super::*;
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{header, Request};
+    use axum::response::Response;
     use base64::Engine as _;
     use hotspare_http::routes::sample_path;
     use std::path::Path;

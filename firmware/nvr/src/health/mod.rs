@@ -1,12 +1,12 @@
-//! Storage health: a write probe on the recording volume plus the RAID
-//! state from mdstat, combined into [`hotspare_api::StorageStatus`].
-//! Checked every 2 s by the API process and on demand when older than that.
-
-pub mod mdstat;
+//! Storage health of the NVR: the write probe of the recording volume plus
+//! the RAID state from mdstat ([`hotspare_platform`] reads both), combined
+//! into the verdict [`hotspare_api::StorageStatus`]. Checked every 2 s by
+//! the API process and on demand when older than that.
 
 use hotspare_api::{Disk, DiskState, RaidStatus, StorageStatus};
-use sha2::{Digest, Sha256};
-use std::io::Write;
+use hotspare_platform::disk;
+use hotspare_platform::mdstat::{self, ArrayState};
+use hotspare_platform::volume::{probe, Probe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,42 +15,6 @@ use std::time::{Duration, Instant};
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 /// A probe that does not finish in this long counts as a failed volume.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Outcome of the write probe.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Probe {
-    pub writable: bool,
-    /// Empty when the probe succeeded.
-    pub detail: String,
-}
-
-fn is_nospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
-}
-
-/// Create, write, fdatasync and unlink `<dir>/.probe-<pid>`. ENOSPC leaves the volume
-/// writable (a full volume is a recycling problem, not a disk failure) but is reported.
-pub fn probe(dir: &Path) -> Probe {
-    let path = dir.join(format!(".probe-{}", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
-        f.write_all(b"hotspare storage probe\n")?;
-        f.sync_data()?;
-        drop(f);
-        std::fs::remove_file(&path)
-    })();
-    match r {
-        Ok(()) => Probe { writable: true, detail: String::new() },
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            if is_nospc(&e) {
-                Probe { writable: true, detail: format!("{}: volume full: {e}", dir.display()) }
-            } else {
-                Probe { writable: false, detail: format!("{}: write probe failed: {e}", dir.display()) }
-            }
-        }
-    }
-}
 
 /// RAID settings: the array to watch and where mdstat is.
 #[derive(Clone, Debug)]
@@ -61,40 +25,12 @@ pub struct RaidSource {
     pub sys_block: PathBuf,
 }
 
-/// Serial of a block device: `device/serial`, else `device/wwid`, else the name. A partition
-/// (`sda1`, `nvme0n1p2`) is looked up as its disk.
-pub fn disk_serial(sys_block: &Path, dev: &str) -> String {
-    let mut candidates = vec![dev.to_owned()];
-    let base = dev.trim_end_matches(|c: char| c.is_ascii_digit());
-    if base != dev && !base.is_empty() {
-        candidates.push(base.to_owned());
-        if let Some(b) = base.strip_suffix('p').filter(|b| b.ends_with(|c: char| c.is_ascii_digit())) {
-            candidates.push(b.to_owned());
-        }
+fn disk_state(s: ArrayState) -> DiskState {
+    match s {
+        ArrayState::Ok => DiskState::Ok,
+        ArrayState::Degraded => DiskState::Degraded,
+        ArrayState::Failed => DiskState::Failed,
     }
-    for d in &candidates {
-        for f in ["serial", "wwid"] {
-            if let Ok(s) = std::fs::read_to_string(sys_block.join(d).join("device").join(f)) {
-                let s = s.trim();
-                if !s.is_empty() {
-                    return s.to_owned();
-                }
-            }
-        }
-    }
-    dev.to_owned()
-}
-
-/// Hex of a hash of the sorted serials: changes when a disk is replaced.
-pub fn disk_generation(disks: &[Disk]) -> String {
-    let mut serials: Vec<&str> = disks.iter().map(|d| d.serial.as_str()).collect();
-    serials.sort_unstable();
-    let mut h = Sha256::new();
-    for s in serials {
-        h.update(s.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(&h.finalize()[..8])
 }
 
 fn worst(a: DiskState, b: DiskState) -> DiskState {
@@ -125,13 +61,13 @@ pub fn raid_status(src: &RaidSource) -> (RaidStatus, Vec<Disk>, String) {
         let raid = RaidStatus { device: src.device.clone(), state: DiskState::Failed, members: String::new() };
         return (raid, Vec::new(), detail);
     };
-    let state = arr.state();
+    let state = disk_state(arr.state());
     let disks: Vec<Disk> = arr
         .members
         .iter()
         .map(|(name, faulty)| Disk {
             name: name.clone(),
-            serial: disk_serial(&src.sys_block, name),
+            serial: disk::serial(&src.sys_block, name),
             state: if *faulty || !arr.active { DiskState::Failed } else { DiskState::Ok },
         })
         .collect();
@@ -184,7 +120,7 @@ fn combine(p: Probe, raid: Option<(RaidStatus, Vec<Disk>, String)>) -> StorageSt
         writable: p.writable,
         detail: details.join("; "),
         raid,
-        disk_generation: disk_generation(&disks),
+        disk_generation: disk::generation(disks.iter().map(|d| d.serial.as_str())),
         disks,
     }
 }
@@ -264,15 +200,6 @@ impl HealthMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn probe_ok_and_missing_dir() {
-        let d = tempfile::tempdir().unwrap();
-        assert_eq!(probe(d.path()), Probe { writable: true, detail: String::new() });
-        let gone = d.path().join("gone");
-        let p = probe(&gone);
-        assert!(!p.writable && p.detail.contains("No such file"), "{p:?}");
-    }
 
     #[test]
     fn raid_from_mdstat_file_and_serials() {

@@ -1,7 +1,16 @@
 //! Parser of Linux `/proc/mdstat`: the state of one md array (active or
 //! not, `[n/m] [UU_]`, members and which are marked `(F)`aulty).
 
-use hotspare_api::DiskState;
+/// Health of an md array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrayState {
+    /// Every member wanted is working.
+    Ok,
+    /// Active, with fewer working members than wanted (at least one): no redundancy left.
+    Degraded,
+    /// Inactive, or no working member, or a faulty member of a level without redundancy.
+    Failed,
+}
 
 /// One array as described by mdstat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,17 +32,17 @@ pub struct MdArray {
 impl MdArray {
     /// Ok / Degraded (fewer working members than wanted, at least one, array active) / Failed
     /// (inactive or no working member).
-    pub fn state(&self) -> DiskState {
+    pub fn state(&self) -> ArrayState {
         if !self.active {
-            return DiskState::Failed;
+            return ArrayState::Failed;
         }
         match self.counts {
-            Some((_, 0)) => DiskState::Failed,
-            Some((n, m)) if m < n => DiskState::Degraded,
-            _ if self.members.iter().all(|(_, faulty)| *faulty) => DiskState::Failed,
+            Some((_, 0)) => ArrayState::Failed,
+            Some((n, m)) if m < n => ArrayState::Degraded,
+            _ if self.members.iter().all(|(_, faulty)| *faulty) => ArrayState::Failed,
             // Without redundancy (raid0, linear) a faulty member means lost data.
-            None if self.members.iter().any(|(_, faulty)| *faulty) => DiskState::Failed,
-            _ => DiskState::Ok,
+            None if self.members.iter().any(|(_, faulty)| *faulty) => ArrayState::Failed,
+            _ => ArrayState::Ok,
         }
     }
 
@@ -132,7 +141,7 @@ md0 : active raid5 sdg[3] sdf[1] sde[0]\n      2095104 blocks super 1.2 level 5,
     #[test]
     fn clean() {
         let a = parse(CLEAN, "md0").unwrap();
-        assert_eq!(a.state(), DiskState::Ok);
+        assert_eq!(a.state(), ArrayState::Ok);
         assert_eq!(a.members_text(), "[2/2] [UU]");
         assert_eq!(a.members, vec![("sdb".into(), false), ("sda".into(), false)]);
         assert_eq!(a.level, "raid1");
@@ -142,7 +151,7 @@ md0 : active raid5 sdg[3] sdf[1] sde[0]\n      2095104 blocks super 1.2 level 5,
     #[test]
     fn degraded() {
         let a = parse(DEGRADED, "md0").unwrap();
-        assert_eq!(a.state(), DiskState::Degraded);
+        assert_eq!(a.state(), ArrayState::Degraded);
         assert_eq!(a.members_text(), "[2/1] [U_]");
         assert_eq!(a.members, vec![("sdb".into(), true), ("sda".into(), false)]);
     }
@@ -151,19 +160,19 @@ md0 : active raid5 sdg[3] sdf[1] sde[0]\n      2095104 blocks super 1.2 level 5,
     fn failed_inactive() {
         let a = parse(FAILED, "md0").unwrap();
         assert!(!a.active);
-        assert_eq!(a.state(), DiskState::Failed);
+        assert_eq!(a.state(), ArrayState::Failed);
         assert_eq!(a.members.len(), 2);
         let zero = DEGRADED.replace("[2/1] [U_]", "[2/0] [__]");
-        assert_eq!(parse(&zero, "md0").unwrap().state(), DiskState::Failed);
+        assert_eq!(parse(&zero, "md0").unwrap().state(), ArrayState::Failed);
     }
 
     #[test]
     fn resyncing_and_recovering() {
         let a = parse(RESYNC, "md1").unwrap();
-        assert_eq!(a.state(), DiskState::Ok);
+        assert_eq!(a.state(), ArrayState::Ok);
         assert_eq!(a.sync.as_deref(), Some("resync = 8.3%"));
         let b = parse(RESYNC, "md0").unwrap();
-        assert_eq!(b.state(), DiskState::Degraded);
+        assert_eq!(b.state(), ArrayState::Degraded);
         assert_eq!(b.members_text(), "[3/2] [UU_]");
         assert_eq!(b.sync.as_deref(), Some("recovery = 12.6%"));
         assert_eq!(b.members.len(), 3);
@@ -172,6 +181,6 @@ md0 : active raid5 sdg[3] sdf[1] sde[0]\n      2095104 blocks super 1.2 level 5,
     #[test]
     fn no_redundancy_level() {
         let a = parse(RAID0, "md0").unwrap();
-        assert_eq!((a.state(), a.members_text()), (DiskState::Ok, "raid0".to_string()));
+        assert_eq!((a.state(), a.members_text()), (ArrayState::Ok, "raid0".to_string()));
     }
 }

@@ -2,7 +2,7 @@
 //! arbitrary text.
 //!
 //! Checked: no panic; an error names the file and says what is wrong (a key
-//! and a problem, and for the spare a line inside the text); an accepted
+//! and a problem, and a line inside the text); an accepted
 //! file's validated values hold (listen address, camera ids unique, spare
 //! tokens, intervals non-zero).
 #![no_main]
@@ -31,9 +31,9 @@ fn nvr(text: &str) {
             let msg = e.to_string();
             assert!(msg.starts_with(FILE), "error does not name the file: {msg}");
             match e {
-                NvrError::Parse { message, .. } => assert!(!message.trim().is_empty(), "empty parse error"),
-                NvrError::Invalid { key, problem, .. } => {
-                    assert!(!key.is_empty() && !problem.is_empty(), "error without key or problem: {msg}")
+                NvrError::Invalid { line, key, problem, .. } => {
+                    assert!(!key.is_empty() && !problem.trim().is_empty(), "error without key or problem: {msg}");
+                    assert!(line >= 1 && line <= text.lines().count() + 1, "line {line} outside the text: {msg}");
                 }
                 NvrError::Read { .. } => panic!("parse reported a read error"),
             }
@@ -61,7 +61,7 @@ fn spare(text: &str) {
                     assert!(!key.is_empty() && !problem.is_empty(), "error without key or problem: {msg}");
                     assert!(line >= 1 && line <= text.lines().count() + 1, "line {line} outside the text: {msg}");
                 }
-                SpareError::TooManyNvrs { .. } | SpareError::Read { .. } => panic!("parse reported {msg}"),
+                SpareError::Read { .. } => panic!("parse reported {msg}"),
             }
         }
     }

@@ -12,7 +12,7 @@
 #![no_main]
 
 use ed25519_dalek::SigningKey;
-use hotspare_failover::license::{
+use hotspare_failover::licence::{
     issue, Licence, LicenceFields, LicenceSource, TrustedKey, CHANNEL_SIZES, MAX_NVRS, UNLICENSED_NVRS,
 };
 use libfuzzer_sys::fuzz_target;

@@ -10,12 +10,16 @@
 //! - [`sync`]: [`LockExt::lock_or_recover`], the one answer to a poisoned mutex.
 //! - [`backoff`]: [`Backoff`], capped exponential delays.
 //! - [`time`]: RFC 3339 / µs-since-epoch parsing with a typed [`time::TimeError`].
+//! - [`config_error`]: the one error shape of every configuration file (file, line, column,
+//!   key, what was expected); [`error_chain`]: an error printed with its causes.
 //!
 //! `scripts/check-one-definition` fails when a second copy of any of these
 //! appears in another crate.
 
 pub mod backoff;
 pub mod clock;
+pub mod config_error;
+pub mod error_chain;
 pub mod fs;
 pub mod sync;
 pub mod time;

@@ -49,7 +49,7 @@
 //! to write into each NVR's `[failover] fingerprints`).
 //!
 //! Licences are bound to the box's own identity
-//! ([`crate::license::box_identity`]), never to a value of this file. Only
+//! ([`crate::licence::box_identity`]), never to a value of this file. Only
 //! development builds (feature `dev-keys`, for tests) accept
 //! `spare.box_id = "..."` to stand in for it; production firmware refuses
 //! the key with an error naming it.
@@ -61,16 +61,17 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::ops::{Range, RangeInclusive};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hotspare_api::EmailSettings;
+use hotspare_base::config_error::ConfigText;
 use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::license::{Capacity, Licence, LicenceError};
+use crate::licence::{Capacity, Licence, LicenceError};
 
 /// Allowed `check_interval_s` in the default profile (vendor behaviour).
 pub const CHECK_INTERVAL_RANGE: RangeInclusive<u32> = 30..=180;
@@ -81,16 +82,17 @@ pub const SLOW_CHECK_RANGE: RangeInclusive<u32> = 10..=600;
 /// Default `priority` of an NVR.
 pub const DEFAULT_PRIORITY: u32 = 100;
 
-/// A configuration problem.
+/// A configuration problem: the shared shape (file, line, column, key, what was expected).
+pub use hotspare_base::config_error::ConfigError;
+
+/// More `[[nvr]]` tables than the licence allows ([`Config::check_capacity`]).
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    /// Syntax, type or value error at a place in the file.
-    #[error("{path}:{line}:{column}: {key}: {problem}")]
-    Invalid { path: PathBuf, line: usize, column: usize, key: String, problem: String },
-    #[error("{path}: {configured} NVRs configured but the licence allows {allowed} ({capacity})")]
-    TooManyNvrs { path: PathBuf, configured: usize, allowed: u8, capacity: String },
+#[error("{}: {configured} NVRs configured but the licence allows {allowed} ({capacity})", path.display())]
+pub struct TooManyNvrs {
+    pub path: PathBuf,
+    pub configured: usize,
+    pub allowed: u8,
+    pub capacity: Capacity,
 }
 
 /// Monitoring profile.
@@ -232,22 +234,14 @@ struct RawNvr {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = hotspare_base::config_error::read(path)?;
         Config::parse(&text, path)
     }
 
     /// Parses and validates `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let src = Source { text, path };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start).unwrap_or(0);
-            let problem = match e.message().trim() {
-                "" => "not valid TOML".to_owned(),
-                m => m.to_owned(),
-            };
-            src.error(offset, &key_at(text, offset), problem)
-        })?;
+        let src = ConfigText::new(path, text);
+        let raw: RawConfig = src.deserialize()?;
 
         let s = raw.spare;
         let name = check_name(&src, &s.name, "spare.name")?;
@@ -255,11 +249,11 @@ impl Config {
         let box_id = match &s.box_id {
             Some(b) if cfg!(feature = "dev-keys") => Some(check_token(&src, b, "spare.box_id", 128, true)?),
             Some(b) => {
-                return Err(src.error(
+                return Err(src.error_at(
                     b.span().start,
                     "spare.box_id",
                     "not accepted by production firmware: licences are bound to the box's own identity \
-                     (shown by `hotspare license box-id`); remove this line"
+                     (shown by `hotspare licence box-id`); remove this line"
                         .to_owned(),
                 ))
             }
@@ -276,12 +270,16 @@ impl Config {
         for (i, n) in raw.nvr.into_iter().enumerate() {
             let id = check_token(&src, &n.id, &format!("nvr[{i}].id"), 32, false)?;
             if !ids.insert(id.clone()) {
-                return Err(src.error(n.id.span().start, &format!("nvr[{i}].id"), format!("duplicate NVR id {id:?}")));
+                return Err(src.error_at(
+                    n.id.span().start,
+                    &format!("nvr[{i}].id"),
+                    format!("duplicate NVR id {id:?}"),
+                ));
             }
             let url = check_url(&src, &n.url, &format!("nvr[{i}].url"), tls.insecure)?;
             let fingerprint = match &n.fingerprint {
                 Some(f) => Some(f.get_ref().parse().map_err(|e: hotspare_tls::fingerprint::BadFingerprint| {
-                    src.error(f.span().start, &format!("nvr[{i}].fingerprint"), e.to_string())
+                    src.error_at(f.span().start, &format!("nvr[{i}].fingerprint"), e.to_string())
                 })?),
                 None => None,
             };
@@ -300,7 +298,7 @@ impl Config {
                 let at = e.span().start;
                 let e = e.into_inner();
                 if let Err((key, problem)) = crate::email::check_settings(&e) {
-                    return Err(src.error(at, &format!("email.{key}"), problem));
+                    return Err(src.error_at(at, &format!("email.{key}"), problem));
                 }
                 Some(e)
             }
@@ -313,10 +311,10 @@ impl Config {
             let at = a.span().start;
             let a = a.into_inner();
             if let Err((key, problem)) = a.check() {
-                return Err(src.error(at, &format!("account[{i}].{key}"), problem));
+                return Err(src.error_at(at, &format!("account[{i}].{key}"), problem));
             }
             if !users.insert(a.user.clone()) {
-                return Err(src.error(at, &format!("account[{i}].user"), format!("duplicate user {:?}", a.user)));
+                return Err(src.error_at(at, &format!("account[{i}].user"), format!("duplicate user {:?}", a.user)));
             }
             accounts.push(a);
         }
@@ -342,12 +340,12 @@ impl Config {
     }
 
     /// The id licences must be bound to: the box's identity
-    /// ([`crate::license::box_id`]); in development builds `spare.box_id`
+    /// ([`crate::licence::box_id`]); in development builds `spare.box_id`
     /// when set.
     pub fn box_id(&self) -> Result<String, LicenceError> {
         match &self.spare.box_id {
             Some(id) => Ok(id.clone()),
-            None => crate::license::box_id(),
+            None => crate::licence::box_id(),
         }
     }
 
@@ -368,13 +366,13 @@ impl Config {
     }
 
     /// More `[[nvr]]` tables than `capacity` allows is an error.
-    pub fn check_capacity(&self, capacity: &Capacity) -> Result<(), ConfigError> {
+    pub fn check_capacity(&self, capacity: &Capacity) -> Result<(), TooManyNvrs> {
         if self.nvrs.len() > usize::from(capacity.nvrs) {
-            return Err(ConfigError::TooManyNvrs {
+            return Err(TooManyNvrs {
                 path: self.path.clone(),
                 configured: self.nvrs.len(),
                 allowed: capacity.nvrs,
-                capacity: capacity.to_string(),
+                capacity: capacity.clone(),
             });
         }
         Ok(())
@@ -413,19 +411,7 @@ impl Default for Monitor {
     }
 }
 
-struct Source<'a> {
-    text: &'a str,
-    path: &'a Path,
-}
-
-impl Source<'_> {
-    fn error(&self, offset: usize, key: &str, problem: String) -> ConfigError {
-        let (line, column) = line_col(self.text, offset);
-        ConfigError::Invalid { path: self.path.to_owned(), line, column, key: key.to_owned(), problem }
-    }
-}
-
-fn check_monitor(src: &Source<'_>, raw: Option<RawMonitor>) -> Result<Monitor, ConfigError> {
+fn check_monitor(src: &ConfigText<'_>, raw: Option<RawMonitor>) -> Result<Monitor, ConfigError> {
     let mut m = Monitor::default();
     let Some(raw) = raw else { return Ok(m) };
     if let Some(p) = &raw.profile {
@@ -433,7 +419,7 @@ fn check_monitor(src: &Source<'_>, raw: Option<RawMonitor>) -> Result<Monitor, C
             "default" => Profile::Default,
             "fast" => Profile::Fast,
             other => {
-                return Err(src.error(
+                return Err(src.error_at(
                     p.span().start,
                     "monitor.profile",
                     format!("unknown profile {other:?} (allowed: \"default\", \"fast\")"),
@@ -444,7 +430,7 @@ fn check_monitor(src: &Source<'_>, raw: Option<RawMonitor>) -> Result<Monitor, C
     let ranged = |v: &Option<Spanned<u32>>, key: &str, range: RangeInclusive<u32>, default: u32| match v {
         None => Ok(default),
         Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
-        Some(v) => Err(src.error(
+        Some(v) => Err(src.error_at(
             v.span().start,
             key,
             format!("{} is out of range (allowed {}..={})", v.get_ref(), range.start(), range.end()),
@@ -460,7 +446,7 @@ fn check_monitor(src: &Source<'_>, raw: Option<RawMonitor>) -> Result<Monitor, C
     if m.profile == Profile::Fast {
         for (v, key) in intervals {
             if v.is_some() {
-                log::warn!("{}: {key} is ignored with profile \"fast\"", src.path.display());
+                log::warn!("{}: {key} is ignored with profile \"fast\"", src.file.display());
             }
         }
         return Ok(m);
@@ -482,28 +468,34 @@ fn check_monitor(src: &Source<'_>, raw: Option<RawMonitor>) -> Result<Monitor, C
     Ok(m)
 }
 
-fn check_name(src: &Source<'_>, v: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+fn check_name(src: &ConfigText<'_>, v: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
     let s = v.get_ref();
     if s.trim().is_empty() || s.chars().count() > 64 || s.chars().any(char::is_control) {
-        return Err(src.error(v.span().start, key, format!("{s:?}: 1 to 64 characters, no control characters")));
+        return Err(src.error_at(v.span().start, key, format!("{s:?}: 1 to 64 characters, no control characters")));
     }
     Ok(s.clone())
 }
 
 /// `[A-Za-z0-9_-]` (plus `.` when `dot`), 1..=max characters.
-fn check_token(src: &Source<'_>, v: &Spanned<String>, key: &str, max: usize, dot: bool) -> Result<String, ConfigError> {
+fn check_token(
+    src: &ConfigText<'_>,
+    v: &Spanned<String>,
+    key: &str,
+    max: usize,
+    dot: bool,
+) -> Result<String, ConfigError> {
     let s = v.get_ref();
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (dot && c == '.');
     if s.is_empty() || s.len() > max || !s.chars().all(ok_char) {
         let allowed = if dot { "A-Z a-z 0-9 . _ -" } else { "A-Z a-z 0-9 _ -" };
-        return Err(src.error(v.span().start, key, format!("{s:?}: 1 to {max} characters of {allowed}")));
+        return Err(src.error_at(v.span().start, key, format!("{s:?}: 1 to {max} characters of {allowed}")));
     }
     Ok(s.clone())
 }
 
-fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str, insecure: bool) -> Result<String, ConfigError> {
+fn check_url(src: &ConfigText<'_>, v: &Spanned<String>, key: &str, insecure: bool) -> Result<String, ConfigError> {
     let s = v.get_ref();
-    let bad = |problem: String| src.error(v.span().start, key, format!("{s:?}: {problem}"));
+    let bad = |problem: String| src.error_at(v.span().start, key, format!("{s:?}: {problem}"));
     let url = reqwest::Url::parse(s).map_err(|e| bad(format!("not a URL ({e})")))?;
     if insecure && url.scheme() != "http" && url.scheme() != "https" {
         return Err(bad(format!("scheme {:?} (allowed: http, https)", url.scheme())));
@@ -530,50 +522,4 @@ fn check_url(src: &Source<'_>, v: &Spanned<String>, key: &str, insecure: bool) -
     }
     // The URL as parsed (normalised), which is what was checked.
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text.as_bytes()[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-    (line, column)
-}
-
-/// Best-effort dotted key name at a byte offset: the enclosing table
-/// (`spare`, `nvr[1]`) and the key of the line (`check_interval_s`).
-fn key_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
-    let mut table = String::new();
-    let mut arrays: std::collections::HashMap<String, usize> = Default::default();
-    let mut pos = 0;
-    let mut key = None;
-    for line in text.split_inclusive('\n') {
-        let span: Range<usize> = pos..pos + line.len();
-        pos += line.len();
-        let t = line.trim();
-        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            let name = name.trim().to_owned();
-            let n = arrays.entry(name.clone()).or_insert(0);
-            table = format!("{name}[{n}]");
-            *n += 1;
-        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
-            table = name.trim().to_owned();
-        }
-        if span.contains(&offset) || (span.end == offset && pos == text.len()) {
-            if !t.starts_with('[') && !t.starts_with('#') {
-                key = t.split('=').next().map(|k| k.trim().trim_matches('"').to_owned()).filter(|k| !k.is_empty());
-            }
-            break;
-        }
-    }
-    // Control characters are shown escaped, never raw in a message.
-    let key = key.map(|k| if k.chars().any(char::is_control) { format!("{k:?}") } else { k });
-    match (table.is_empty(), key) {
-        (true, Some(k)) => k,
-        (false, Some(k)) => format!("{table}.{k}"),
-        (false, None) => table,
-        (true, None) => "(file)".to_owned(),
-    }
 }

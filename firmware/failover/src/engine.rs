@@ -18,7 +18,7 @@ use crate::api::ActingAs;
 use crate::client::NvrClient;
 use crate::config::{Config, NvrEntry};
 use crate::core::{store_config, Core, CoreConfig, Effect, Input, NvrSpec, Restored};
-use crate::license::Capacity;
+use crate::licence::Capacity;
 use crate::monitor::{Observation, Phase, Timing};
 use crate::recorders::Recorders;
 use crate::reinsert;

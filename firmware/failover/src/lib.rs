@@ -16,7 +16,7 @@ pub mod core;
 pub mod email;
 pub mod engine;
 pub mod file_body;
-pub mod license;
+pub mod licence;
 pub mod monitor;
 pub mod recorders;
 pub mod reinsert;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hotspare_failover::config::{Config, ConfigError, MonitorTiming, Profile};
-use hotspare_failover::license::{Capacity, LicenceSource};
+use hotspare_failover::licence::{Capacity, LicenceSource};
 
 const GOOD: &str = r#"
 [spare]

@@ -32,7 +32,8 @@ pub enum Command {
     /// The failover spare: monitors NVRs, takes over, fails back, re-inserts.
     Failover(crate::failover_cmd::FailoverArgs),
     /// Issue, verify and make keys for licences.
-    License(crate::license_cmd::LicenseArgs),
+    #[command(alias = "license")]
+    Licence(crate::licence_cmd::LicenceArgs),
     /// Failover latency and re-insertion throughput on a loopback site.
     #[cfg(feature = "dev-tools")]
     #[command(hide = true)]

@@ -38,7 +38,7 @@ fn tls_identity(cfg: &Config) -> Result<Option<hotspare_tls::Identity>, CliError
 }
 
 pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
-    let cfg = Config::load(&a.config).map_err(|e| CliError::new(e.to_string()))?;
+    let cfg = Config::load(&a.config).map_err(CliError::wrap)?;
     let identity = tls_identity(&cfg)?;
     if a.fingerprint {
         let id = identity.ok_or_else(|| {
@@ -48,7 +48,7 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let capacity = cfg.capacity().map_err(|e| CliError::new(e.to_string()))?;
-    cfg.check_capacity(&capacity).map_err(|e| CliError::new(e.to_string()))?;
+    cfg.check_capacity(&capacity).map_err(CliError::wrap)?;
     let (ssdp_bind, ssdp_multicast) = match a.ssdp.as_str() {
         "off" => (None, false),
         s => {

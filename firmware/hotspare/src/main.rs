@@ -10,7 +10,7 @@ mod cli;
 mod demo;
 mod export;
 mod failover_cmd;
-mod license_cmd;
+mod licence_cmd;
 mod nvr_cmd;
 mod record;
 #[cfg(feature = "dev-tools")]
@@ -35,27 +35,38 @@ fn main() -> std::process::ExitCode {
         cli::Command::Nvr(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run(a.config))),
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
-        cli::Command::License(a) => license_cmd::run(a),
+        cli::Command::Licence(a) => licence_cmd::run(a),
         #[cfg(feature = "dev-tools")]
         cli::Command::BenchFailover(a) => runtime().and_then(|rt| rt.block_on(bench_failover::run(a))),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hotspare: {e}");
+            // The whole chain: what failed, then each cause.
+            eprintln!("error: {}", hotspare_base::error_chain::join(&e, ": caused by "));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-/// Errors at the top level: a message with context for the operator.
+/// Errors at the top level: a message with context for the operator, or a library's error
+/// kept whole (its causes are printed too).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CliError(pub String);
+pub enum CliError {
+    #[error("{0}")]
+    Message(String),
+    #[error(transparent)]
+    Library(Box<dyn std::error::Error + Send + Sync>),
+}
 
 impl CliError {
     pub fn new(msg: impl Into<String>) -> Self {
-        CliError(msg.into())
+        CliError::Message(msg.into())
+    }
+
+    /// A library error, with its source chain.
+    pub fn wrap(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        CliError::Library(Box::new(e))
     }
 }
 

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use hotspare_failover::config::Config as FailoverConfig;
-use hotspare_failover::license::{Capacity, Licence, LicenceSource};
+use hotspare_failover::licence::{Capacity, Licence, LicenceSource};
 use hotspare_nvr::NvrConfig;
 
 /// The repository's root (`firmware/hotspare` is two levels down).

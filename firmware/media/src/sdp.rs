@@ -10,10 +10,13 @@ use base64::Engine;
 
 use crate::{Codec, CodecParams};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
     #[error("SDP is not valid: {0}")]
-    Syntax(String),
+    Syntax(#[source] sdp_types::ParserError),
+    /// The third-party parser panicked on the description.
+    #[error("SDP is not valid: the SDP parser rejected the description")]
+    ParserPanicked,
     #[error("SDP has no H.264 or H.265 video track (tracks: {0})")]
     NoVideo(String),
     #[error("SDP video track has a bad parameter set in {0}")]
@@ -93,8 +96,8 @@ impl Description {
         // The third-party parser has asserted on odd input before: a panic
         // there must not take the recorder down (network input).
         let parsed = std::panic::catch_unwind(|| sdp_types::Session::parse(fixed.as_bytes()))
-            .map_err(|_| SdpError::Syntax("SDP parser rejected the description".into()))?;
-        let session = parsed.map_err(|e| SdpError::Syntax(e.to_string()))?;
+            .map_err(|_| SdpError::ParserPanicked)?;
+        let session = parsed.map_err(SdpError::Syntax)?;
         let control = session.get_first_attribute_value("control").ok().flatten().map(str::to_string);
         let mut tracks = Vec::new();
         for m in &session.medias {

@@ -1,27 +1,18 @@
 //! `nvr.toml`: the recording server's configuration, parsed with serde
 //! (`deny_unknown_fields`) and validated. Every error names the file, the
-//! key and the problem.
+//! line and column, the key and what was expected
+//! ([`hotspare_base::config_error`], shared with `failover.toml`).
 
 use hotspare_api::{CameraSettings, EmailSettings, EventRule, RecordingSettings, ServerSettings, TakeoverConfig};
+use hotspare_base::config_error::ConfigText;
 use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{file}: cannot read: {source}")]
-    Read {
-        file: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{file}: {message}")]
-    Parse { file: PathBuf, message: String },
-    #[error("{file}: {key}: {problem}")]
-    Invalid { file: PathBuf, key: String, problem: String },
-}
+/// A configuration that cannot be used: the shared shape (file, line, column, key, what was
+/// expected).
+pub use hotspare_base::config_error::ConfigError;
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
@@ -168,38 +159,39 @@ pub struct TlsConfig {
 impl NvrConfig {
     /// Reads, parses and validates `file`.
     pub fn load(file: &Path) -> Result<NvrConfig, ConfigError> {
-        let text =
-            std::fs::read_to_string(file).map_err(|source| ConfigError::Read { file: file.to_owned(), source })?;
+        let text = hotspare_base::config_error::read(file)?;
         Self::parse(file, &text)
     }
 
     /// Parses and validates `text` (read from `file`, named in errors).
     pub fn parse(file: &Path, text: &str) -> Result<NvrConfig, ConfigError> {
-        let cfg: NvrConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { file: file.to_owned(), message: e.to_string().trim_end().to_owned() })?;
-        cfg.validate(file)?;
+        let src = ConfigText::new(file, text);
+        let cfg: NvrConfig = src.deserialize()?;
+        cfg.validate(&src)?;
         Ok(cfg)
     }
 
-    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &str, problem: String| {
-            Err(ConfigError::Invalid { file: file.to_owned(), key: key.to_owned(), problem })
-        };
+    /// The checks serde cannot make; each error points at the key's place in `src`.
+    fn validate(&self, src: &ConfigText<'_>) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: String| Err(src.error_for_key(key, problem));
         let s = &self.server;
         if s.name.trim().is_empty() {
-            return bad("server.name", "must not be empty".into());
+            return bad("server.name", "expected a name (not empty)".into());
         }
         if s.serial.is_empty() || !s.serial.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return bad("server.serial", format!("{:?}: expected 1 or more characters of [A-Za-z0-9_-]", s.serial));
         }
         if s.listen.parse::<SocketAddr>().is_err() {
-            return bad("server.listen", format!("{:?} is not an IP address and port (e.g. 127.0.0.1:8080)", s.listen));
+            return bad(
+                "server.listen",
+                format!("{:?}: expected an IP address and port such as 127.0.0.1:8080", s.listen),
+            );
         }
         if s.admin_user.is_empty() || s.admin_user.contains(':') {
-            return bad("server.admin_user", "must be non-empty and contain no ':'".into());
+            return bad("server.admin_user", "expected a user name (not empty, no ':')".into());
         }
         if s.admin_password.is_empty() {
-            return bad("server.admin_password", "must not be empty".into());
+            return bad("server.admin_password", "expected a password (not empty)".into());
         }
         let mut users = std::collections::HashSet::from([s.admin_user.as_str()]);
         for (i, a) in s.accounts.iter().enumerate() {
@@ -207,27 +199,30 @@ impl NvrConfig {
                 return bad(&format!("server.accounts[{i}].{key}"), problem);
             }
             if !users.insert(a.user.as_str()) {
-                return bad(&format!("server.accounts[{i}].user"), format!("{:?} is used by another account", a.user));
+                return bad(
+                    &format!("server.accounts[{i}].user"),
+                    format!("{:?} is used by another account: expected a unique user", a.user),
+                );
             }
         }
         let st = &self.storage;
         if st.dir.as_os_str().is_empty() {
-            return bad("storage.dir", "must not be empty".into());
+            return bad("storage.dir", "expected a directory (not empty)".into());
         }
         if !(1..=3600).contains(&st.segment_seconds) {
-            return bad("storage.segment_seconds", format!("{} is outside 1..=3600", st.segment_seconds));
+            return bad("storage.segment_seconds", format!("{}: expected 1..=3600", st.segment_seconds));
         }
         if !(1..=99).contains(&st.high_water_percent) {
-            return bad("storage.high_water_percent", format!("{} is outside 1..=99", st.high_water_percent));
+            return bad("storage.high_water_percent", format!("{}: expected 1..=99", st.high_water_percent));
         }
         if let Some(d) = st.retention_days {
             if !(1..=36500).contains(&d) {
-                return bad("storage.retention_days", format!("{d} is outside 1..=36500"));
+                return bad("storage.retention_days", format!("{d}: expected 1..=36500"));
             }
         }
         if let Some(dev) = &st.raid_device {
             if dev.is_empty() || !dev.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                return bad("storage.raid_device", format!("{dev:?} is not a device name such as md0"));
+                return bad("storage.raid_device", format!("{dev:?}: expected a device name such as md0"));
             }
         }
         let mut ids = std::collections::HashSet::new();
@@ -237,30 +232,35 @@ impl NvrConfig {
                 return bad(&key("id"), format!("{:?}: expected 1 to 64 characters of [A-Za-z0-9_-]", c.id));
             }
             if !ids.insert(c.id.as_str()) {
-                return bad(&key("id"), format!("{:?} is used by another camera", c.id));
+                return bad(&key("id"), format!("{:?} is used by another camera: expected a unique id", c.id));
             }
             if let Err(e) = hotspare_rtsp::client::split_url(&c.url) {
                 return bad(&key("url"), format!("{:?}: {e}", c.url));
             }
             if c.user.is_some() != c.password.is_some() {
-                return bad(&key("user"), "user and password go together".into());
+                return bad(&key("user"), "expected both user and password, or neither".into());
             }
         }
         if let Some(e) = &self.email {
             if e.smtp_host.is_empty() || e.smtp_port == 0 {
-                return bad("email.smtp_host", "host and a non-zero smtp_port are required".into());
+                return bad("email.smtp_host", "expected a host and a non-zero smtp_port".into());
             }
             if e.to.is_empty() {
-                return bad("email.to", "at least one recipient is required".into());
+                return bad("email.to", "expected at least one recipient".into());
             }
         }
-        if self.events.iter().any(|r| r.action.kind == ActionKind::Email) && self.email.is_none() {
-            return bad("event.action", "an email action needs an [email] section".into());
+        if let Some(i) = self.events.iter().position(|r| r.action.kind == ActionKind::Email) {
+            if self.email.is_none() {
+                return bad(
+                    &format!("event[{i}].action.type"),
+                    "expected an [email] section for an email action".into(),
+                );
+            }
         }
         let insecure = self.tls.insecure;
         if let Some(f) = &self.failover {
             if f.user.is_some() != f.password.is_some() {
-                return bad("failover.user", "user and password go together".into());
+                return bad("failover.user", "expected both user and password, or neither".into());
             }
         }
         for (i, u) in self.spares().iter().enumerate() {
@@ -425,6 +425,33 @@ to = ["ops@example.com"]
         assert!(e.contains("storage.segment_seconds"), "{e}");
         let e = err(&GOOD.replace("id = \"cam1\"", "id = \"../x\""));
         assert!(e.contains("camera[0].id"), "{e}");
+    }
+
+    /// The shared shape of configuration errors: file, line, column, key, what was expected.
+    #[test]
+    fn errors_name_file_line_column_key_and_expectation() {
+        let text = GOOD.replace("dir = \"/tmp/x\"", "dir = \"/tmp/x\"\nsegment_seconds = 0");
+        let line = text.lines().position(|l| l.starts_with("segment_seconds")).unwrap() + 1;
+        match NvrConfig::parse(Path::new("/etc/hotspare/nvr.toml"), &text).unwrap_err() {
+            ConfigError::Invalid { file, line: l, column, key, problem } => {
+                assert_eq!(file, Path::new("/etc/hotspare/nvr.toml"));
+                assert_eq!((l, column), (line, 19), "at the value");
+                assert_eq!(key, "storage.segment_seconds");
+                assert!(problem.contains("expected 1..=3600"), "{problem}");
+            }
+            e => panic!("{e:?}"),
+        }
+        let e = err(&GOOD.replace("id = \"cam1\"", "id = \"../x\""));
+        let line = GOOD.lines().position(|l| l.starts_with("id = ")).unwrap() + 1;
+        assert!(e.starts_with(&format!("nvr.toml:{line}:6: camera[0].id: \"../x\": expected ")), "{e}");
+        // A syntax or type error (serde) has the same shape.
+        let e = err(&GOOD.replace("smtp_port = 25", "smtp_port = \"25\""));
+        let line = GOOD.lines().position(|l| l.starts_with("smtp_port")).unwrap() + 1;
+        assert!(e.starts_with(&format!("nvr.toml:{line}:13: email.smtp_port: ")), "{e}");
+        // A missing key points at its table.
+        let e = err(&GOOD.replace("url = \"rtsp://127.0.0.1:8554/cam0\"", ""));
+        let line = GOOD.lines().position(|l| l == "[[camera]]").unwrap() + 1;
+        assert!(e.starts_with(&format!("nvr.toml:{line}:")) && e.contains("url"), "{e}");
     }
 
     #[test]

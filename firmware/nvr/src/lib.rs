@@ -51,8 +51,25 @@ pub enum NvrError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Other(String),
+    /// The HTTP server stopped with an error.
+    #[error("http server")]
+    Serve(#[source] std::io::Error),
+    /// The HTTP client (to the spares) cannot be built.
+    #[error("http client")]
+    HttpClient(#[source] reqwest::Error),
+    /// The TLS of the HTTP client (pinned to the spares' certificates) cannot be set up.
+    #[error("http client TLS")]
+    HttpClientTls(#[source] hotspare_tls::TlsError),
+    /// The NVR's certificate and key can be neither loaded nor made.
+    #[error("TLS identity in {}", dir.display())]
+    TlsIdentity {
+        dir: PathBuf,
+        #[source]
+        source: hotspare_tls::TlsError,
+    },
+    /// The task opening the store panicked or was cancelled.
+    #[error("store open task")]
+    StoreOpenTask(#[source] tokio::task::JoinError),
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -109,7 +126,7 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
     if let Err(e) = child.await {
         log::error!("recorder supervisor: {e}");
     }
-    served.map_err(|e| NvrError::Other(format!("http server: {e}")))
+    served.map_err(NvrError::Serve)
 }
 
 /// The NVR's TLS identity (made on first start), `None` with `[tls] insecure = true`.
@@ -120,7 +137,7 @@ pub fn tls_identity(cfg: &NvrConfig, config_path: &Path) -> Result<Option<hotspa
     let dir = cfg.tls_dir(config_path);
     hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare nvr {}", cfg.server.serial))
         .map(Some)
-        .map_err(|e| NvrError::Other(format!("TLS identity: {e}")))
+        .map_err(|source| NvrError::TlsIdentity { dir, source })
 }
 
 fn cfg_addr(l: &tokio::net::TcpListener) -> String {

@@ -46,7 +46,7 @@ pub async fn run_recorder(cfg: NvrConfig) -> Result<(), NvrError> {
         move || Store::open(&dir, sc)
     })
     .await
-    .map_err(|e| NvrError::Other(format!("store open task: {e}")))?
+    .map_err(NvrError::StoreOpenTask)?
     .map_err(NvrError::Store)?;
     let (stop, stop_rx) = watch::channel(false);
     let opts = RecorderOptions::default();

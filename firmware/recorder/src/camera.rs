@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hotspare_base::Backoff;
+use hotspare_base::{error_chain, Backoff};
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::Store;
 use tokio::sync::watch;
@@ -66,7 +66,8 @@ pub async fn run_camera(
                         log::error!("{}: {e}", cam.id);
                         e.to_string()
                     }
-                    Err(e) => e.to_string(),
+                    // The status says what failed and why (each cause).
+                    Err(e) => error_chain::join(&e, ": "),
                 }
             }
             Err(e) => {

@@ -64,10 +64,26 @@ pub enum RecordError {
     Stalled { secs: f32 },
     #[error("camera closed the connection")]
     Closed,
-    #[error("connection error: {0}")]
-    Io(String),
-    #[error("malformed data from camera: {0}")]
-    Malformed(String),
+    /// Reading from or writing to the camera's connection failed.
+    #[error("connection error")]
+    Io(#[source] std::io::Error),
+    #[error("malformed data from camera")]
+    Malformed(#[source] Malformed),
     #[error("a frame of over {0} bytes does not fit the receive buffer")]
     FrameTooLarge(usize),
+}
+
+/// What was malformed in the camera's data ([`RecordError::Malformed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    /// Bytes between interleaved frames that are not an RTSP message.
+    #[error(transparent)]
+    Stream(#[from] hotspare_rtsp::client::UnexpectedBytes),
+    /// The camera keeps sending RTP packets the depacketizer rejects.
+    #[error("{count} bad RTP packets in a row, the last one")]
+    BadPackets {
+        count: u32,
+        #[source]
+        last: hotspare_media::depacketize::DepacketizeError,
+    },
 }

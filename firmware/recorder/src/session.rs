@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::clock::WallClock;
 use crate::status::StatusHandle;
-use crate::{RecordError, RecorderOptions};
+use crate::{Malformed, RecordError, RecorderOptions};
 
 /// State of the loop apart from the socket.
 struct Pipeline<'w> {
@@ -114,7 +114,7 @@ pub async fn record_session(
             _ = shutdown.changed() => break Ok(()),
             _ = keepalive.tick() => {
                 if let Err(e) = wr.write_all(&control.keepalive()).await {
-                    break Err(RecordError::Io(e.to_string()));
+                    break Err(RecordError::Io(e));
                 }
             }
             _ = tokio::time::sleep_until(last_media + opts.stall_timeout) => {
@@ -135,7 +135,7 @@ pub async fn record_session(
                         p.flush()?;
                     }
                 }
-                Err(e) => break Err(RecordError::Io(e.to_string())),
+                Err(e) => break Err(RecordError::Io(e)),
             }
         }
     };
@@ -192,7 +192,7 @@ impl Pipeline<'_> {
                     self.pos += len;
                 }
                 Ok(InStream::NeedMore) => return Ok(()),
-                Err(msg) => return Err(RecordError::Malformed(msg)),
+                Err(e) => return Err(RecordError::Malformed(e.into())),
             }
         }
     }
@@ -208,7 +208,8 @@ impl Pipeline<'_> {
                     log::warn!("{}: dropped a bad RTP packet: {err}", self.camera);
                 }
                 if self.bad_packets_in_row > 200 {
-                    return Err(RecordError::Malformed(format!("200 bad RTP packets in a row, last: {err}")));
+                    let count = self.bad_packets_in_row;
+                    return Err(RecordError::Malformed(Malformed::BadPackets { count, last: err }));
                 }
             }
         }

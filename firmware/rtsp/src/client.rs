@@ -366,16 +366,21 @@ pub enum InStream {
     NeedMore,
 }
 
+/// Bytes on a playing session that are neither interleaved data nor an RTSP message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected bytes on the media stream: {start:?}")]
+pub struct UnexpectedBytes {
+    /// The first bytes (up to 40), lossily as text.
+    pub start: String,
+}
+
 /// Classifies non-interleaved bytes on a playing session.
-pub fn parse_in_stream(buf: &[u8]) -> Result<InStream, String> {
+pub fn parse_in_stream(buf: &[u8]) -> Result<InStream, UnexpectedBytes> {
     match Message::<Vec<u8>>::parse(buf) {
         Ok((Message::Response(r), len)) => Ok(InStream::Message { len, status: Some(r.status().into()) }),
         Ok((_, len)) => Ok(InStream::Message { len, status: None }),
         Err(rtsp_types::ParseError::Incomplete(_)) if buf.len() < 64 * 1024 => Ok(InStream::NeedMore),
-        Err(_) => Err(format!(
-            "unexpected bytes on the media stream: {:?}",
-            String::from_utf8_lossy(&buf[..buf.len().min(40)])
-        )),
+        Err(_) => Err(UnexpectedBytes { start: String::from_utf8_lossy(&buf[..buf.len().min(40)]).into_owned() }),
     }
 }
 

@@ -89,7 +89,7 @@ pub enum IndexError {
     #[error("header record fails its CRC")]
     HeaderCrc,
     #[error("header record does not decode: {0}")]
-    HeaderDecode(String),
+    HeaderDecode(#[source] postcard::Error),
     #[error("unsupported index version {0}")]
     Version(u16),
 }

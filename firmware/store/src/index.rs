@@ -96,7 +96,7 @@ pub fn parse_index(bytes: &[u8]) -> Result<ParsedIndex, IndexError> {
         }
         None => return Err(IndexError::HeaderCrc),
     };
-    let header: IndexHeader = postcard::from_bytes(payload).map_err(|e| IndexError::HeaderDecode(e.to_string()))?;
+    let header: IndexHeader = postcard::from_bytes(payload).map_err(IndexError::HeaderDecode)?;
     if header.version != INDEX_VERSION {
         return Err(IndexError::Version(header.version));
     }

@@ -20,7 +20,7 @@ pub const MAX_SEGMENT_90K: u64 = 86_400 * 90_000;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum InvalidSegment {
     #[error("index does not decode: {0}")]
-    IndexDecode(String),
+    IndexDecode(#[source] crate::error::IndexError),
     #[error("index has {0} bytes after its last valid record")]
     IndexTail(usize),
     #[error("index lists no frames")]
@@ -72,7 +72,7 @@ pub enum InvalidSegment {
 /// [`MAX_FUTURE_US`] after `now_us`, pts non-negative and non-decreasing, duration at most
 /// [`MAX_SEGMENT_90K`], every frame long enough for one length-prefixed NAL unit.
 pub fn validate_index(index: &[u8], now_us: i64) -> Result<ParsedIndex, InvalidSegment> {
-    let parsed = parse_index(index).map_err(|e| InvalidSegment::IndexDecode(e.to_string()))?;
+    let parsed = parse_index(index).map_err(InvalidSegment::IndexDecode)?;
     if parsed.torn {
         return Err(InvalidSegment::IndexTail(index.len() - parsed.valid_len));
     }

@@ -17,8 +17,8 @@ fn channel_licence_covers_nvrs_by_priority() {
     site.nvrs[1].priority = 1;
     let lic = site.dir().join("lic.toml");
     let o = Command::new(bin())
-        .args(["license", "issue", "--key"])
-        .arg(crate::common::repo_root().join("firmware/failover/fixtures/license/dev.key"))
+        .args(["licence", "issue", "--key"])
+        .arg(crate::common::repo_root().join("firmware/failover/fixtures/licence/dev.key"))
         .args(["--box-id", "HS-T1", "--nvrs", "4", "--channels", "16", "-o"])
         .arg(&lic)
         .output()

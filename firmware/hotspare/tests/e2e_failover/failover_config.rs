@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const BOX: &str = "HS-T1";
 
 fn dev_key() -> PathBuf {
-    crate::common::repo_root().join("firmware/failover/fixtures/license/dev.key")
+    crate::common::repo_root().join("firmware/failover/fixtures/licence/dev.key")
 }
 
 /// A config with `n` NVRs (nothing listens on their ports) and `[spare]` extra lines.
@@ -37,9 +37,9 @@ fn config(dir: &Path, n: usize, spare_extra: &str, monitor: &str) -> String {
 fn issue(dir: &Path, name: &str, box_id: &str, nvrs: u8, channels: u16) -> PathBuf {
     let out = dir.join(name);
     let mut cmd = Command::new(bin());
-    cmd.args(["license", "issue", "--key"]).arg(dev_key());
+    cmd.args(["licence", "issue", "--key"]).arg(dev_key());
     cmd.args(["--box-id", box_id, "--nvrs", &nvrs.to_string(), "--channels", &channels.to_string(), "-o"]).arg(&out);
-    let o = Proc::spawn("license issue", cmd).finish(Duration::from_secs(10));
+    let o = Proc::spawn("licence issue", cmd).finish(Duration::from_secs(10));
     assert!(o.success(), "{}", o.dump());
     out
 }
@@ -145,14 +145,21 @@ fn licences_are_verified_and_raise_the_nvr_count() {
     assert!(spare.group.log().contains("5 NVRs, licence allows 8 NVRs and 32 channels"), "{}", spare.group.log());
 }
 
-/// `hotspare license box-id` prints the identity licences are bound to (a
+/// `hotspare licence box-id` prints the identity licences are bound to (a
 /// factory id or a hardware serial, never a configuration value) and where
-/// it comes from; on a machine without one it says what it tried.
+/// it comes from; on a machine without one it says what it tried. The
+/// spelling of earlier firmware, `hotspare license`, does the same.
 #[test]
-fn license_box_id_shows_the_box_identity() {
-    let mut cmd = Command::new(bin());
-    cmd.args(["license", "box-id"]);
-    let o = Proc::spawn("license box-id", cmd).finish(Duration::from_secs(10));
+fn licence_box_id_shows_the_box_identity() {
+    let run = |spelling: &str| {
+        let mut cmd = Command::new(bin());
+        cmd.args([spelling, "box-id"]);
+        Proc::spawn("licence box-id", cmd).finish(Duration::from_secs(10))
+    };
+    let o = run("licence");
+    let old = run("license");
+    let result = |o: &crate::common::Output| (o.success(), o.stdout.clone(), o.stderr.clone());
+    assert_eq!(result(&old), result(&o), "{}", old.dump());
     o.assert_no_panic();
     if o.success() {
         let id = o.stdout.trim();

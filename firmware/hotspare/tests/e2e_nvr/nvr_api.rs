@@ -350,4 +350,12 @@ fn nvr_bad_config() {
         assert!(!out.success(), "case {i} accepted:\n{text}");
         assert!(out.stderr.contains(key) && out.stderr.contains(&format!("bad{i}.toml")), "case {i}: {}", out.dump());
     }
+    // An unreadable file: the CLI prints the error and its cause (the source chain).
+    let missing = work.path().join("missing.toml");
+    let mut cmd = Command::new(crate::common::bin());
+    cmd.arg("nvr").arg("--config").arg(&missing);
+    let out = crate::common::Proc::spawn("nvr", cmd).finish(Duration::from_secs(10));
+    assert!(!out.success());
+    let chain = format!("error: {}: cannot read: caused by No such file or directory", missing.display());
+    assert!(out.stderr.contains(&chain), "{}", out.dump());
 }

@@ -59,10 +59,10 @@ impl AppState {
         });
         let health = HealthMonitor::new(cfg.storage.dir.clone(), raid);
         let http = hotspare_tls::http_client_builder(&cfg.spare_fingerprints())
-            .map_err(|e| NvrError::Other(format!("http client: {e}")))?
+            .map_err(NvrError::HttpClientTls)?
             .connect_timeout(Duration::from_secs(3))
             .build()
-            .map_err(|e| NvrError::Other(format!("http client: {e}")))?;
+            .map_err(NvrError::HttpClient)?;
         let admin_hash = hash_password(&cfg.server.admin_password);
         let auth = Authenticator::new(cfg.accounts(&admin_hash), AuthLimits::default());
         Ok(Arc::new(AppState {

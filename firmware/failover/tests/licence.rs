@@ -4,17 +4,17 @@
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use hotspare_failover::license::{
+use hotspare_failover::licence::{
     self, fingerprint, issue, Capacity, Licence, LicenceError, LicenceFields, LicenceSource, SignedFields,
     SIGNATURE_DOMAIN,
 };
 
 fn dev_key_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/license/dev.key")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/licence/dev.key")
 }
 
 fn dev_key() -> SigningKey {
-    license::read_signing_key(&dev_key_path()).expect("dev key")
+    licence::read_signing_key(&dev_key_path()).expect("dev key")
 }
 
 fn fields(nvrs: u8, channels: u16) -> LicenceFields {
@@ -45,14 +45,14 @@ fn sign_raw(key: &SigningKey, nvrs: u8, channels: u16) -> String {
         key: fingerprint(&key.verifying_key()),
     };
     let sig = key.sign(&signed.canonical_bytes());
-    license::render(&signed, &sig)
+    licence::render(&signed, &sig)
 }
 
 #[test]
 #[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn dev_fixture_matches_the_built_in_dev_key() {
-    assert_eq!(dev_key().verifying_key().to_bytes(), license::DEV_PUBLIC_KEY);
-    let names: Vec<_> = license::trusted_keys().iter().map(|k| k.name).collect();
+    assert_eq!(dev_key().verifying_key().to_bytes(), licence::DEV_PUBLIC_KEY);
+    let names: Vec<_> = licence::trusted_keys().iter().map(|k| k.name).collect();
     assert_eq!(names, ["vendor", "development"]);
 }
 
@@ -110,7 +110,7 @@ fn wrong_box_names_both_ids() {
 #[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn unknown_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let stranger = license::generate_key().unwrap();
+    let stranger = licence::generate_key().unwrap();
     let p = write(&dir, "licence.toml", &issue(&stranger, &fields(16, 64)).unwrap());
     let e = Licence::load(&p, "HS-0001").expect_err("unknown key");
     assert!(matches!(e, LicenceError::UnknownKey { .. }), "{e:?}");
@@ -168,28 +168,28 @@ fn box_id_from_files() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("box-id");
     let b = write(&dir, "machine-id", "0123abcd\n");
-    assert_eq!(license::box_id_from(&[&a, &b]).unwrap(), "0123abcd");
+    assert_eq!(licence::box_id_from(&[&a, &b]).unwrap(), "0123abcd");
     std::fs::write(&a, "HS-0042\n").unwrap();
-    assert_eq!(license::box_id_from(&[&a, &b]).unwrap(), "HS-0042");
-    let e = license::box_id_from(&[&dir.path().join("x"), &dir.path().join("y")]).expect_err("none").to_string();
+    assert_eq!(licence::box_id_from(&[&a, &b]).unwrap(), "HS-0042");
+    let e = licence::box_id_from(&[&dir.path().join("x"), &dir.path().join("y")]).expect_err("none").to_string();
     assert!(e.contains("/x") && e.contains("/y"), "{e}");
 }
 
-/// What `hotspare license keygen / issue / verify` do, through files.
+/// What `hotspare licence keygen / issue / verify` do, through files.
 #[test]
 #[cfg_attr(not(feature = "dev-keys"), ignore = "needs the dev-keys feature")]
 fn cli_round_trip_through_files() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("vendor.key");
-    let key = license::generate_key().unwrap();
-    license::write_signing_key(&key_path, &key).unwrap();
-    assert!(license::write_signing_key(&key_path, &key).is_err(), "keygen never overwrites");
+    let key = licence::generate_key().unwrap();
+    licence::write_signing_key(&key_path, &key).unwrap();
+    assert!(licence::write_signing_key(&key_path, &key).is_err(), "keygen never overwrites");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let read = license::read_signing_key(&key_path).unwrap();
+    let read = licence::read_signing_key(&key_path).unwrap();
     assert_eq!(read.to_bytes(), key.to_bytes());
 
     let f = LicenceFields::new("HS-0007", 12, 36).unwrap();
@@ -205,7 +205,7 @@ fn cli_round_trip_through_files() {
     assert!(matches!(Licence::load(&lic, "HS-0007"), Err(LicenceError::UnknownKey { .. })));
 
     let bad = write(&dir, "bad.key", "# comment\nnot-hex\n");
-    assert!(license::read_signing_key(&bad).unwrap_err().to_string().contains("bad.key"));
+    assert!(licence::read_signing_key(&bad).unwrap_err().to_string().contains("bad.key"));
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn unlicensed_capacity() {
 
 #[test]
 fn vendor_key_is_built_in() {
-    let keys = license::trusted_keys();
+    let keys = licence::trusted_keys();
     assert_eq!(keys[0].name, "vendor");
     assert_eq!(keys[0].fingerprint(), "ec7daae43e286294");
 }
@@ -230,5 +230,5 @@ fn production_build_does_not_trust_the_dev_key() {
     let p = write(&dir, "licence.toml", &issue(&dev_key(), &fields(16, 64)).unwrap());
     let e = Licence::load(&p, "HS-0001").expect_err("dev key not trusted");
     assert!(matches!(e, LicenceError::UnknownKey { .. }), "{e:?}");
-    assert_eq!(license::trusted_keys().len(), 1);
+    assert_eq!(licence::trusted_keys().len(), 1);
 }

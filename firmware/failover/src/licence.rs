@@ -38,7 +38,7 @@
 //! and, only with the crate feature `dev-keys` (off by default: the default
 //! build is the production firmware; tests and development enable it), the
 //! development key whose private seed is committed in
-//! `fixtures/license/dev.key` for tests. Both are `static`s, so a binary
+//! `fixtures/licence/dev.key` for tests. Both are `static`s, so a binary
 //! holds exactly the keys it trusts; `scripts/test` checks that the
 //! production aarch64 binary contains the vendor key and not the
 //! development key.
@@ -50,13 +50,13 @@
 //! the device-tree (SoC) serial number, the serial of the soldered boot eMMC
 //! ([`HARDWARE_IDS`]; hardware ids are prefixed `dmi-`, `soc-`, `emmc-`).
 //! The recording disks are not used: they are hot-swapped RAID members, and
-//! replacing a failed disk must not void the licence. `hotspare license
+//! replacing a failed disk must not void the licence. `hotspare licence
 //! box-id` prints it. Only development builds (feature `dev-keys`) accept an
 //! override (`spare.box_id` in `failover.toml`, for tests); production
 //! firmware refuses that key.
 //!
 //! # Key files
-//! A signing key file (`license keygen`) is text: `#` comment lines and one
+//! A signing key file (`licence keygen`) is text: `#` comment lines and one
 //! line with the 32-byte ed25519 seed in hex.
 
 use std::fmt;
@@ -89,7 +89,7 @@ pub static VENDOR_PUBLIC_KEY: [u8; 32] = [
     0x8b, 0xf9, 0xba, 0xc8, 0x6b, 0x30, 0xcf, 0x43, 0x0e, 0x2a, 0xab, 0x13, 0xc8,
 ];
 
-/// The development public key; its private seed is `fixtures/license/dev.key`.
+/// The development public key; its private seed is `fixtures/licence/dev.key`.
 /// Trusted only with the `dev-keys` feature (never in production images).
 /// Fingerprint `a892eba168e43902`.
 pub static DEV_PUBLIC_KEY: [u8; 32] = [
@@ -672,7 +672,7 @@ mod production_tests {
     use super::*;
 
     fn dev_signing_key() -> SigningKey {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/license/dev.key");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/licence/dev.key");
         read_signing_key(&path).expect("dev key fixture")
     }
 

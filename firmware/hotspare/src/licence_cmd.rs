@@ -1,22 +1,23 @@
-//! `hotspare license`: the vendor's offline licence tools (`keygen`,
-//! `issue`), the check an installer runs on a licence file (`verify`) and
-//! the identity a licence for this box must name (`box-id`).
-//! The formats and rules are in `hotspare_failover::license`.
+//! `hotspare licence` (also `hotspare license`, the spelling of earlier
+//! firmware): the vendor's offline licence tools (`keygen`, `issue`), the
+//! check an installer runs on a licence file (`verify`) and the identity a
+//! licence for this box must name (`box-id`). The formats and rules are in
+//! `hotspare_failover::licence`.
 
 use std::path::PathBuf;
 
-use hotspare_failover::license::{self, Licence, LicenceFields};
+use hotspare_failover::licence::{self, Licence, LicenceFields};
 
 use crate::CliError;
 
 #[derive(clap::Args, Debug)]
-pub struct LicenseArgs {
+pub struct LicenceArgs {
     #[command(subcommand)]
-    pub command: LicenseCommand,
+    pub command: LicenceCommand,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum LicenseCommand {
+pub enum LicenceCommand {
     /// Creates a licence signing key (vendor, offline). Prints the public key.
     Keygen {
         /// Key file to create (mode 0600; never overwritten).
@@ -25,10 +26,10 @@ pub enum LicenseCommand {
     },
     /// Signs a licence for one box.
     Issue {
-        /// Signing key file (from `license keygen`).
+        /// Signing key file (from `licence keygen`).
         #[arg(long)]
         key: PathBuf,
-        /// The box the licence is bound to (what `hotspare license box-id` prints on it).
+        /// The box the licence is bound to (what `hotspare licence box-id` prints on it).
         #[arg(long)]
         box_id: String,
         /// NVRs the box may monitor (4..=16).
@@ -56,42 +57,42 @@ pub enum LicenseCommand {
     },
 }
 
-pub fn run(args: LicenseArgs) -> Result<(), CliError> {
-    let err = |e: license::LicenceError| CliError::new(e.to_string());
+pub fn run(args: LicenceArgs) -> Result<(), CliError> {
+    let err = |e: licence::LicenceError| CliError::new(e.to_string());
     match args.command {
-        LicenseCommand::Keygen { output } => {
-            let key = license::generate_key().map_err(err)?;
-            license::write_signing_key(&output, &key).map_err(err)?;
+        LicenceCommand::Keygen { output } => {
+            let key = licence::generate_key().map_err(err)?;
+            licence::write_signing_key(&output, &key).map_err(err)?;
             let public = key.verifying_key();
             println!("wrote signing key {} (keep it offline)", output.display());
             println!("public key:  {}", hex_bytes(public.as_bytes()));
-            println!("fingerprint: {}", license::fingerprint(&public));
+            println!("fingerprint: {}", licence::fingerprint(&public));
             Ok(())
         }
-        LicenseCommand::Issue { key, box_id, nvrs, channels, licence_id, output } => {
-            let signing_key = license::read_signing_key(&key).map_err(err)?;
+        LicenceCommand::Issue { key, box_id, nvrs, channels, licence_id, output } => {
+            let signing_key = licence::read_signing_key(&key).map_err(err)?;
             let mut fields = LicenceFields::new(&box_id, nvrs, channels).map_err(err)?;
             if let Some(id) = licence_id {
                 fields.licence_id = id;
             }
-            let text = license::issue(&signing_key, &fields).map_err(err)?;
+            let text = licence::issue(&signing_key, &fields).map_err(err)?;
             std::fs::write(&output, text)
                 .map_err(|e| CliError::new(format!("cannot write {}: {e}", output.display())))?;
             println!(
                 "wrote licence {} for box {box_id}: {nvrs} NVRs, {channels} channels (id {}, key {})",
                 output.display(),
                 fields.licence_id,
-                license::fingerprint(&signing_key.verifying_key())
+                licence::fingerprint(&signing_key.verifying_key())
             );
             Ok(())
         }
-        LicenseCommand::BoxId => {
-            let b = license::box_identity().map_err(err)?;
+        LicenceCommand::BoxId => {
+            let b = licence::box_identity().map_err(err)?;
             println!("{}", b.id);
             eprintln!("box id from {}", b.source);
             Ok(())
         }
-        LicenseCommand::Verify { file, box_id } => {
+        LicenceCommand::Verify { file, box_id } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::new(format!("cannot read {}: {e}", file.display())))?;
             let licence = Licence::parse(&text, &file.display().to_string()).map_err(err)?;

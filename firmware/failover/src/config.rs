@@ -110,7 +110,7 @@ pub struct Config {
     /// The file it was read from (for messages).
     pub path: PathBuf,
     pub spare: Spare,
-    pub monitor: Monitor,
+    pub monitor: MonitorSettings,
     /// In file order.
     pub nvrs: Vec<NvrEntry>,
     pub email: Option<EmailSettings>,
@@ -142,7 +142,7 @@ pub struct Spare {
 /// The `[monitor]` values as written (defaults filled in); see
 /// [`Config::timing`] for what is actually used.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Monitor {
+pub struct MonitorSettings {
     pub profile: Profile,
     pub check_interval_s: u32,
     pub failures_to_takeover: u32,
@@ -379,7 +379,7 @@ impl Config {
     }
 }
 
-impl Monitor {
+impl MonitorSettings {
     /// The timing in effect (profile applied).
     pub fn timing(&self) -> MonitorTiming {
         match self.profile {
@@ -399,9 +399,9 @@ impl Monitor {
     }
 }
 
-impl Default for Monitor {
+impl Default for MonitorSettings {
     fn default() -> Self {
-        Monitor {
+        MonitorSettings {
             profile: Profile::Default,
             check_interval_s: 30,
             failures_to_takeover: 3,
@@ -411,8 +411,8 @@ impl Default for Monitor {
     }
 }
 
-fn check_monitor(src: &ConfigText<'_>, raw: Option<RawMonitor>) -> Result<Monitor, ConfigError> {
-    let mut m = Monitor::default();
+fn check_monitor(src: &ConfigText<'_>, raw: Option<RawMonitor>) -> Result<MonitorSettings, ConfigError> {
+    let mut m = MonitorSettings::default();
     let Some(raw) = raw else { return Ok(m) };
     if let Some(p) = &raw.profile {
         m.profile = match p.get_ref().as_str() {

@@ -14,10 +14,10 @@ use hotspare_store::Store;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::api::ActingAs;
 use crate::client::NvrClient;
 use crate::config::{Config, NvrEntry};
 use crate::core::{store_config, Core, CoreConfig, Effect, Input, NvrSpec, Restored};
+use crate::handlers::ActingAs;
 use crate::licence::Capacity;
 use crate::monitor::{Observation, Phase, Timing};
 use crate::recorders::Recorders;
@@ -71,7 +71,7 @@ pub struct Engine {
     shared: Arc<Mutex<SpareStatus>>,
     acting: Arc<Mutex<Vec<ActingAs>>>,
     /// The current store of each NVR, shared with the API.
-    stores: crate::api::Stores,
+    stores: crate::handlers::Stores,
 }
 
 impl Engine {
@@ -363,7 +363,7 @@ impl Engine {
     }
 
     /// Stores per NVR, for the API.
-    pub fn stores(&self) -> crate::api::Stores {
+    pub fn stores(&self) -> crate::handlers::Stores {
         self.stores.clone()
     }
 }

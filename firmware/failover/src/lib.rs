@@ -8,7 +8,6 @@
 //! pieces ([`client`], [`recorders`], [`reinsert`], [`email`], [`ssdp`], [`api`]); the runtime
 //! ([`engine`]) that runs the core and performs its effects.
 
-pub mod api;
 pub mod capacity;
 pub mod client;
 pub mod config;
@@ -16,6 +15,7 @@ pub mod core;
 pub mod email;
 pub mod engine;
 pub mod file_body;
+pub mod handlers;
 pub mod licence;
 pub mod monitor;
 pub mod recorders;

@@ -79,7 +79,7 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let listen = cfg.spare.listen;
     let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let api = hotspare_failover::api::router(shared, engine.stores(), engine.admin_hashes(), auth);
+    let api = hotspare_failover::handlers::router(shared, engine.stores(), engine.admin_hashes(), auth);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;

@@ -37,7 +37,7 @@ pub struct NvrConfig {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     #[serde(default, rename = "camera")]
-    pub cameras: Vec<CameraConfig>,
+    pub cameras: Vec<ConfiguredCamera>,
     #[serde(default, rename = "event")]
     pub events: Vec<EventConfig>,
     pub email: Option<EmailSettings>,
@@ -85,7 +85,7 @@ pub struct StorageConfig {
 /// `[[camera]]`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CameraConfig {
+pub struct ConfiguredCamera {
     pub id: String,
     pub name: String,
     pub url: String,

@@ -18,8 +18,8 @@
 //! [`api`] (routes, MP4 serving through [`hotspare_video_http`], import,
 //! spare proxying).
 
-pub mod api;
 pub mod config;
+pub mod handlers;
 pub mod health;
 pub mod recorder;
 pub mod recorder_child;
@@ -101,9 +101,9 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         .map_err(|source| NvrError::Bind { addr: cfg.listen(), source })?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let child = recorder_child::supervise(recorder_exe, config_path.to_owned(), stop_rx);
-    let state = api::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
+    let state = handlers::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
     let health_task = state.health.spawn();
-    let app = api::router(state.clone());
+    let app = handlers::router(state.clone());
     let addr = cfg_addr(&listener);
     let serial = state.cfg.server.serial.clone();
     let tls = match identity {

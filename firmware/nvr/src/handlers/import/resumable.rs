@@ -9,7 +9,7 @@
 //! dropped when a new one needs room, and all are dropped at startup.
 
 use super::{describe_sha, max_request, receipt, segment_header, unprocessable, write_failure};
-use crate::api::{Failure, Shared};
+use crate::handlers::{Failure, Shared};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -159,7 +159,7 @@ fn content_range(headers: &HeaderMap, total: u64) -> Result<(u64, u64), Failure>
 }
 
 #[derive(serde::Deserialize)]
-pub(in crate::api) struct UidQuery {
+pub(in crate::handlers) struct UidQuery {
     uid: String,
 }
 
@@ -168,7 +168,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Failure> + Se
 }
 
 /// `GET /api/v1/import?uid=U` (admin): bytes held of that upload (0 when none).
-pub(in crate::api) async fn offset(
+pub(in crate::handlers) async fn offset(
     State(st): State<Shared>,
     Query(q): Query<UidQuery>,
 ) -> Result<Json<ImportOffset>, Failure> {
@@ -184,7 +184,11 @@ pub(in crate::api) async fn offset(
 
 /// `PUT /api/v1/import` (admin): one chunk. 202 + [`ImportOffset`] while incomplete; the
 /// import's receipt or refusal (as `POST`) once the last byte is in.
-pub(in crate::api) async fn put(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Result<Response, Failure> {
+pub(in crate::handlers) async fn put(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Failure> {
     let seg = segment_header(&headers)?;
     let total = seg.index_len.saturating_add(seg.sample_len);
     if total > MAX_SEGMENT {

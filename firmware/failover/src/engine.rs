@@ -317,7 +317,7 @@ impl Engine {
     fn view(&self, c: &crate::core::NvrCore, n: &NvrRt) -> NvrView {
         let (phase, reason, since_us, covering) = match c.monitor().phase() {
             Phase::Watching => ("watching", None, None, Vec::new()),
-            Phase::TakenOver { reason, since_us, covering } => {
+            Phase::TakenOver { reason, since_us, covering, .. } => {
                 ("taken_over", Some(reason.to_string()), Some(*since_us), covering.iter().cloned().collect())
             }
         };

@@ -13,7 +13,10 @@
 //!   (checks in between are ignored; this is the one place that interval is
 //!   enforced): when the NVR answers as the same server (or reports a new HDD), its volume works and
 //!   it records a camera again, that camera is handed back; when all are,
-//!   failback is done and re-insertion starts.
+//!   failback is done and re-insertion starts. An NVR that fails again
+//!   (unanswered checks, volume or recycling) while some of its cameras are
+//!   already handed back is taken over again, so those cameras are not left
+//!   to nobody.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -135,7 +138,16 @@ impl Identity {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
     Watching,
-    TakenOver { reason: Reason, since_us: i64, covering: BTreeSet<String> },
+    TakenOver {
+        reason: Reason,
+        since_us: i64,
+        covering: BTreeSet<String>,
+        /// Cameras the NVR records again during this takeover (handed back). Should the NVR
+        /// fail again before every camera is back, the takeover starts again and these are
+        /// recorded here again. (Absent in state files of older firmware: empty.)
+        #[serde(default)]
+        handed_back: BTreeSet<String>,
+    },
 }
 
 /// The monitor of one NVR.
@@ -225,7 +237,12 @@ impl Monitor {
     }
 
     fn take_over(&mut self, now_us: i64, reason: Reason) -> Vec<Action> {
-        self.phase = Phase::TakenOver { reason: reason.clone(), since_us: now_us, covering: BTreeSet::new() };
+        self.phase = Phase::TakenOver {
+            reason: reason.clone(),
+            since_us: now_us,
+            covering: BTreeSet::new(),
+            handed_back: BTreeSet::new(),
+        };
         self.misses = 0;
         self.last_failback_check_us = None;
         vec![Action::TakeOver { reason }]
@@ -270,21 +287,53 @@ impl Monitor {
         }
     }
 
+    /// The NVR fails again while some of its cameras are already handed back: the takeover
+    /// starts again (same covering, a new reason), so those cameras are recorded here again.
+    fn relapse(&mut self, reason: Reason) -> Vec<Action> {
+        let Phase::TakenOver { reason: r, handed_back, .. } = &mut self.phase else { return Vec::new() };
+        if handed_back.is_empty() {
+            return Vec::new();
+        }
+        log::warn!("failed again while {} camera(s) were handed back: taking over again", handed_back.len());
+        *r = reason.clone();
+        handed_back.clear();
+        self.misses = 0;
+        vec![Action::TakeOver { reason }]
+    }
+
     fn taken_over(&mut self, obs: Observation) -> Vec<Action> {
-        let Observation::Status(s) = obs else { return Vec::new() };
+        let s = match obs {
+            Observation::Unreachable { error } => {
+                // Counted only while some cameras are back on the NVR (else the spare records
+                // them all and there is nothing to take again).
+                let partly_back =
+                    matches!(&self.phase, Phase::TakenOver { handed_back, .. } if !handed_back.is_empty());
+                if partly_back {
+                    self.misses += 1;
+                    if self.misses >= self.timing.failures_to_takeover {
+                        let checks = self.misses;
+                        return self.relapse(Reason::NetworkDisconnection { checks, error });
+                    }
+                }
+                return Vec::new();
+            }
+            Observation::Status(s) => s,
+        };
+        self.misses = 0;
         let same_server = self.identity.as_ref().is_none_or(|id| id.serial == s.serial);
         let new_hdd = self.identity.as_ref().is_some_and(|id| id.disk_generation != s.storage.disk_generation);
         if !(same_server || new_hdd) {
             log::warn!("NVR answers as serial {} but was {:?}: not failing back", s.serial, self.identity);
             return Vec::new();
         }
-        if recording_failure(&s).is_some_and(|r| !matches!(r, Reason::NotRecording { .. })) {
-            return Vec::new();
+        if let Some(r) = recording_failure(&s).filter(|r| !matches!(r, Reason::NotRecording { .. })) {
+            return self.relapse(r);
         }
-        let Phase::TakenOver { covering, .. } = &mut self.phase else { return Vec::new() };
+        let Phase::TakenOver { covering, handed_back, .. } = &mut self.phase else { return Vec::new() };
         let mut actions = Vec::new();
         for cam in s.cameras.iter().filter(|c| c.recording) {
             if covering.remove(&cam.id) {
+                handed_back.insert(cam.id.clone());
                 actions.push(Action::HandBack { camera: cam.id.clone() });
             }
         }

@@ -246,3 +246,63 @@ fn failback_checks_are_evaluated_once_per_failback_interval() {
     let a = m.handle(6 * S, ok(status(&[true, true])));
     assert_eq!(a.last(), Some(&Action::FailbackDone));
 }
+
+#[test]
+fn failing_again_while_partly_handed_back_takes_over_again() {
+    let mut m = fast();
+    m.handle(0, ok(status(&[true, true])));
+    for t in 1..=3 {
+        m.handle(t * S, down());
+    }
+    m.handle(3 * S, Event::TookOver { cameras: vec!["cam0".into(), "cam1".into()] });
+    // Back with cam0 only: cam0 handed back.
+    assert_eq!(m.handle(5 * S, ok(status(&[true, false]))), vec![Action::HandBack { camera: "cam0".into() }]);
+    assert!(matches!(m.phase(), Phase::TakenOver { handed_back, .. } if handed_back.contains("cam0")));
+    // Gone again: two misses are not yet a failure, the third takes over again.
+    assert!(m.handle(7 * S, down()).is_empty());
+    assert!(m.handle(9 * S, down()).is_empty());
+    let a = m.handle(11 * S, down());
+    assert!(matches!(took_over(&a), Some(Reason::NetworkDisconnection { checks: 3, .. })), "{a:?}");
+    let Phase::TakenOver { covering, handed_back, .. } = m.phase() else { panic!("not taken over") };
+    assert!(handed_back.is_empty());
+    assert!(covering.contains("cam1"), "cam1 was never handed back");
+    // The engine records cam0 again; the takeover then ends as usual.
+    m.handle(11 * S, Event::TookOver { cameras: vec!["cam0".into()] });
+    let a = m.handle(13 * S, ok(status(&[true, true])));
+    assert_eq!(
+        a,
+        vec![
+            Action::HandBack { camera: "cam0".into() },
+            Action::HandBack { camera: "cam1".into() },
+            Action::FailbackDone
+        ]
+    );
+}
+
+#[test]
+fn a_volume_failing_again_while_partly_handed_back_takes_over_again() {
+    let mut m = fast();
+    m.handle(0, ok(status(&[true, true])));
+    for t in 1..=3 {
+        m.handle(t * S, down());
+    }
+    m.handle(3 * S, Event::TookOver { cameras: vec!["cam0".into(), "cam1".into()] });
+    m.handle(5 * S, ok(status(&[true, false])));
+    let mut bad = status(&[true, false]);
+    bad.storage.writable = false;
+    bad.storage.state = DiskState::Failed;
+    assert!(matches!(took_over(&m.handle(7 * S, ok(bad))), Some(Reason::HddFailure { .. })));
+}
+
+#[test]
+fn unanswered_checks_while_nothing_is_handed_back_change_nothing() {
+    let mut m = fast();
+    m.handle(0, ok(status(&[true])));
+    for t in 1..=3 {
+        m.handle(t * S, down());
+    }
+    m.handle(3 * S, Event::TookOver { cameras: vec!["cam0".into()] });
+    for t in 0..10 {
+        assert!(m.handle((5 + 2 * t) * S, down()).is_empty());
+    }
+}

@@ -199,6 +199,7 @@ mod tests {
                     reason: Reason::NotRecording { cameras: 1 },
                     since_us: 9,
                     covering: ["cam0".to_string()].into(),
+                    handed_back: ["cam1".to_string()].into(),
                 },
                 identity: None,
             },

@@ -88,7 +88,8 @@ impl Core {
         if let Some(n) = self.nvrs.get_mut(id) {
             log::warn!("{id}: FAILBACK: every camera is recorded by the NVR again");
             n.uncovered.clear();
-            if let Some(t) = n.takeovers.last_mut() {
+            // Every open record ends here (an NVR that failed again mid-failback has two).
+            for t in n.takeovers.iter_mut().filter(|t| t.failback_us.is_none()) {
                 t.failback_us = Some(now_us);
             }
         }

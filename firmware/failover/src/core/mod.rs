@@ -128,11 +128,16 @@ impl Core {
                 }
                 Phase::Watching => Vec::new(),
             };
+            // Cameras already back on the NVR stay its own after a restart.
+            let handed_back = match monitor.phase() {
+                Phase::TakenOver { handed_back, .. } => handed_back.clone(),
+                Phase::Watching => BTreeSet::new(),
+            };
             let n = NvrCore {
                 spec: spec.clone(),
                 monitor,
                 snapshot,
-                handed_back: BTreeSet::new(),
+                handed_back,
                 uncovered: Vec::new(),
                 takeovers,
                 reinserting: false,

@@ -187,3 +187,37 @@ fn a_check_in_flight_is_not_asked_twice() {
     assert_eq!(sim.core.poll_at(), None, "nothing is due while the check runs");
     assert!(sim.core.handle(sim.now + 5 * S, Input::Tick).is_empty());
 }
+
+#[test]
+fn an_nvr_failing_again_mid_failback_gets_its_handed_back_cameras_recorded_again() {
+    let mut sim = one_nvr(2);
+    sim.set_mode("a", Mode::Down);
+    sim.run_for(10 * S);
+    assert!(sim.taken_over("a"));
+    // Back, but only cam0 records: cam0 is handed back, cam1 stays here.
+    sim.nvrs.get_mut("a").unwrap().recording_delay_s = vec![0, 1000];
+    sim.set_mode("a", Mode::Healthy);
+    sim.run_for(3 * S);
+    assert_eq!(sim.recording("a"), ["cam1"]);
+    assert!(sim.core.nvr("a").unwrap().handed_back().contains("cam0"));
+    // Down again before cam1 is back: cam0 must not be left to nobody.
+    let again = sim.now;
+    sim.set_mode("a", Mode::Down);
+    sim.run_for(10 * S);
+    assert!(sim.taken_over("a"));
+    assert_eq!(sim.recording("a"), ["cam0", "cam1"]);
+    assert!(sim.core.nvr("a").unwrap().handed_back().is_empty());
+    let mails = emails_to(&sim.effects_since(again));
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].1.contains("Takeover"), "{}", mails[0].1);
+    // A spare restarted now resumes the takeover with both cameras its own.
+    sim.restart_spare();
+    sim.run_for(5 * S);
+    assert_eq!(sim.recording("a"), ["cam0", "cam1"]);
+    // And the takeover ends as usual once the NVR records both.
+    sim.nvrs.get_mut("a").unwrap().recording_delay_s = vec![0, 0];
+    sim.set_mode("a", Mode::Healthy);
+    sim.run_for(10 * S);
+    assert!(!sim.taken_over("a"));
+    assert!(sim.recording("a").is_empty());
+}

@@ -236,17 +236,22 @@ impl Sim {
             .collect();
         assert_eq!(core_rec, self.recorders, "the core's recorders are the running ones");
         let full = self.recorders.len() == self.cfg.channels as usize;
-        let detect =
-            self.cfg.timing.check_interval.as_micros() as i64 * (self.cfg.timing.failures_to_takeover as i64 + 1);
+        let checks = self.cfg.timing.failures_to_takeover as i64 + 1;
+        let detect = self.cfg.timing.check_interval.as_micros() as i64 * checks;
+        // Failing again while taken over is seen at the failback checks' pace.
+        let detect_again = self.cfg.timing.failback_check_interval.as_micros() as i64 * checks;
         for (id, sim) in &self.nvrs {
             let n = self.core.nvr(id).expect("core knows every NVR");
             // A camera is never recorded by nobody while its NVR is down and channels are left
-            // (cameras the NVR recorded again in this takeover are its own).
-            if sim.down_since.is_some_and(|t| self.now >= t + detect) {
+            // (cameras the NVR recorded again in this takeover are its own until the spare has
+            // had the time to see the NVR fail again).
+            if let Some(t) = sim.down_since.filter(|t| self.now >= t + detect) {
                 assert!(n.is_taken_over(), "{id}: down since {:?}, not taken over", sim.down_since);
+                let seen_again = self.now >= t + detect.max(detect_again);
                 for cam in (0..sim.cameras).map(|i| format!("cam{i}")) {
-                    let ok =
-                        self.recorders.contains(&(id.clone(), cam.clone())) || n.handed_back().contains(&cam) || full;
+                    let ok = self.recorders.contains(&(id.clone(), cam.clone()))
+                        || (n.handed_back().contains(&cam) && !seen_again)
+                        || full;
                     assert!(ok, "{id}/{cam}: down, channels left, recorded by nobody");
                 }
             }

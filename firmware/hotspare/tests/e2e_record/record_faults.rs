@@ -345,24 +345,15 @@ fn serve_bad(mut sock: TcpStream, kind: Bad, port: u16, stop: &AtomicBool) -> st
             (_, "OPTIONS") => {
                 reply(&mut sock, &cseq, &[("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN".into())], "")?
             }
-            (Bad::AudioOnly, "DESCRIBE") => reply(
-                &mut sock,
-                &cseq,
-                &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
-                AUDIO_ONLY_SDP,
-            )?,
-            (Bad::GarbageRtp, "DESCRIBE") => reply(
-                &mut sock,
-                &cseq,
-                &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
-                H264_SDP,
-            )?,
-            (Bad::TinyNalFlood, "DESCRIBE") => reply(
-                &mut sock,
-                &cseq,
-                &[("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())],
-                H264_SDP_WITH_PARAMS,
-            )?,
+            (Bad::AudioOnly | Bad::GarbageRtp | Bad::TinyNalFlood, "DESCRIBE") => {
+                let sdp = match kind {
+                    Bad::AudioOnly => AUDIO_ONLY_SDP,
+                    Bad::GarbageRtp => H264_SDP,
+                    _ => H264_SDP_WITH_PARAMS,
+                };
+                let headers = [("Content-Type", "application/sdp".into()), ("Content-Base", base.clone())];
+                reply(&mut sock, &cseq, &headers, sdp)?
+            }
             (Bad::GarbageRtp | Bad::TinyNalFlood, "SETUP") => reply(
                 &mut sock,
                 &cseq,

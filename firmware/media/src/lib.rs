@@ -1,13 +1,15 @@
-//! Wire formats for video, with no I/O: RTP packets and RTSP interleaved
+//! Wire formats for video and audio, with no I/O: RTP packets and RTSP interleaved
 //! framing, SDP media descriptions, H.264/H.265 NAL units, parameter sets
 //! and the depacketizer that turns RTP payloads into access units.
 //!
 //! Everything here works over borrowed buffers (zero-copy accessors) so the
 //! recorder can keep payload bytes where the socket put them.
 
+pub mod audio_codec;
 pub mod codec;
 pub mod sps;
 
+pub use audio_codec::{AudioCodec, AudioParams};
 pub use codec::{Codec, CodecParams};
 pub mod depacketize;
 pub mod interleaved;

@@ -3,8 +3,10 @@
 second, independent peer in interoperability tests of the recorder.
 
 Serves rtsp://127.0.0.1:PORT/cam0: videotestsrc (live, 25 fps, 640x360)
-encoded with x264enc or x265enc (one keyframe a second), optionally with a
-G.711 u-law test tone, optionally behind Digest authentication. Every client
+encoded with x264enc or x265enc (one keyframe a second), optionally with an
+audio test tone (G.711 u-law or A-law at 8 kHz, or AAC at 16 kHz through
+voaacenc + rtpmp4gpay, RFC 3640 AAC-hbr), optionally behind Digest
+authentication. Every client
 gets its own pipeline (the factory is not shared), so --frames counts per
 client. Prints "READY <port>" on stdout once serving; exits on SIGTERM/SIGINT.
 
@@ -26,7 +28,26 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 MOUNT = "/cam0"
 
 
-def pipeline(codec: str, frames: int, audio: bool) -> str:
+def audio_branch(audio: str, frames: int) -> str:
+    """The audio half of the pipeline, payloader pay1; '' for none."""
+    if audio == "none":
+        return ""
+    # 40 ms buffers, so that the tone ends with the video.
+    rate = 16000 if audio == "aac" else 8000
+    anum = f" num-buffers={frames}" if frames > 0 else ""
+    src = (
+        f" audiotestsrc is-live=true wave=sine freq=400 samplesperbuffer={rate // 25}{anum} ! "
+        f"audio/x-raw,rate={rate},channels=1 ! "
+    )
+    enc = {
+        "pcmu": "mulawenc ! rtppcmupay name=pay1 pt=0",
+        "pcma": "alawenc ! rtppcmapay name=pay1 pt=8",
+        "aac": "audioconvert ! voaacenc bitrate=32000 ! rtpmp4gpay name=pay1 pt=97",
+    }[audio]
+    return src + enc
+
+
+def pipeline(codec: str, frames: int, audio: str) -> str:
     num = f" num-buffers={frames}" if frames > 0 else ""
     video = (
         f"videotestsrc is-live=true{num} ! video/x-raw,width=640,height=360,framerate=25/1,format=I420 ! "
@@ -42,14 +63,7 @@ def pipeline(codec: str, frames: int, audio: bool) -> str:
             'option-string="bframes=0:repeat-headers=1:pools=1:frame-threads=1" ! '
             "rtph265pay name=pay0 pt=96 config-interval=-1"
         )
-    if audio:
-        # 40 ms buffers, so that the tone ends with the video.
-        anum = f" num-buffers={frames}" if frames > 0 else ""
-        video += (
-            f" audiotestsrc is-live=true wave=sine freq=400 samplesperbuffer=320{anum} ! "
-            "audio/x-raw,rate=8000,channels=1 ! "
-            "mulawenc ! rtppcmupay name=pay1 pt=0"
-        )
+    video += audio_branch(audio, frames)
     return f"( {video} )"
 
 
@@ -58,7 +72,14 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8554, help="TCP port (0: pick a free one)")
     ap.add_argument("--codec", choices=["h264", "h265"], default="h264")
     ap.add_argument("--frames", type=int, default=0, help="video frames per client, then EOS (0: endless)")
-    ap.add_argument("--audio", action="store_true", help="add a PCMU audio track")
+    ap.add_argument(
+        "--audio",
+        nargs="?",
+        const="pcmu",
+        default="none",
+        choices=["none", "pcmu", "pcma", "aac"],
+        help="add an audio track (bare --audio: pcmu)",
+    )
     ap.add_argument("--user")
     ap.add_argument("--password")
     args = ap.parse_args()

@@ -15,3 +15,5 @@ pub mod depacketize;
 pub mod interleaved;
 pub mod rtp;
 pub mod sdp;
+pub mod sdp_audio;
+mod sdp_repair;

@@ -117,7 +117,7 @@ fn aac_framing(
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim().as_bytes();
-    if s.is_empty() || s.len() % 2 != 0 || s.len() > 2 * 64 {
+    if s.is_empty() || !s.len().is_multiple_of(2) || s.len() > 2 * 64 {
         return None;
     }
     let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

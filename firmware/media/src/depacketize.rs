@@ -32,6 +32,7 @@
 use hotspare_camera_policy::{CameraPolicy, SingleFragmentFu, StartCodesInNal, UnknownSsrc};
 
 use crate::rtp::RtpPacket;
+use crate::stream_lock::StreamLock;
 use crate::{Codec, CodecParams};
 
 #[path = "depacketize_types.rs"]
@@ -88,14 +89,8 @@ pub struct Depacketizer {
     skip_ts: Option<u32>,
     single_fragment_fu: SingleFragmentFu,
     start_codes_in_nal: StartCodesInNal,
-    unknown_ssrc: UnknownSsrc,
-    /// The SSRC announced by the server (SETUP / RTP-Info).
-    expected_ssrc: Option<u32>,
-    /// The SSRC of the packets taken so far.
-    ssrc: Option<u32>,
-    /// Packets before this sequence number (RTP-Info `seq`) are from a
-    /// previous PLAY; cleared by the first packet taken.
-    start_seq: Option<u16>,
+    /// Which packets are ours (SSRC lock, start of this PLAY).
+    lock: StreamLock,
     /// Scratch: parts of a NAL unit split at start codes.
     cuts: Vec<(u32, u32)>,
     /// Scratch: the pieces of a fragmented NAL unit being split.
@@ -133,10 +128,7 @@ impl Depacketizer {
             skip_ts: None,
             single_fragment_fu: SingleFragmentFu::default(),
             start_codes_in_nal: StartCodesInNal::default(),
-            unknown_ssrc: UnknownSsrc::default(),
-            expected_ssrc: None,
-            ssrc: None,
-            start_seq: None,
+            lock: StreamLock::new(UnknownSsrc::default()),
             cuts: Vec::new(),
             fu_pieces: Vec::new(),
         }
@@ -148,7 +140,7 @@ impl Depacketizer {
     pub fn with_policy(mut self, policy: &CameraPolicy) -> Self {
         self.single_fragment_fu = policy.single_fragment_fu;
         self.start_codes_in_nal = policy.start_codes_in_nal;
-        self.unknown_ssrc = policy.unknown_ssrc;
+        self.lock = StreamLock::new(policy.unknown_ssrc);
         self
     }
 
@@ -159,11 +151,8 @@ impl Depacketizer {
     /// were taken before, the frame in progress is dropped (not counted as
     /// loss) and timestamps go on monotonic from the last one.
     pub fn set_expected_ssrc(&mut self, ssrc: Option<u32>) {
-        self.expected_ssrc = ssrc;
-        if let (Some(want), Some(had)) = (ssrc, self.ssrc) {
-            if want != had {
-                self.switch_stream();
-            }
+        if self.lock.set_expected_ssrc(ssrc) {
+            self.switch_stream();
         }
     }
 
@@ -172,15 +161,12 @@ impl Depacketizer {
     /// the same session) are counted in [`Stats::foreign_packets`] and
     /// ignored. No effect once packets were taken.
     pub fn set_expected_start(&mut self, seq: u16) {
-        if self.last_seq.is_none() {
-            self.start_seq = Some(seq);
-        }
+        self.lock.set_expected_start(seq);
     }
 
     /// The packets taken from now on are of another stream: forget its
     /// sequence state, drop the frame in progress without counting loss.
     fn switch_stream(&mut self) {
-        self.ssrc = None;
         self.last_seq = None;
         self.fu = None;
         self.skip_ts = None;
@@ -189,32 +175,6 @@ impl Depacketizer {
         }
         self.ts.restart_after_last();
         self.wait_key = true;
-    }
-
-    /// Whether the packet is not ours (another SSRC, or before the
-    /// announced start); counts it.
-    fn foreign(&mut self, pkt: &RtpPacket) -> bool {
-        if self.unknown_ssrc == UnknownSsrc::Ignore {
-            let ssrc = pkt.ssrc();
-            match self.expected_ssrc.or(self.ssrc) {
-                Some(ours) if ours != ssrc => {
-                    self.stats.foreign_packets += 1;
-                    return true;
-                }
-                _ => {}
-            }
-        }
-        if let Some(start) = self.start_seq {
-            if (pkt.sequence().wrapping_sub(start) as i16) < 0 {
-                self.stats.foreign_packets += 1;
-                return true;
-            }
-            self.start_seq = None;
-        }
-        if self.unknown_ssrc == UnknownSsrc::Ignore {
-            self.ssrc = Some(pkt.ssrc());
-        }
-        false
     }
 
     pub fn limits(&self) -> Limits {
@@ -308,7 +268,11 @@ impl Depacketizer {
                 return Err(e.into());
             }
         };
-        if pkt.payload_type() != self.payload_type || self.foreign(&pkt) {
+        if pkt.payload_type() != self.payload_type {
+            return Ok(());
+        }
+        if !self.lock.is_ours(&pkt) {
+            self.stats.foreign_packets += 1;
             return Ok(());
         }
         let seq = pkt.sequence();

@@ -219,10 +219,10 @@ impl AudioDepacketizer {
     }
 
     fn push_g711(&mut self, ts: u32, payload: &[u8]) -> Result<(), AudioDepacketizeError> {
-        if payload.is_empty() {
-            return Ok(());
-        }
         let duration = (payload.len() / usize::from(self.params.channels.max(1))) as u32;
+        if duration == 0 {
+            return Ok(()); // not one sample per channel: nothing to store
+        }
         let pts = self.ts.extend(ts);
         self.add_frame(pts, duration, payload);
         Ok(())

@@ -208,3 +208,19 @@ fn packets_before_the_announced_start_are_ignored() {
     assert_eq!(pts, vec![90_000, 93_600]);
     assert_eq!((d.stats().foreign_packets, d.stats().lost_packets), (2, 0));
 }
+
+#[test]
+fn a_wrongly_announced_ssrc_is_given_up_when_only_another_one_comes() {
+    let mut w = Wire::new();
+    let n = crate::stream_lock::ADOPT_AFTER as u16 + 10;
+    for i in 0..n {
+        w.rtp_ssrc(0x6666, i, u32::from(i) * 3600, true, if i % 25 == 0 { &[0x65, 1] } else { &[0x41, 2] });
+    }
+    let mut d = Depacketizer::new(Codec::H264, PT, CodecParams::default());
+    d.set_expected_ssrc(Some(0x5555));
+    assert!(w.run(&mut d).iter().all(|r| r.is_ok()));
+    let s = d.stats();
+    assert_eq!(s.foreign_packets, u64::from(crate::stream_lock::ADOPT_AFTER) - 1);
+    assert!(!d.frames().is_empty() && d.frames()[0].keyframe);
+    assert_eq!(s.lost_packets, 0);
+}

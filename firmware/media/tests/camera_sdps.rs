@@ -90,6 +90,12 @@ const CAMERAS: &[Want] = &[
         audio: Some((AudioCodec::Pcmu, 8000, 1, 0)),
         repairs: 2,
     },
+    Want {
+        file: "gstreamer-pcmu.sdp",
+        video: (Codec::H264, 96, "stream=0"),
+        audio: Some((AudioCodec::Pcmu, 8000, 1, 0)),
+        repairs: 0,
+    },
     Want { file: "origin-without-address.sdp", video: (Codec::H264, 96, "trackID=1"), audio: None, repairs: 1 },
 ];
 

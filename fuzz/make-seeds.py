@@ -183,6 +183,9 @@ def main():
              "a=control:trackID=2\r\nm=audio 0 RTP/AVP 8\r\na=control:trackID=3\r\n")
     write("sdp", "truncated-lines-aac", b"\x00" + trunc.encode())
     write("sdp", "truncated-lines-strict", b"\x01" + trunc.encode())
+    cams = os.path.join(ROOT, "firmware", "media", "testdata", "sdp")
+    for name in sorted(os.listdir(cams)):
+        write("sdp", "camera-" + name.removesuffix(".sdp"), b"\x00" + open(os.path.join(cams, name), "rb").read())
 
     # audio_depacketize: flags (bits 0-1 framing, bit 2 fix-up), [u16 control][packet]...
     def aac_hbr(aus, size=None):

@@ -136,7 +136,8 @@ impl Depacketizer {
 
     /// Tolerates the camera quirks `policy` says: `single_fragment_fu`,
     /// `start_codes_in_nal`, `unknown_ssrc` (the other options are not the
-    /// depacketizer's). Without it, the defaults apply.
+    /// depacketizer's). Without it, the defaults apply. Call it at
+    /// construction: it resets the SSRC lock.
     pub fn with_policy(mut self, policy: &CameraPolicy) -> Self {
         self.single_fragment_fu = policy.single_fragment_fu;
         self.start_codes_in_nal = policy.start_codes_in_nal;

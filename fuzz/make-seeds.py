@@ -72,9 +72,9 @@ def agg(prefix, ns):
     return prefix + b"".join(struct.pack(">H", len(n)) + n for n in ns)
 
 
-def stream(packets, clear_every=0):
-    """Depacketize-target input: flags (fix-up off), [u16 control][packet]..."""
-    out = bytearray([0])
+def stream(packets, clear_every=0, flags=0):
+    """Depacketize-target input: flags (fix-up off, default policy), [u16 control][packet]..."""
+    out = bytearray([flags])
     for i, p in enumerate(packets):
         ctl = len(p) & 0x7FF
         if clear_every and i % clear_every == clear_every - 1:
@@ -136,6 +136,21 @@ def main():
     pk5.append(rtp(seq, ts, True, p5)); seq += 1
     write("depacketize", "h265-ap-fu-single", stream(pk5))
     write("depacketize", "h265-clear-rebase", stream(pk5, clear_every=2))
+    # Camera quirks: a key frame as one FU-A labelled SPS holding SPS, PPS and
+    # IDR with start codes; single-fragment FUs; a stale session's packets.
+    pkq, seq, ts = [], 3000, 90000
+    for i, f in enumerate(fu_a(sps4 + b"\x00\x00\x00\x01" + pps4 + b"\x00\x00\x01" + idr4[:600], 300)):
+        pkq.append(rtp(seq, ts, False, f)); seq += 1
+    pkq[-1] = pkq[-1][:1] + bytes([pkq[-1][1] | 0x80]) + pkq[-1][2:]
+    ts += 3600
+    for n in (sps4, pps4):
+        pkq.append(rtp(seq, ts, False, bytes([(n[0] & 0xE0) | 28, 0xC0 | (n[0] & 0x1F)]) + n[1:])); seq += 1
+    pkq.append(rtp(seq, ts, True, idr4[:300])); seq += 1
+    write("depacketize", "h264-start-codes-single-fu", stream(pkq))
+    stale = [struct.pack(">BBHII", 0x80, 0xE0, (50000 + i) & 0xFFFF, 7_000_000 + i * 999, 0x0BADF00D) + p4[:40]
+             for i in range(len(pk4))]
+    mixed = [p for pair in zip(pk4, stale) for p in pair]
+    write("depacketize", "h264-stale-ssrc", stream(mixed, flags=0x10))
 
     # rtp: single packets and an RTCP compound (SR + SDES).
     for i, p in enumerate(pk4[:3] + pk5[:2]):
@@ -157,9 +172,38 @@ def main():
             "m=video 0 RTP/AVP 97\r\na=rtpmap:97 H265/90000\r\n"
             f"a=fmtp:97 sprop-vps={b64(vps5)}; sprop-sps={b64(sps5)}; sprop-pps={b64(pps5)}\r\n"
             "a=control:rtsp://127.0.0.1:8554/cam0/track1\r\n")
-    write("sdp", "h264-audio", sdp4.encode())
-    write("sdp", "h265", sdp5.encode())
-    write("sdp", "sloppy", b"s=cam\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\n")
+    # First byte: the policy (bit 0: Strict).
+    write("sdp", "h264-audio", b"\x00" + sdp4.encode())
+    write("sdp", "h265", b"\x00" + sdp5.encode())
+    write("sdp", "sloppy", b"\x00s=cam\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\n")
+    trunc = ("v=0\r\no=- 1001 1 IN \r\ns=Media Presentation\r\nc=IN \r\nt=0 0\r\n"
+             "m=video 0 RTP/AVP 96\r\nc=IN IP4\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n"
+             "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/16000/1\r\n"
+             "a=fmtp:97 streamtype=5;mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;indexdeltalength=3\r\n"
+             "a=control:trackID=2\r\nm=audio 0 RTP/AVP 8\r\na=control:trackID=3\r\n")
+    write("sdp", "truncated-lines-aac", b"\x00" + trunc.encode())
+    write("sdp", "truncated-lines-strict", b"\x01" + trunc.encode())
+    cams = os.path.join(ROOT, "firmware", "media", "testdata", "sdp")
+    for name in sorted(os.listdir(cams)):
+        write("sdp", "camera-" + name.removesuffix(".sdp"), b"\x00" + open(os.path.join(cams, name), "rb").read())
+
+    # audio_depacketize: flags (bits 0-1 framing, bit 2 fix-up), [u16 control][packet]...
+    def aac_hbr(aus, size=None):
+        hdr = b"".join(struct.pack(">H", (size or len(a)) << 3) for a in aus)
+        return struct.pack(">H", 16 * len(aus)) + hdr + b"".join(aus)
+    aus = [bytes((i * 7 + k) & 0xFF for k in range(40 + 13 * i)) for i in range(6)]
+    pka, seq, ts = [], 100, 16000
+    pka.append(rtp(seq, ts, True, aac_hbr(aus[:3]), pt=97)); seq += 1; ts += 3 * 1024
+    big = bytes(range(256)) * 3
+    for i in range(0, len(big), 300):
+        pka.append(rtp(seq, ts, i + 300 >= len(big), aac_hbr([big[i:i + 300]], size=len(big)), pt=97)); seq += 1
+    ts += 1024
+    pka.append(rtp(seq, ts, True, aac_hbr(aus[3:]), pt=97)); seq += 1
+    write("audio_depacketize", "aac-hbr-aggregated-fragmented", stream(pka, flags=2))
+    write("audio_depacketize", "aac-hbr-clear", stream(pka, clear_every=2, flags=2))
+    pkg = [rtp(500 + i, 8000 + 160 * i, False, bytes((i + k) & 0xFF for k in range(160)), pt=97) for i in range(6)]
+    write("audio_depacketize", "g711-mono", stream(pkg, flags=0))
+    write("audio_depacketize", "g711-stereo-tiny-limits", stream(pkg, flags=1 | 0x20))
 
     # rtsp: messages in the media stream, authentication challenges.
     write("rtsp", "response", b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: 1234;timeout=60\r\n\r\n$\x00\x00\x0c")

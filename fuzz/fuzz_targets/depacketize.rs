@@ -5,7 +5,11 @@
 //! the input), bit 15 asks for `clear_completed` + `rebase` after the push,
 //! bit 14 skips a sequence number (a lost packet). Flags bit 0 "fixes up"
 //! every packet header (version 2, payload type 96, consecutive sequence
-//! numbers) so the fuzzer spends its time in the payload formats.
+//! numbers) so the fuzzer spends its time in the payload formats. Flags
+//! bits 1–3 pick the camera policy (`SingleFragmentFu::Drop`,
+//! `StartCodesInNal::Keep`, `UnknownSsrc::Accept`; clear: the defaults),
+//! bit 4 sets the expected SSRC to the seeds' 0x12345678, bit 5 the
+//! expected start to the first fixed-up sequence number.
 //!
 //! Each packet goes, behind a 4-byte interleaved header as on the wire, to
 //! two depacketizers per codec: A keeps every byte it was given, B clears
@@ -20,6 +24,7 @@
 //! never holds more pieces or side bytes than the limits allow.
 #![no_main]
 
+use hotspare_camera_policy::{CameraPolicy, SingleFragmentFu, StartCodesInNal, UnknownSsrc};
 use hotspare_media::depacketize::{gather, Depacketizer, Frame, Limits, Piece};
 use hotspare_media::{Codec, CodecParams};
 use libfuzzer_sys::fuzz_target;
@@ -99,16 +104,35 @@ struct Pair {
     wc: Vec<u8>,
 }
 
+/// The policy and expectations flags bits 1–5 pick.
+fn setup(d: Depacketizer, flags: u8, seq: u16) -> Depacketizer {
+    let policy = CameraPolicy {
+        single_fragment_fu: if flags & 2 != 0 { SingleFragmentFu::Drop } else { SingleFragmentFu::Accept },
+        start_codes_in_nal: if flags & 4 != 0 { StartCodesInNal::Keep } else { StartCodesInNal::Split },
+        unknown_ssrc: if flags & 8 != 0 { UnknownSsrc::Accept } else { UnknownSsrc::Ignore },
+        ..CameraPolicy::default()
+    };
+    let mut d = d.with_policy(&policy);
+    if flags & 16 != 0 {
+        d.set_expected_ssrc(Some(0x1234_5678));
+    }
+    if flags & 32 != 0 {
+        d.set_expected_start(seq);
+    }
+    d
+}
+
 impl Pair {
-    fn new(codec: Codec) -> Self {
+    fn new(codec: Codec, flags: u8, seq: u16) -> Self {
+        let new = |limits| setup(Depacketizer::with_limits(codec, PT, CodecParams::default(), limits), flags, seq);
         Pair {
-            a: Depacketizer::new(codec, PT, CodecParams::default()),
-            b: Depacketizer::new(codec, PT, CodecParams::default()),
+            a: new(Limits::default()),
+            b: new(Limits::default()),
             wa: Vec::new(),
             wb: Vec::new(),
             seen_a: 0,
             seen_b: 0,
-            c: Depacketizer::with_limits(codec, PT, CodecParams::default(), SMALL),
+            c: new(SMALL),
             wc: Vec::new(),
         }
     }
@@ -173,8 +197,8 @@ impl Pair {
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, mut rest)) = data.split_first() else { return };
     let fixup = flags & 1 != 0;
-    let mut pairs = [Pair::new(Codec::H264), Pair::new(Codec::H265)];
     let mut seq: u16 = u16::from(flags) << 8;
+    let mut pairs = [Pair::new(Codec::H264, flags, seq), Pair::new(Codec::H265, flags, seq)];
     let mut pkt = Vec::new();
     while rest.len() >= 2 {
         let ctl = u16::from_be_bytes([rest[0], rest[1]]);

@@ -14,6 +14,14 @@
 //! everything up to the next keyframe, and flags that keyframe as a
 //! discontinuity: a lost packet never produces a corrupt frame.
 //!
+//! Camera quirks, per [`Depacketizer::with_policy`] (`CameraPolicy`):
+//! a fragmentation unit with both start and end bits is a whole NAL unit
+//! (`SingleFragmentFu::Accept`); Annex B start codes inside a non-VCL NAL
+//! unit split it (`StartCodesInNal::Split`, see `depacketize_split.rs`);
+//! the depacketizer locks to one SSRC, the announced one
+//! ([`Depacketizer::set_expected_ssrc`]) else the first seen, and ignores
+//! packets of others without counting loss (`UnknownSsrc::Ignore`).
+//!
 //! Memory is bounded by [`Limits`] whatever the camera sends: an access unit
 //! larger than `max_frame_bytes`, or one arriving while `max_pieces` pieces
 //! are already held, is dropped like a lost one (the rest of it is skipped,
@@ -21,129 +29,18 @@
 //! [`Stats::oversized_frames`]. Every internal vector then stays within a
 //! small multiple of the limits (see [`Limits`]).
 
-use crate::rtp::{RtpError, RtpPacket};
+use hotspare_camera_policy::{CameraPolicy, SingleFragmentFu, StartCodesInNal, UnknownSsrc};
+
+use crate::rtp::RtpPacket;
+use crate::stream_lock::StreamLock;
 use crate::{Codec, CodecParams};
 
-/// A byte range of one frame's sample-file form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Piece {
-    /// Bytes of the receive buffer handed to [`Depacketizer::push`].
-    Recv { start: u32, len: u32 },
-    /// Bytes of [`Depacketizer::side`].
-    Side { start: u32, len: u32 },
-}
+#[path = "depacketize_types.rs"]
+mod types;
+pub use types::*;
 
-/// A completed access unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Frame {
-    /// 90 kHz (the RTP clock), extended across timestamp wrap-around.
-    pub pts: i64,
-    pub keyframe: bool,
-    /// Packets were lost before this frame.
-    pub discontinuity: bool,
-    /// Length in sample-file form (length prefixes included).
-    pub len: u32,
-    /// Number of pieces, following the previous frame's.
-    pub pieces: u32,
-}
-
-/// Counters since the depacketizer was created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub packets: u64,
-    pub lost_packets: u64,
-    pub discontinuities: u64,
-    /// Frames dropped because they were damaged or waited for a keyframe.
-    pub dropped_frames: u64,
-    pub frames: u64,
-    pub bad_packets: u64,
-    /// Access units dropped because they exceeded the [`Limits`].
-    pub oversized_frames: u64,
-}
-
-/// Memory bounds of one depacketizer (one camera).
-///
-/// With these, whatever the packets: at most `max_pieces` pieces are held,
-/// the side buffer holds at most 6 bytes per piece (a length prefix and a
-/// rebuilt NAL header), there are at most `max_pieces` completed frames, and
-/// the parameter sets and the scratch buffer hold at most
-/// [`MAX_PARAM_SET_BYTES`] each. Vectors grow by doubling, so each one's
-/// capacity stays below twice its bound (or its small initial capacity).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest access unit in sample-file form (NAL units with their 4-byte
-    /// length prefixes).
-    pub max_frame_bytes: u32,
-    /// Most pieces held at once: completed frames not yet cleared plus the
-    /// frame in progress. A NAL unit takes two (prefix, bytes), an FU NAL one
-    /// per fragment plus one.
-    pub max_pieces: usize,
-}
-
-impl Limits {
-    /// Bounds matching a receive buffer of at most `max_buffer` bytes: a
-    /// frame as large as the buffer, and one piece per 128 bytes of it (at
-    /// least 4096). Real cameras send a few NAL units per frame and
-    /// fragments of ~1400 bytes, far below that; a stream of 1-byte NAL
-    /// units (3 bytes each in a STAP-A) hits it.
-    pub fn for_buffer(max_buffer: usize) -> Limits {
-        Limits {
-            max_frame_bytes: u32::try_from(max_buffer).unwrap_or(u32::MAX),
-            max_pieces: (max_buffer / 128).max(4096),
-        }
-    }
-}
-
-impl Default for Limits {
-    /// The recorder's default receive buffer maximum, 16 MiB.
-    fn default() -> Self {
-        Limits::for_buffer(16 << 20)
-    }
-}
-
-/// Largest parameter set (VPS/SPS/PPS) taken as the stream's: `avcC` and
-/// `hvcC` store their lengths in 16 bits. Larger ones stay in the frame's
-/// bytes but are not kept as parameters.
-pub const MAX_PARAM_SET_BYTES: usize = u16::MAX as usize;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DepacketizeError {
-    #[error(transparent)]
-    Rtp(#[from] RtpError),
-    #[error("{codec:?} RTP payload with NAL type {nal_type} is not supported")]
-    UnsupportedNal { codec: Codec, nal_type: u8 },
-    #[error("{codec:?} aggregation packet is truncated")]
-    BadAggregate { codec: Codec },
-    #[error("{codec:?} fragmentation unit is malformed or out of order")]
-    BadFragment { codec: Codec },
-    #[error("empty RTP payload")]
-    EmptyPayload,
-    #[error(
-        "{codec:?} access unit larger than the per-camera limit of {limit} bytes: dropped, recording resumes at the next keyframe"
-    )]
-    FrameTooLarge { codec: Codec, limit: u32 },
-    #[error(
-        "{codec:?} access unit dropped: {limit} pieces of frames not yet written are already held (per-camera limit), recording resumes at the next keyframe"
-    )]
-    TooManyPieces { codec: Codec, limit: usize },
-}
-
-/// Extends 32-bit RTP timestamps to a monotonic 64-bit count.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TimestampExtender {
-    last: Option<(u32, i64)>,
-}
-
-impl TimestampExtender {
-    pub fn extend(&mut self, ts: u32) -> i64 {
-        let ext = match self.last {
-            None => ts as i64,
-            Some((last_ts, last_ext)) => last_ext.saturating_add(ts.wrapping_sub(last_ts) as i32 as i64),
-        };
-        self.last = Some((ts, ext));
-        ext
-    }
-}
+#[path = "depacketize_split.rs"]
+mod split;
 
 #[derive(Clone, Copy, Debug)]
 struct AuState {
@@ -190,6 +87,14 @@ pub struct Depacketizer {
     /// Timestamp of an access unit dropped for its size: its remaining
     /// packets are skipped.
     skip_ts: Option<u32>,
+    single_fragment_fu: SingleFragmentFu,
+    start_codes_in_nal: StartCodesInNal,
+    /// Which packets are ours (SSRC lock, start of this PLAY).
+    lock: StreamLock,
+    /// Scratch: parts of a NAL unit split at start codes.
+    cuts: Vec<(u32, u32)>,
+    /// Scratch: the pieces of a fragmented NAL unit being split.
+    fu_pieces: Vec<Piece>,
 }
 
 impl Depacketizer {
@@ -221,7 +126,56 @@ impl Depacketizer {
             scratch: Vec::new(),
             limits,
             skip_ts: None,
+            single_fragment_fu: SingleFragmentFu::default(),
+            start_codes_in_nal: StartCodesInNal::default(),
+            lock: StreamLock::new(UnknownSsrc::default()),
+            cuts: Vec::new(),
+            fu_pieces: Vec::new(),
         }
+    }
+
+    /// Tolerates the camera quirks `policy` says: `single_fragment_fu`,
+    /// `start_codes_in_nal`, `unknown_ssrc` (the other options are not the
+    /// depacketizer's). Without it, the defaults apply. Call it at
+    /// construction: it resets the SSRC lock.
+    pub fn with_policy(mut self, policy: &CameraPolicy) -> Self {
+        self.single_fragment_fu = policy.single_fragment_fu;
+        self.start_codes_in_nal = policy.start_codes_in_nal;
+        self.lock = StreamLock::new(policy.unknown_ssrc);
+        self
+    }
+
+    /// The SSRC the server announced (SETUP `Transport: ssrc=`, PLAY
+    /// `RTP-Info: ssrc=`); `None`: the first one seen. Under
+    /// `UnknownSsrc::Ignore` packets of any other SSRC are counted in
+    /// [`Stats::foreign_packets`] and ignored. If packets of another SSRC
+    /// were taken before, the frame in progress is dropped (not counted as
+    /// loss) and timestamps go on monotonic from the last one.
+    pub fn set_expected_ssrc(&mut self, ssrc: Option<u32>) {
+        if self.lock.set_expected_ssrc(ssrc) {
+            self.switch_stream();
+        }
+    }
+
+    /// The first sequence number of this PLAY (RTP-Info `seq`): until a
+    /// packet at or after it arrives, earlier ones (from a previous PLAY of
+    /// the same session) are counted in [`Stats::foreign_packets`] and
+    /// ignored. No effect once packets were taken.
+    pub fn set_expected_start(&mut self, seq: u16) {
+        self.lock.set_expected_start(seq);
+    }
+
+    /// The packets taken from now on are of another stream: forget its
+    /// sequence state, drop the frame in progress without counting loss.
+    fn switch_stream(&mut self) {
+        self.last_seq = None;
+        self.fu = None;
+        self.skip_ts = None;
+        if let Some(a) = self.au.take() {
+            self.drop_pieces(&a);
+        }
+        self.ts.restart_after_last();
+        self.wait_key = true;
     }
 
     pub fn limits(&self) -> Limits {
@@ -318,6 +272,10 @@ impl Depacketizer {
         if pkt.payload_type() != self.payload_type {
             return Ok(());
         }
+        if !self.lock.is_ours(&pkt) {
+            self.stats.foreign_packets += 1;
+            return Ok(());
+        }
         let seq = pkt.sequence();
         if let Some(last) = self.last_seq {
             let gap = seq.wrapping_sub(last.wrapping_add(1)) as i16;
@@ -394,7 +352,8 @@ impl Depacketizer {
         match b0 & 0x1f {
             1..=23 => {
                 self.check_no_fu()?;
-                self.admit(2, 4 + p.len() as u64)?;
+                let (pieces, bytes) = self.nal_cost(p);
+                self.admit(pieces, bytes)?;
                 self.add_nal(buf, off, p.len());
             }
             24 => {
@@ -429,7 +388,8 @@ impl Depacketizer {
             t @ 50..=63 => return Err(DepacketizeError::UnsupportedNal { codec, nal_type: t }),
             _ => {
                 self.check_no_fu()?;
-                self.admit(2, 4 + p.len() as u64)?;
+                let (pieces, bytes) = self.nal_cost(p);
+                self.admit(pieces, bytes)?;
                 self.add_nal(buf, off, p.len());
             }
         }
@@ -464,7 +424,7 @@ impl Depacketizer {
             return Err(bad);
         }
         // Validate first so a bad packet adds nothing.
-        let (mut q, mut nals, mut bytes) = (p, 0usize, 0u64);
+        let (mut q, mut pieces, mut bytes) = (p, 0usize, 0u64);
         while !q.is_empty() {
             let n = match q {
                 [a, b, ..] => u16::from_be_bytes([*a, *b]) as usize,
@@ -473,11 +433,12 @@ impl Depacketizer {
             if n == 0 || q.len() < 2 + n {
                 return Err(bad);
             }
+            let (np, nb) = self.nal_cost(&q[2..2 + n]);
             q = &q[2 + n..];
-            nals += 1;
-            bytes += 4 + n as u64;
+            pieces = pieces.saturating_add(np);
+            bytes += nb;
         }
-        self.admit(2 * nals, bytes)?;
+        self.admit(pieces, bytes)?;
         while !p.is_empty() {
             let n = u16::from_be_bytes([p[0], p[1]]) as usize;
             self.add_nal(buf, off + 2, n);
@@ -497,8 +458,12 @@ impl Depacketizer {
         len: usize,
     ) -> Result<(), DepacketizeError> {
         let bad = DepacketizeError::BadFragment { codec: self.codec };
-        if (start && (self.fu.is_some() || end)) || (!start && self.fu.is_none()) {
+        let single_fragment_ok = self.single_fragment_fu == SingleFragmentFu::Accept;
+        if (start && (self.fu.is_some() || (end && !single_fragment_ok))) || (!start && self.fu.is_none()) {
             return Err(bad);
+        }
+        if start && end {
+            self.stats.single_fragment_fus += 1;
         }
         let new_pieces = usize::from(start) + usize::from(len > 0);
         let new_bytes = if start { 4 + header.len() as u64 } else { 0 } + len as u64;
@@ -524,25 +489,32 @@ impl Depacketizer {
         if end {
             let fu = *fu;
             self.fu = None;
-            self.side[fu.prefix_pos..fu.prefix_pos + 4].copy_from_slice(&fu.nal_len.to_be_bytes());
-            if is_param_set(self.codec, fu.nal_type) && fu.nal_len as usize <= MAX_PARAM_SET_BYTES {
-                let mut s = std::mem::take(&mut self.scratch);
-                s.clear();
-                for p in &self.pieces[fu.first_piece..] {
-                    match *p {
-                        Piece::Side { start, len } => s.extend_from_slice(&self.side[start as usize..][..len as usize]),
-                        Piece::Recv { start, len } => s.extend_from_slice(&buf[start as usize..][..len as usize]),
-                    }
-                }
-                self.note_param_set(fu.nal_type, &s[4..]);
-                self.scratch = s;
-            }
-            self.note_nal(fu.nal_type, 4 + fu.nal_len);
+            self.finish_fu(buf, fu)?;
         }
         Ok(())
     }
 
-    fn add_nal(&mut self, buf: &[u8], off: usize, len: usize) {
+    /// Ends a fragmented NAL unit taken whole: its length prefix, parameter
+    /// set and frame bookkeeping.
+    fn finish_whole_fu(&mut self, buf: &[u8], fu: FuState) {
+        self.side[fu.prefix_pos..fu.prefix_pos + 4].copy_from_slice(&fu.nal_len.to_be_bytes());
+        if is_param_set(self.codec, fu.nal_type) && fu.nal_len as usize <= MAX_PARAM_SET_BYTES {
+            let mut s = std::mem::take(&mut self.scratch);
+            s.clear();
+            for p in &self.pieces[fu.first_piece..] {
+                match *p {
+                    Piece::Side { start, len } => s.extend_from_slice(&self.side[start as usize..][..len as usize]),
+                    Piece::Recv { start, len } => s.extend_from_slice(&buf[start as usize..][..len as usize]),
+                }
+            }
+            self.note_param_set(fu.nal_type, &s[4..]);
+            self.scratch = s;
+        }
+        self.note_nal(fu.nal_type, 4 + fu.nal_len);
+    }
+
+    /// Adds the NAL unit at `buf[off..off + len]` as it is.
+    fn add_whole_nal(&mut self, buf: &[u8], off: usize, len: usize) {
         let pos = self.side.len();
         self.side.extend_from_slice(&(len as u32).to_be_bytes());
         self.pieces.push(Piece::Side { start: pos as u32, len: 4 });

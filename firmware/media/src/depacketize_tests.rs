@@ -2,6 +2,9 @@
 
 use super::*;
 
+#[path = "depacketize_quirk_tests.rs"]
+mod quirks;
+
 const PT: u8 = 96;
 
 struct Wire {
@@ -14,13 +17,16 @@ impl Wire {
         Wire { buf: Vec::new(), pkts: Vec::new() }
     }
     fn rtp(&mut self, seq: u16, ts: u32, marker: bool, payload: &[u8]) {
+        self.rtp_ssrc(1, seq, ts, marker, payload);
+    }
+    fn rtp_ssrc(&mut self, ssrc: u32, seq: u16, ts: u32, marker: bool, payload: &[u8]) {
         // An interleaved header before each packet, as on the wire.
         self.buf.extend_from_slice(&[b'$', 0, 0, 0]);
         let start = self.buf.len();
         self.buf.extend_from_slice(&[0x80, PT | if marker { 0x80 } else { 0 }]);
         self.buf.extend_from_slice(&seq.to_be_bytes());
         self.buf.extend_from_slice(&ts.to_be_bytes());
-        self.buf.extend_from_slice(&[0, 0, 0, 1]);
+        self.buf.extend_from_slice(&ssrc.to_be_bytes());
         self.buf.extend_from_slice(payload);
         self.pkts.push((start, self.buf.len()));
     }

@@ -11,7 +11,11 @@ pub mod sps;
 
 pub use audio_codec::{AudioCodec, AudioParams};
 pub use codec::{Codec, CodecParams};
+pub mod audio_depacketize;
 pub mod depacketize;
 pub mod interleaved;
 pub mod rtp;
 pub mod sdp;
+pub mod sdp_audio;
+mod sdp_repair;
+pub mod stream_lock;

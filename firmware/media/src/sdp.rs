@@ -4,9 +4,14 @@
 //!
 //! Camera quirk policy: tracks of other media (audio, metadata) are listed
 //! but never required; a missing session-level `o=`/`t=` line is tolerated
-//! by inserting defaults before parsing, since several cameras omit them.
+//! by inserting defaults before parsing, since several cameras omit them;
+//! truncated lines (`o=- 1001 1 IN `, `c=IN `) are repaired or dropped under
+//! [`hotspare_camera_policy::SdpSessionLines::Repair`] (see `sdp_repair`). The audio track is picked
+//! by [`Description::audio`] (`sdp_audio`).
 
 use base64::Engine;
+
+use hotspare_camera_policy::CameraPolicy;
 
 use crate::{Codec, CodecParams};
 
@@ -32,6 +37,8 @@ pub struct Track {
     pub encoding: String,
     pub payload_type: u8,
     pub clock_rate: u32,
+    /// Channels from `a=rtpmap` (`…/16000/2`), when given.
+    pub channels: Option<u8>,
     /// `a=control` value, possibly relative.
     pub control: Option<String>,
     pub fmtp: Option<String>,
@@ -42,6 +49,9 @@ pub struct Track {
 pub struct Description {
     pub control: Option<String>,
     pub tracks: Vec<Track>,
+    /// What was repaired or dropped to parse it (empty for a valid SDP),
+    /// in words, for a warning.
+    pub repairs: Vec<String>,
 }
 
 /// A video track the recorder can store.
@@ -69,35 +79,18 @@ fn static_payload(pt: u8) -> Option<(&'static str, u32)> {
 }
 
 impl Description {
+    /// Parses with the default [`CameraPolicy`] (truncated session-level
+    /// lines repaired).
     pub fn parse(raw: &[u8]) -> Result<Description, SdpError> {
+        Self::parse_with(raw, &CameraPolicy::default())
+    }
+
+    /// Parses under the camera's policy: `policy.sdp_session_lines` says
+    /// whether lines the parser refuses are repaired or dropped
+    /// (`SdpSessionLines::Repair`) or refuse the description.
+    pub fn parse_with(raw: &[u8], policy: &CameraPolicy) -> Result<Description, SdpError> {
         let text = String::from_utf8_lossy(raw);
-        let mut fixed = String::with_capacity(text.len() + 64);
-        let has = |p: &str| text.lines().any(|l| l.starts_with(p));
-        if !text.trim_start().starts_with("v=") {
-            fixed.push_str("v=0\r\n");
-        }
-        for line in text.lines() {
-            let line = line.trim_end();
-            // Only `x=value` lines are SDP; anything else (stray text, a
-            // leading space) is dropped rather than handed to the parser.
-            let b = line.as_bytes();
-            if b.len() < 2 || !b[0].is_ascii_lowercase() || b[1] != b'=' {
-                continue;
-            }
-            fixed.push_str(line);
-            fixed.push_str("\r\n");
-            if line.starts_with("v=") && !has("o=") {
-                fixed.push_str("o=- 0 0 IN IP4 0.0.0.0\r\n");
-            }
-            if line.starts_with("s=") && !has("t=") {
-                fixed.push_str("t=0 0\r\n");
-            }
-        }
-        // The third-party parser has asserted on odd input before: a panic
-        // there must not take the recorder down (network input).
-        let parsed = std::panic::catch_unwind(|| sdp_types::Session::parse(fixed.as_bytes()))
-            .map_err(|_| SdpError::ParserPanicked)?;
-        let session = parsed.map_err(SdpError::Syntax)?;
+        let (session, repairs) = crate::sdp_repair::parse_session(&text, policy.sdp_session_lines)?;
         let control = session.get_first_attribute_value("control").ok().flatten().map(str::to_string);
         let mut tracks = Vec::new();
         for m in &session.medias {
@@ -108,16 +101,17 @@ impl Description {
                 let (p, rest) = v.split_once(' ')?;
                 (p.trim().parse::<u8>().ok()? == pt).then(|| rest.trim().to_string())
             });
-            let (encoding, clock_rate) = match rtpmap {
+            let (encoding, clock_rate, channels) = match rtpmap {
                 Some(r) => {
                     let mut parts = r.split('/');
-                    let enc = parts.next().unwrap_or("").to_ascii_uppercase();
+                    let enc = parts.next().unwrap_or("").trim().to_ascii_uppercase();
                     let clock = parts.next().and_then(|c| c.trim().parse().ok()).unwrap_or(90000);
-                    (enc, clock)
+                    let channels = parts.next().and_then(|c| c.trim().parse().ok());
+                    (enc, clock, channels)
                 }
                 None => match static_payload(pt) {
-                    Some((e, c)) => (e.to_string(), c),
-                    None => (String::new(), 90000),
+                    Some((e, c)) => (e.to_string(), c, None),
+                    None => (String::new(), 90000, None),
                 },
             };
             let fmtp = attr_values(m, "fmtp").find_map(|v| {
@@ -125,9 +119,17 @@ impl Description {
                 (p.trim().parse::<u8>().ok()? == pt).then(|| rest.trim().to_string())
             });
             let control = m.get_first_attribute_value("control").ok().flatten().map(str::to_string);
-            tracks.push(Track { media: m.media.clone(), encoding, payload_type: pt, clock_rate, control, fmtp });
+            tracks.push(Track {
+                media: m.media.clone(),
+                encoding,
+                payload_type: pt,
+                clock_rate,
+                channels,
+                control,
+                fmtp,
+            });
         }
-        Ok(Description { control, tracks })
+        Ok(Description { control, tracks, repairs })
     }
 
     /// The first H.264/H.265 video track with its parameter sets.
@@ -259,3 +261,7 @@ a=fmtp:97 sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwB4lZgJ;sprop-sps=QgEBAWAAAAMAkAAAA
         assert_eq!(resolve_control("rtsp://h/cam0", Some("*")), "rtsp://h/cam0");
     }
 }
+
+#[cfg(test)]
+#[path = "sdp_tests.rs"]
+mod tolerance_tests;

@@ -71,9 +71,10 @@ mod tests {
 
     #[test]
     fn content_base_without_scheme_is_repaired() {
+        // As sent by an SV3C camera (moonfire-nvr issue #356).
         let req = url("rtsp://10.0.0.5:554/stream0");
-        let b = content_base(Some("10.0.0.5:554/stream0/"), &req, ContentBase::Repair).unwrap();
-        assert_eq!(b.as_str(), "rtsp://10.0.0.5:554/stream0/");
+        let b = content_base(Some("192.168.1.10:554/stream0/"), &req, ContentBase::Repair).unwrap();
+        assert_eq!(b.as_str(), "rtsp://192.168.1.10:554/stream0/");
         let b = content_base(Some("/Streaming/Channels/101/"), &req, ContentBase::Repair).unwrap();
         assert_eq!(b.as_str(), "rtsp://10.0.0.5:554/Streaming/Channels/101/");
         // Not even a host: the request URL.

@@ -182,3 +182,25 @@ async fn geovision_query_base_without_slash() {
     assert_eq!(s.rtp_info_seq, Some(271), "the only entry is ours");
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
 }
+
+/// VStarcam: no `Content-Base`, no session-level control (the request URL is
+/// the base), `Cseq` spelled so.
+#[tokio::test]
+async fn vstarcam_no_content_base_no_session_control() {
+    let (s, server) = play("vstarcam/ipcam.txt", CameraPolicy::default(), frames_after_play(96, 0x0303_0303)).await;
+    let s = s.expect("session sets up");
+    assert_eq!(setups(&server.seen()), [format!("rtsp://127.0.0.1:{}/stream/track0", server.port)]);
+    let play_uri = server.seen().iter().find(|r| r.method == "PLAY").map(|r| r.uri.clone());
+    assert_eq!(play_uri, Some(format!("rtsp://127.0.0.1:{}/stream", server.port)));
+    assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
+}
+
+/// Foscam (LIVE555 2014): `Content-Base` on another port than ours, `o=`
+/// naming yet another address.
+#[tokio::test]
+async fn foscam_content_base_on_another_port() {
+    let (s, server) = play("foscam/ipcam.txt", CameraPolicy::default(), frames_after_play(96, 0x0404_0404)).await;
+    let s = s.expect("session sets up");
+    assert_eq!(setups(&server.seen()), ["rtsp://192.168.5.107:65534/videoMain/track1"]);
+    assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
+}

@@ -137,12 +137,19 @@ fn serve(mut sock: TcpStream, script: &Script, stream: &Stream, seen: &Mutex<Vec
     }
 }
 
-/// The answer to a method the capture has no response for (TEARDOWN,
-/// keep-alives, OPTIONS of captures that start at DESCRIBE).
+/// The answer to a method the capture has no response for: TEARDOWN,
+/// keep-alives, OPTIONS of captures that start at DESCRIBE, and SETUP and
+/// PLAY of captures that stop at DESCRIBE (the plainest answer: the
+/// requested transport echoed, a session id).
 fn generic(req: &Request<Vec<u8>>, cseq: &str) -> Vec<u8> {
-    let public = match req.method() {
-        rtsp_types::Method::Options => "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n",
-        _ => "",
+    let extra = match req.method() {
+        rtsp_types::Method::Options => "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n".into(),
+        rtsp_types::Method::Setup => {
+            let t = req.header(&rtsp_types::headers::TRANSPORT).map(|v| v.as_str().to_string()).unwrap_or_default();
+            format!("Transport: {t}\r\nSession: 4242;timeout=60\r\n")
+        }
+        rtsp_types::Method::Play => "Session: 4242\r\n".into(),
+        _ => String::new(),
     };
-    format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{public}\r\n").into_bytes()
+    format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}\r\n").into_bytes()
 }

@@ -204,3 +204,19 @@ async fn foscam_content_base_on_another_port() {
     assert_eq!(setups(&server.seen()), ["rtsp://192.168.5.107:65534/videoMain/track1"]);
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
 }
+
+/// GStreamer's gst-rtsp-server (the reference peer of the end-to-end
+/// tests): Digest without `qop`, `stream=N` controls, SSRC in `Transport`
+/// (hex of the SDP's decimal `a=ssrc`), no timeout in `Session`.
+#[tokio::test]
+async fn gstreamer_rtsp_server() {
+    let (s, server) =
+        play("gstreamer/rtsp-server-1.22.txt", CameraPolicy::default(), frames_after_play(96, 0x63601709)).await;
+    let s = s.expect("session sets up");
+    assert_eq!(setups(&server.seen()), ["rtsp://127.0.0.1:46873/cam0/stream=0"]);
+    assert!(server.seen().iter().any(|r| r.authorization.as_deref().is_some_and(|a| a.starts_with("Digest "))));
+    assert_eq!(s.expected_ssrc, Some(1667241737), "the SDP's a=ssrc:1667241737");
+    assert_eq!(s.rtp_info_seq, Some(17642));
+    assert_eq!(s.timeout, Duration::from_secs(60));
+    assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
+}

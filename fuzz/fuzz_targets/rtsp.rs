@@ -1,9 +1,13 @@
-//! RTSP messages met on a playing session, and WWW-Authenticate challenges
+//! RTSP messages met on a playing session; WWW-Authenticate challenges
 //! (Basic, Digest MD5/SHA-256 and their -sess forms): any challenge that
-//! parses is answered, and the answer must verify on the server side.
+//! parses is answered, and the answer must verify on the server side; the
+//! SSRC and RTP-Info of SETUP/PLAY answers; Content-Base repair (always an
+//! rtsp URL) and a=control joining.
 #![no_main]
 
+use hotspare_camera_policy::ContentBase;
 use hotspare_rtsp::auth::{verify, Authenticator, Challenge, Credentials};
+use hotspare_rtsp::{base, reply};
 use hotspare_rtsp::client::{parse_in_stream, InStream};
 use libfuzzer_sys::fuzz_target;
 
@@ -29,5 +33,14 @@ fuzz_target!(|data: &[u8]| {
             let h = Authenticator::new(creds.clone(), ch).authorization("DESCRIBE", "rtsp://cam/s0");
             assert!(verify(&h, "DESCRIBE", &creds, &realm, nonce.as_deref()), "{h}");
         }
+    }
+    let _ = reply::transport_ssrc(&text);
+    let _ = reply::rtp_info_for(&text, "rtsp://cam/s0/trackID=1");
+    if let Ok((request, _)) = hotspare_rtsp::client::split_url("rtsp://cam:554/s0") {
+        let b = base::content_base(Some(&text), &request, ContentBase::Repair)
+            .unwrap_or_else(|e| panic!("repair never refuses: {e}"));
+        assert!(matches!(b.scheme(), "rtsp" | "rtsps") && b.host_str().is_some(), "{b}");
+        let _ = base::content_base(Some(&text), &request, ContentBase::Strict);
+        let _ = base::join_control(&b, Some(&text));
     }
 });

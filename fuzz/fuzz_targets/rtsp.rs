@@ -7,8 +7,8 @@
 
 use hotspare_camera_policy::ContentBase;
 use hotspare_rtsp::auth::{verify, Authenticator, Challenge, Credentials};
-use hotspare_rtsp::{base, reply};
 use hotspare_rtsp::client::{parse_in_stream, InStream};
+use hotspare_rtsp::{base, reply};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -54,7 +54,15 @@ pub async fn run_camera(
         };
         let error = match attempt {
             Ok(session) => {
-                log::info!("{}: playing {:?} (session timeout {:?})", cam.id, session.video.codec, session.timeout);
+                log::info!(
+                    "{}: playing {:?} from {} (session timeout {:?}, announced SSRC {:?}, {} stray packets skipped before PLAY)",
+                    cam.id,
+                    session.video.codec,
+                    session.track_url,
+                    session.timeout,
+                    session.expected_ssrc.map(|s| format!("{s:08x}")),
+                    session.skipped_before_play
+                );
                 status.update(|s| {
                     s.state = CameraState::Recording;
                     s.sessions += 1;

@@ -4,6 +4,7 @@
 //! contract cannot drift. Times are µs since the Unix epoch (`*_us`).
 //! The spare's own status (read by the CLI and tools) is in [`spare`].
 
+pub use hotspare_camera_policy::CameraPolicy;
 use serde::{Deserialize, Serialize};
 
 pub mod spare;
@@ -118,6 +119,11 @@ pub struct CameraSettings {
     pub url: String,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// How the camera's quirks are tolerated (its `[camera.policy]`), so a
+    /// spare records it the way its NVR does. Absent from older NVRs:
+    /// the defaults.
+    #[serde(default)]
+    pub policy: CameraPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

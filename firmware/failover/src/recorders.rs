@@ -12,6 +12,17 @@ use hotspare_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// What the spare's recorder of a taken-over camera is given: the camera's
+/// settings as its NVR sent them, its policy included, so the spare records
+/// it the way the NVR does.
+pub fn camera_config(cam: &CameraSettings) -> CameraConfig {
+    let credentials = match (&cam.user, &cam.password) {
+        (Some(user), Some(password)) => Some(Credentials { user: user.clone(), password: password.clone() }),
+        _ => None,
+    };
+    CameraConfig { id: cam.id.clone(), url: cam.url.clone(), credentials, policy: cam.policy }
+}
+
 struct CamTask {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), RecordError>>,
@@ -44,11 +55,7 @@ impl Recorders {
         if self.tasks.contains_key(&key) {
             return;
         }
-        let credentials = match (&cam.user, &cam.password) {
-            (Some(user), Some(password)) => Some(Credentials { user: user.clone(), password: password.clone() }),
-            _ => None,
-        };
-        let config = CameraConfig { id: cam.id.clone(), url: cam.url.clone(), credentials };
+        let config = camera_config(cam);
         let (stop, stop_rx) = watch::channel(false);
         let status = StatusHandle::default();
         let task = tokio::spawn(run_camera(config, store, opts, status.clone(), stop_rx));
@@ -73,5 +80,34 @@ impl Recorders {
         for (n, c) in keys {
             self.stop(&n, &c).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotspare_api::CameraPolicy;
+
+    /// The camera settings as an NVR sends them (`GET /api/v1/config`), with
+    /// a `policy` table and without one (an NVR older than the policy).
+    #[test]
+    fn the_nvr_policy_reaches_the_spare_recorder() {
+        let sent = r#"{"id":"cam0","name":"Door","url":"rtsp://10.0.0.7/s0","user":"u","password":"p",
+            "policy":{"transport":"udp","content_base":"strict","unassigned_channel":"error"}}"#;
+        let cam: CameraSettings = serde_json::from_str(sent).expect("settings with a policy");
+        // Through the spare's snapshot file too (postcard).
+        let cam: CameraSettings =
+            postcard::from_bytes(&postcard::to_allocvec(&cam).expect("encode")).expect("decode snapshot");
+        let config = camera_config(&cam);
+        let expected: CameraPolicy =
+            serde_json::from_str(r#"{"transport":"udp","content_base":"strict","unassigned_channel":"error"}"#)
+                .expect("policy");
+        assert_ne!(expected, CameraPolicy::default());
+        assert_eq!(config.policy, expected);
+        assert_eq!(config.credentials.map(|c| c.user), Some("u".into()));
+
+        let old = r#"{"id":"cam0","name":"Door","url":"rtsp://10.0.0.7/s0","user":null,"password":null}"#;
+        let cam: CameraSettings = serde_json::from_str(old).expect("settings of an older NVR");
+        assert_eq!(camera_config(&cam).policy, CameraPolicy::default());
     }
 }

@@ -162,6 +162,7 @@ mod tests {
                     url: "rtsp://h/cam0".into(),
                     user: Some("u".into()),
                     password: None,
+                    policy: Default::default(),
                 }],
                 recording: RecordingSettings {
                     mode: "continuous".into(),

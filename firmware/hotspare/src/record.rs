@@ -123,7 +123,7 @@ fn cameras(a: &RecordArgs, env: Option<String>) -> Result<Vec<CameraConfig>, Cli
             }
         };
         let id = if a.url.len() == 1 { a.camera.clone() } else { format!("{}{i}", a.camera) };
-        cams.push(CameraConfig { id, url: clean.to_string(), credentials });
+        cams.push(CameraConfig { id, url: clean.to_string(), credentials, policy: Default::default() });
     }
     Ok(cams)
 }

@@ -3,7 +3,9 @@
 //! line and column, the key and what was expected
 //! ([`hotspare_base::config_error`], shared with `failover.toml`).
 
-use hotspare_api::{CameraSettings, EmailSettings, EventRule, RecordingSettings, ServerSettings, TakeoverConfig};
+use hotspare_api::{
+    CameraPolicy, CameraSettings, EmailSettings, EventRule, RecordingSettings, ServerSettings, TakeoverConfig,
+};
 use hotspare_base::config_error::ConfigText;
 use hotspare_http::{Account, AccountConfig, Role};
 use serde::Deserialize;
@@ -91,6 +93,10 @@ pub struct ConfiguredCamera {
     pub url: String,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `[camera.policy]`: how this camera's quirks are tolerated
+    /// (docs/ref/camera-policy.md); every option defaults.
+    #[serde(default)]
+    pub policy: CameraPolicy,
 }
 
 /// `[[event]] on = "takeover", action = { type = "email" }`. (Read through these types because
@@ -347,6 +353,7 @@ impl NvrConfig {
                     url: c.url.clone(),
                     user: c.user.clone(),
                     password: c.password.clone(),
+                    policy: c.policy,
                 })
                 .collect(),
             recording: RecordingSettings {
@@ -452,6 +459,31 @@ to = ["ops@example.com"]
         let e = err(&GOOD.replace("url = \"rtsp://127.0.0.1:8554/cam0\"", ""));
         let line = GOOD.lines().position(|l| l == "[[camera]]").unwrap() + 1;
         assert!(e.starts_with(&format!("nvr.toml:{line}:")) && e.contains("url"), "{e}");
+    }
+
+    /// `[camera.policy]` reaches the takeover settings a spare records by;
+    /// a bad value is named with its key.
+    #[test]
+    fn camera_policy_table() {
+        use hotspare_camera_policy::{ContentBase, Transport, UnassignedChannel};
+        let c = NvrConfig::parse(Path::new("nvr.toml"), GOOD).unwrap();
+        assert_eq!(c.cameras[0].policy, CameraPolicy::default());
+        let with = GOOD.replace(
+            "url = \"rtsp://127.0.0.1:8554/cam0\"\n",
+            "url = \"rtsp://127.0.0.1:8554/cam0\"\n[camera.policy]\ntransport = \"udp-then-tcp\"\n\
+             content_base = \"strict\"\nunassigned_channel = \"error\"\n",
+        );
+        let c = NvrConfig::parse(Path::new("nvr.toml"), &with).unwrap();
+        let p = c.takeover("h".into()).cameras[0].policy;
+        assert_eq!(p.transport, Transport::UdpThenTcp);
+        assert_eq!(p.content_base, ContentBase::Strict);
+        assert_eq!(p.unassigned_channel, UnassignedChannel::Error);
+        let e = err(&with.replace("\"udp-then-tcp\"", "\"pigeon\""));
+        let line = with.lines().position(|l| l.starts_with("transport =")).unwrap() + 1;
+        assert!(e.starts_with(&format!("nvr.toml:{line}:")) && e.contains("camera.policy.transport"), "{e}");
+        assert!(e.contains("pigeon"), "{e}");
+        let e = err(&with.replace("content_base", "contentbase"));
+        assert!(e.contains("contentbase"), "{e}");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub async fn run_recorder(cfg: NvrConfig) -> Result<(), NvrError> {
             (Some(user), Some(password)) => Some(Credentials { user: user.clone(), password: password.clone() }),
             _ => None,
         };
-        let cam = CameraConfig { id: c.id.clone(), url: c.url.clone(), credentials };
+        let cam = CameraConfig { id: c.id.clone(), url: c.url.clone(), credentials, policy: c.policy };
         let status = StatusHandle::default();
         let task = tokio::spawn(run_camera(cam, store.clone(), opts.clone(), status.clone(), stop_rx.clone()));
         cameras.push((c.id.clone(), status, task));

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use hotspare_base::{error_chain, Backoff};
+use hotspare_camera_policy::CameraPolicy;
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::Store;
 use tokio::sync::watch;
@@ -21,6 +22,9 @@ pub struct CameraConfig {
     /// `rtsp://[user:password@]host[:port]/path`.
     pub url: String,
     pub credentials: Option<Credentials>,
+    /// How this camera's quirks are tolerated; replaces
+    /// `RecorderOptions::client.policy` for its sessions.
+    pub policy: CameraPolicy,
 }
 
 /// Records `cam` into `store` until `shutdown` turns true. Each new RTSP
@@ -34,6 +38,8 @@ pub async fn run_camera(
     status: StatusHandle,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RecordError> {
+    let mut opts = opts;
+    opts.client.policy = cam.policy;
     let mut writer = store.writer(&cam.id).map_err(RecordError::Store)?;
     let mut backoff = Backoff::new(opts.backoff_min, opts.backoff_max);
     let mut logged_error = String::new();
@@ -48,7 +54,15 @@ pub async fn run_camera(
         };
         let error = match attempt {
             Ok(session) => {
-                log::info!("{}: playing {:?} (session timeout {:?})", cam.id, session.video.codec, session.timeout);
+                log::info!(
+                    "{}: playing {:?} from {} (session timeout {:?}, announced SSRC {:?}, {} stray packets skipped before PLAY)",
+                    cam.id,
+                    session.video.codec,
+                    session.track_url,
+                    session.timeout,
+                    session.expected_ssrc.map(|s| format!("{s:08x}")),
+                    session.skipped_before_play
+                );
                 status.update(|s| {
                     s.state = CameraState::Recording;
                     s.sessions += 1;

@@ -86,4 +86,10 @@ pub enum Malformed {
         #[source]
         last: hotspare_media::depacketize::DepacketizeError,
     },
+    /// Interleaved data on a channel no track was set up on, refused by the
+    /// camera's policy (`unassigned_channel = "error"`).
+    #[error(
+        "interleaved data on channel {0}, which no track was set up on (camera policy unassigned_channel = \"error\")"
+    )]
+    UnassignedChannel(u8),
 }

@@ -12,6 +12,7 @@ use std::io::IoSlice;
 use std::time::Duration;
 
 use hotspare_base::SharedClock;
+use hotspare_camera_policy::UnassignedChannel;
 use hotspare_media::depacketize::{Depacketizer, Limits, Piece};
 use hotspare_media::{interleaved, rtp};
 use hotspare_rtsp::client::{parse_in_stream, InStream};
@@ -55,6 +56,10 @@ struct Pipeline<'w> {
     /// expected duration of the frame in progress).
     newest_pts: Option<i64>,
     interval_90k: i64,
+    /// What to do with interleaved data on channels we did not set up.
+    unassigned_channel: UnassignedChannel,
+    /// Interleaved frames seen on such channels (counted, then skipped).
+    unassigned_frames: u64,
 }
 
 /// Records until `shutdown` turns true (`Ok`) or the session fails.
@@ -66,7 +71,7 @@ pub async fn record_session(
     shutdown: &mut watch::Receiver<bool>,
     camera: &str,
 ) -> Result<(), RecordError> {
-    let Session { mut stream, leftover, video, channel, timeout, mut control } = session;
+    let Session { mut stream, leftover, video, channel, timeout, mut control, .. } = session;
     let mut buf = Vec::with_capacity(opts.buffer_capacity.max(leftover.len() + 65536));
     buf.extend_from_slice(&leftover);
     let info = StreamInfo { codec: video.codec, params: video.params.clone() };
@@ -96,6 +101,8 @@ pub async fn record_session(
         saved_pts: None,
         newest_pts: None,
         interval_90k: 0,
+        unassigned_channel: opts.client.policy.unassigned_channel,
+        unassigned_frames: 0,
     };
     let (mut rd, mut wr) = stream.split();
     let ka_period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
@@ -180,8 +187,9 @@ impl Pipeline<'_> {
                         let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
                         self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, self.local_time.now_us());
                     }
+                } else {
+                    self.on_unassigned_channel(f.channel)?;
                 }
-                // Other channels (audio, metadata we did not set up) are skipped.
                 continue;
             }
             match parse_in_stream(rest) {
@@ -195,6 +203,20 @@ impl Pipeline<'_> {
                 Err(e) => return Err(RecordError::Malformed(e.into())),
             }
         }
+    }
+
+    /// Interleaved data on a channel no track was set up on (a camera's
+    /// metadata or a stale session): per [`UnassignedChannel`], counted and
+    /// skipped, or the end of the session.
+    fn on_unassigned_channel(&mut self, channel: u8) -> Result<(), RecordError> {
+        if self.unassigned_channel == UnassignedChannel::Error {
+            return Err(RecordError::Malformed(Malformed::UnassignedChannel(channel)));
+        }
+        if self.unassigned_frames == 0 {
+            log::info!("{}: skipping interleaved data on channel {channel}, which no track was set up on", self.camera);
+        }
+        self.unassigned_frames += 1;
+        Ok(())
     }
 
     fn on_rtp(&mut self, s: usize, e: usize) -> Result<(), RecordError> {

@@ -1,10 +1,15 @@
-//! RTSP authentication: Basic and Digest (RFC 2617, MD5, with or without
-//! `qop=auth`). The client side answers a `WWW-Authenticate` challenge; the
-//! server side (used by the camera simulator) issues challenges and checks
+//! RTSP authentication: Basic and Digest (RFC 2617 / RFC 7616: MD5,
+//! MD5-sess, SHA-256, SHA-256-sess, with or without `qop=auth`, `userhash`).
+//! The client side answers a `WWW-Authenticate` challenge; the server side
+//! (used by the camera simulator and the replay tests) checks
 //! `Authorization` headers.
 
+pub mod algorithm;
+
 use base64::Engine;
-use md5::{Digest, Md5};
+
+pub use algorithm::Algorithm;
+use algorithm::DigestInput;
 
 /// User name and password for a camera.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,8 +21,18 @@ pub struct Credentials {
 /// A parsed `WWW-Authenticate` challenge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Challenge {
-    Basic { realm: String },
-    Digest { realm: String, nonce: String, opaque: Option<String>, qop_auth: bool },
+    Basic {
+        realm: String,
+    },
+    Digest {
+        realm: String,
+        nonce: String,
+        opaque: Option<String>,
+        qop_auth: bool,
+        algorithm: Algorithm,
+        /// The server asked for the user name hashed (`userhash=true`).
+        userhash: bool,
+    },
 }
 
 /// Errors from parsing authentication headers.
@@ -27,7 +42,7 @@ pub enum AuthError {
     UnsupportedScheme(String),
     #[error("authentication header {0:?} lacks the {1} parameter")]
     MissingParam(String, &'static str),
-    #[error("digest algorithm {0:?} is not supported (only MD5)")]
+    #[error("digest algorithm {0:?} is not supported (only MD5, MD5-sess, SHA-256, SHA-256-sess)")]
     UnsupportedAlgorithm(String),
 }
 
@@ -69,24 +84,38 @@ impl Challenge {
         if !scheme.eq_ignore_ascii_case("digest") {
             return Err(AuthError::UnsupportedScheme(header.to_string()));
         }
-        if let Some(alg) = get("algorithm") {
-            if !alg.eq_ignore_ascii_case("md5") {
-                return Err(AuthError::UnsupportedAlgorithm(alg));
-            }
-        }
+        let algorithm = match get("algorithm") {
+            None => Algorithm::Md5,
+            Some(alg) => Algorithm::parse(&alg).ok_or(AuthError::UnsupportedAlgorithm(alg))?,
+        };
         let nonce = get("nonce").ok_or_else(|| AuthError::MissingParam(header.to_string(), "nonce"))?;
         let qop_auth = get("qop").is_some_and(|q| q.split(',').any(|q| q.trim() == "auth"));
-        Ok(Challenge::Digest { realm, nonce, opaque: get("opaque"), qop_auth })
+        let userhash = get("userhash").is_some_and(|u| u.eq_ignore_ascii_case("true"));
+        Ok(Challenge::Digest { realm, nonce, opaque: get("opaque"), qop_auth, algorithm, userhash })
     }
 
-    /// Picks the strongest challenge among several `WWW-Authenticate` values.
+    /// How much this challenge is preferred: Digest SHA-256 over Digest MD5
+    /// over Basic.
+    fn strength(&self) -> u8 {
+        match self {
+            Challenge::Basic { .. } => 0,
+            Challenge::Digest { algorithm, .. } => 1 + algorithm.strength(),
+        }
+    }
+
+    /// Picks the strongest challenge among several `WWW-Authenticate`
+    /// values (the first of equal strength); the error of the last
+    /// unusable one when none is usable.
     pub fn best<'a>(headers: impl IntoIterator<Item = &'a str>) -> Result<Challenge, AuthError> {
-        let mut best = None;
+        let mut best: Option<Challenge> = None;
         let mut err = AuthError::UnsupportedScheme(String::new());
         for h in headers {
             match Challenge::parse(h) {
-                Ok(c @ Challenge::Digest { .. }) => return Ok(c),
-                Ok(c) => best = Some(c),
+                Ok(c) => {
+                    if best.as_ref().is_none_or(|b| c.strength() > b.strength()) {
+                        best = Some(c);
+                    }
+                }
                 Err(e) => err = e,
             }
         }
@@ -94,18 +123,7 @@ impl Challenge {
     }
 }
 
-fn md5_hex(parts: &[&str]) -> String {
-    let mut h = Md5::new();
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            h.update(b":");
-        }
-        h.update(p.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Digest `response` value per RFC 2617.
+/// Digest `response` value with MD5 per RFC 2617 (no `-sess`).
 pub fn digest_response(
     creds: &Credentials,
     realm: &str,
@@ -114,12 +132,8 @@ pub fn digest_response(
     uri: &str,
     qop: Option<(&str, &str)>, // (nc, cnonce) when qop=auth
 ) -> String {
-    let ha1 = md5_hex(&[&creds.user, realm, &creds.password]);
-    let ha2 = md5_hex(&[method, uri]);
-    match qop {
-        Some((nc, cnonce)) => md5_hex(&[&ha1, nonce, nc, cnonce, "auth", &ha2]),
-        None => md5_hex(&[&ha1, nonce, &ha2]),
-    }
+    let cnonce = qop.map(|(_, c)| c).unwrap_or("");
+    algorithm::response(creds, &DigestInput { algorithm: Algorithm::Md5, realm, nonce, method, uri, qop, cnonce })
 }
 
 /// Client-side state: answers a challenge for each request.
@@ -144,23 +158,34 @@ impl Authenticator {
                 let raw = format!("{}:{}", self.creds.user, self.creds.password);
                 format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
             }
-            Challenge::Digest { realm, nonce, opaque, qop_auth } => {
-                let mut v = format!(
-                    "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\"",
-                    self.creds.user, realm, nonce, uri
-                );
-                let resp = if *qop_auth {
-                    self.nc += 1;
-                    let nc = format!("{:08x}", self.nc);
-                    let r = digest_response(&self.creds, realm, nonce, method, uri, Some((&nc, &self.cnonce)));
-                    v.push_str(&format!(", qop=auth, nc={nc}, cnonce=\"{}\"", self.cnonce));
-                    r
+            Challenge::Digest { realm, nonce, opaque, qop_auth, algorithm, userhash } => {
+                let user = if *userhash {
+                    algorithm::user_hash(*algorithm, &self.creds.user, realm)
                 } else {
-                    digest_response(&self.creds, realm, nonce, method, uri, None)
+                    self.creds.user.clone()
                 };
+                let mut v = format!("Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\"");
+                // A challenge without `algorithm` is answered without one
+                // (RFC 2617 servers may not know the parameter).
+                if *algorithm != Algorithm::Md5 {
+                    v.push_str(&format!(", algorithm={}", algorithm.name()));
+                }
+                let nc = format!("{:08x}", self.nc + 1);
+                let qop = qop_auth.then_some((nc.as_str(), self.cnonce.as_str()));
+                let input = DigestInput { algorithm: *algorithm, realm, nonce, method, uri, qop, cnonce: &self.cnonce };
+                let resp = algorithm::response(&self.creds, &input);
+                if *qop_auth {
+                    self.nc += 1;
+                    v.push_str(&format!(", qop=auth, nc={nc}, cnonce=\"{}\"", self.cnonce));
+                } else if matches!(algorithm, Algorithm::Md5Sess | Algorithm::Sha256Sess) {
+                    v.push_str(&format!(", cnonce=\"{}\"", self.cnonce));
+                }
                 v.push_str(&format!(", response=\"{resp}\""));
                 if let Some(o) = opaque {
                     v.push_str(&format!(", opaque=\"{o}\""));
+                }
+                if *userhash {
+                    v.push_str(", userhash=true");
                 }
                 v
             }
@@ -190,7 +215,13 @@ pub fn verify(header: &str, method: &str, creds: &Credentials, realm: &str, nonc
     else {
         return false;
     };
-    if user != creds.user || got_nonce != nonce || get("realm").is_some_and(|r| r != realm) {
+    let Some(algorithm) = Algorithm::parse(get("algorithm").unwrap_or("MD5")) else { return false };
+    let expected_user = if get("userhash").is_some_and(|u| u.eq_ignore_ascii_case("true")) {
+        algorithm::user_hash(algorithm, &creds.user, realm)
+    } else {
+        creds.user.clone()
+    };
+    if user != expected_user || got_nonce != nonce || get("realm").is_some_and(|r| r != realm) {
         return false;
     }
     let qop = match (get("qop"), get("nc"), get("cnonce")) {
@@ -198,7 +229,8 @@ pub fn verify(header: &str, method: &str, creds: &Credentials, realm: &str, nonc
         (None, _, _) => None,
         _ => return false,
     };
-    digest_response(creds, realm, nonce, method, uri, qop) == resp
+    let cnonce = get("cnonce").unwrap_or("");
+    algorithm::response(creds, &DigestInput { algorithm, realm, nonce, method, uri, qop, cnonce }) == resp
 }
 
 #[cfg(test)]
@@ -233,7 +265,9 @@ mod tests {
                 realm: "cam, front".into(),
                 nonce: "abc".into(),
                 opaque: Some("o".into()),
-                qop_auth: true
+                qop_auth: true,
+                algorithm: Algorithm::Md5,
+                userhash: false,
             }
         );
     }
@@ -242,6 +276,65 @@ mod tests {
     fn prefers_digest_over_basic() {
         let c = Challenge::best(["Basic realm=\"x\"", "Digest realm=\"x\", nonce=\"n\""]).unwrap();
         assert!(matches!(c, Challenge::Digest { .. }));
+    }
+
+    #[test]
+    fn prefers_sha256_among_several_digest_challenges() {
+        let md5 = r#"Digest realm="x", nonce="n1", algorithm=MD5, qop="auth""#;
+        let sha = r#"Digest realm="x", nonce="n2", algorithm="SHA-256", qop="auth""#;
+        for order in [[md5, sha, "Basic realm=\"x\""], ["Basic realm=\"x\"", sha, md5]] {
+            match Challenge::best(order).unwrap() {
+                Challenge::Digest { algorithm, nonce, .. } => {
+                    assert_eq!((algorithm, nonce.as_str()), (Algorithm::Sha256, "n2"));
+                }
+                c => panic!("picked {c:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sha256_only_challenge_is_usable_and_unknown_algorithm_named() {
+        let only = Challenge::best([r#"Digest realm="IP Camera(C1234)", nonce="abc", algorithm="SHA-256""#]);
+        assert!(matches!(only, Ok(Challenge::Digest { algorithm: Algorithm::Sha256, .. })), "{only:?}");
+        assert_eq!(
+            Challenge::parse(r#"Digest realm="x", nonce="n", algorithm=SHA-512-256"#),
+            Err(AuthError::UnsupportedAlgorithm("SHA-512-256".into()))
+        );
+        // An unusable challenge beside a usable one does not stop us.
+        let c = Challenge::best([
+            r#"Digest realm="x", nonce="n", algorithm=SHA-512-256"#,
+            r#"Digest realm="x", nonce="m""#,
+        ]);
+        assert!(matches!(c, Ok(Challenge::Digest { algorithm: Algorithm::Md5, .. })), "{c:?}");
+    }
+
+    #[test]
+    fn every_algorithm_with_and_without_qop_and_userhash_verifies() {
+        for algorithm in [Algorithm::Md5, Algorithm::Md5Sess, Algorithm::Sha256, Algorithm::Sha256Sess] {
+            for qop_auth in [false, true] {
+                for userhash in [false, true] {
+                    let ch = Challenge::Digest {
+                        realm: "r".into(),
+                        nonce: "n1".into(),
+                        opaque: Some("op".into()),
+                        qop_auth,
+                        algorithm,
+                        userhash,
+                    };
+                    let mut a = Authenticator::new(creds(), ch);
+                    let h = a.authorization("SETUP", "rtsp://h/cam0/trackID=1");
+                    let case = format!("{algorithm:?} qop={qop_auth} userhash={userhash}: {h}");
+                    assert!(verify(&h, "SETUP", &creds(), "r", Some("n1")), "{case}");
+                    assert_eq!(h.contains("admin"), !userhash, "{case}");
+                    let bad = Credentials { user: "admin".into(), password: "wrong".into() };
+                    assert!(!verify(&h, "SETUP", &bad, "r", Some("n1")), "{case}");
+                    // The next request counts up nc and still verifies.
+                    let h2 = a.authorization("PLAY", "rtsp://h/cam0/");
+                    assert!(verify(&h2, "PLAY", &creds(), "r", Some("n1")), "{case}");
+                    assert_eq!(h2.contains("nc=00000002"), qop_auth, "{case}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -255,7 +348,14 @@ mod tests {
     #[test]
     fn client_answer_verifies_on_server() {
         for qop in [false, true] {
-            let ch = Challenge::Digest { realm: "r".into(), nonce: "n1".into(), opaque: None, qop_auth: qop };
+            let ch = Challenge::Digest {
+                realm: "r".into(),
+                nonce: "n1".into(),
+                opaque: None,
+                qop_auth: qop,
+                algorithm: Algorithm::Md5,
+                userhash: false,
+            };
             let mut a = Authenticator::new(creds(), ch);
             let h = a.authorization("DESCRIBE", "rtsp://h/cam0");
             assert!(verify(&h, "DESCRIBE", &creds(), "r", Some("n1")));

@@ -11,7 +11,9 @@ use tokio::net::TcpStream;
 
 use crate::auth::{Authenticator, Challenge, Credentials};
 use crate::error::RtspError;
-use hotspare_media::sdp::{self, Description, VideoTrack};
+use crate::{base, reply};
+use hotspare_camera_policy::CameraPolicy;
+use hotspare_media::sdp::{Description, VideoTrack};
 
 /// Tunables of the client; the defaults suit real cameras.
 #[derive(Clone, Debug)]
@@ -19,6 +21,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub user_agent: String,
+    /// How this camera's quirks are tolerated.
+    pub policy: CameraPolicy,
 }
 
 impl Default for ClientOptions {
@@ -27,6 +31,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             user_agent: concat!("hotspare/", env!("CARGO_PKG_VERSION")).to_string(),
+            policy: CameraPolicy::default(),
         }
     }
 }
@@ -44,6 +49,17 @@ pub struct Session {
     /// Session timeout announced by the server.
     pub timeout: Duration,
     pub control: Controller,
+    /// The URL SETUP was sent to for the video track.
+    pub track_url: String,
+    /// The SSRC the camera announced for our stream: `RTP-Info: ssrc=` of
+    /// our track in the PLAY answer, else `Transport: ssrc=` of SETUP.
+    pub expected_ssrc: Option<u32>,
+    /// `RTP-Info` `seq` / `rtptime` of our track in the PLAY answer.
+    pub rtp_info_seq: Option<u16>,
+    pub rtp_info_rtptime: Option<u32>,
+    /// Interleaved frames skipped before the PLAY answer (never handed to
+    /// the depacketizer: they may be a stale session's).
+    pub skipped_before_play: u64,
 }
 
 /// Builds the requests sent on a playing session (keep-alive, TEARDOWN).
@@ -125,6 +141,8 @@ struct Conn<'a> {
     buf: Vec<u8>,
     url: String,
     timeout: Duration,
+    /// Interleaved frames skipped while waiting for an answer.
+    skipped: u64,
 }
 
 impl Conn<'_> {
@@ -136,6 +154,7 @@ impl Conn<'_> {
                 match hotspare_media::interleaved::parse(&self.buf) {
                     Some(f) => {
                         self.buf.drain(..f.total);
+                        self.skipped += 1;
                     }
                     None => break,
                 }
@@ -298,7 +317,8 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
         keepalive: Method::Options,
         user_agent: opts.user_agent.clone(),
     };
-    let mut conn = Conn { stream: &mut stream, buf: Vec::new(), url: shown.clone(), timeout: opts.request_timeout };
+    let mut conn =
+        Conn { stream: &mut stream, buf: Vec::new(), url: shown.clone(), timeout: opts.request_timeout, skipped: 0 };
 
     let opt = exchange(&mut conn, &mut ctl, &creds, Method::Options, &url, &[]).await?;
     if opt.header(&headers::PUBLIC).is_some_and(|p| p.as_str().to_ascii_uppercase().contains("GET_PARAMETER")) {
@@ -307,27 +327,27 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
     let desc =
         exchange(&mut conn, &mut ctl, &creds, Method::Describe, &url, &[(headers::ACCEPT, "application/sdp".into())])
             .await?;
-    let base = desc
-        .header(&headers::CONTENT_BASE)
-        .or_else(|| desc.header(&headers::CONTENT_LOCATION))
-        .map(|v| v.as_str().to_string())
-        .unwrap_or_else(|| url.to_string());
+    let base_header = desc.header(&headers::CONTENT_BASE).or_else(|| desc.header(&headers::CONTENT_LOCATION));
+    let malformed = |detail: String| RtspError::Malformed { url: shown.clone(), detail };
+    let base =
+        base::content_base(base_header.map(|v| v.as_str()), &url, opts.policy.content_base).map_err(malformed)?;
     let sdp_err = |e| RtspError::Sdp { url: shown.clone(), source: e };
+    // The SDP parse tolerant per `opts.policy.sdp_session_lines` is the media crate's (helper h1).
     let video = Description::parse(desc.body()).and_then(|d| {
         let v = d.video()?;
         Ok((d.control, v))
     });
     let (session_control, video) = video.map_err(sdp_err)?;
-    let base = sdp::resolve_control(&base, session_control.as_deref().filter(|c| c.contains("://")));
-    let track_url = sdp::resolve_control(&base, video.control.as_deref());
-    let track_url = Url::parse(&track_url)
-        .map_err(|e| RtspError::Malformed { url: shown.clone(), detail: format!("track URL {track_url:?}: {e}") })?;
+    let base =
+        base::join_control(&base, session_control.as_deref().filter(|c| c.contains("://"))).map_err(malformed)?;
+    let track_url = base::join_control(&base, video.control.as_deref()).map_err(malformed)?;
 
     let channel = 0u8;
     let transport = format!("RTP/AVP/TCP;unicast;interleaved={}-{}", channel, channel + 1);
     let setup =
         exchange(&mut conn, &mut ctl, &creds, Method::Setup, &track_url, &[(headers::TRANSPORT, transport)]).await?;
     let transport = setup.header(&headers::TRANSPORT).map(|v| v.as_str().to_string()).unwrap_or_default();
+    let transport_ssrc = reply::transport_ssrc(&transport);
     if !transport.to_ascii_uppercase().contains("TCP") {
         return Err(RtspError::Transport { url: shown, detail: format!("Transport: {transport:?}") });
     }
@@ -348,10 +368,24 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
         .filter(|t| *t > 0)
         .unwrap_or(60);
     ctl.session_id = Some(id);
-    let play_url = Url::parse(&base).unwrap_or_else(|_| url.clone());
-    exchange(&mut conn, &mut ctl, &creds, Method::Play, &play_url, &[(headers::RANGE, "npt=0.000-".into())]).await?;
+    let played =
+        exchange(&mut conn, &mut ctl, &creds, Method::Play, &base, &[(headers::RANGE, "npt=0.000-".into())]).await?;
+    let rtp_info = played.header(&headers::RTP_INFO).and_then(|v| reply::rtp_info_for(v.as_str(), track_url.as_str()));
     let leftover = std::mem::take(&mut conn.buf);
-    Ok(Session { stream, leftover, video, channel, timeout: Duration::from_secs(timeout), control: ctl })
+    let skipped_before_play = conn.skipped;
+    Ok(Session {
+        stream,
+        leftover,
+        video,
+        channel,
+        timeout: Duration::from_secs(timeout),
+        control: ctl,
+        track_url: track_url.to_string(),
+        expected_ssrc: rtp_info.as_ref().and_then(|i| i.ssrc).or(transport_ssrc),
+        rtp_info_seq: rtp_info.as_ref().and_then(|i| i.seq),
+        rtp_info_rtptime: rtp_info.as_ref().and_then(|i| i.rtptime),
+        skipped_before_play,
+    })
 }
 
 /// What the recorder found at the start of its buffer when it was not an

@@ -84,6 +84,7 @@ impl SimNvr {
                     url: format!("rtsp://{id}-cam{i}/main"),
                     user: None,
                     password: None,
+                    policy: Default::default(),
                 })
                 .collect(),
             recording: RecordingSettings {

@@ -71,7 +71,7 @@ pub async fn record_session(
     shutdown: &mut watch::Receiver<bool>,
     camera: &str,
 ) -> Result<(), RecordError> {
-    let Session { mut stream, leftover, video, channel, timeout, mut control, .. } = session;
+    let Session { mut stream, leftover, video, channel, timeout, mut control, expected_ssrc, .. } = session;
     let mut buf = Vec::with_capacity(opts.buffer_capacity.max(leftover.len() + 65536));
     buf.extend_from_slice(&leftover);
     let info = StreamInfo { codec: video.codec, params: video.params.clone() };
@@ -83,7 +83,8 @@ pub async fn record_session(
             video.payload_type,
             video.params,
             Limits::for_buffer(opts.max_buffer),
-        ),
+        )
+        .with_policy(&opts.client.policy),
         frames: Vec::with_capacity(64),
         iov_storage: Vec::with_capacity(1024),
         info,
@@ -104,6 +105,9 @@ pub async fn record_session(
         unassigned_channel: opts.client.policy.unassigned_channel,
         unassigned_frames: 0,
     };
+    // The SSRC the camera announced for our stream (SETUP `Transport`, PLAY
+    // `RTP-Info`): under `unknown_ssrc = ignore` packets of others are skipped.
+    p.d.set_expected_ssrc(expected_ssrc);
     let (mut rd, mut wr) = stream.split();
     let ka_period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
     let mut keepalive = tokio::time::interval_at(Instant::now() + ka_period, ka_period);

@@ -332,8 +332,10 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
     let base =
         base::content_base(base_header.map(|v| v.as_str()), &url, opts.policy.content_base).map_err(malformed)?;
     let sdp_err = |e| RtspError::Sdp { url: shown.clone(), source: e };
-    // The SDP parse tolerant per `opts.policy.sdp_session_lines` is the media crate's (helper h1).
-    let video = Description::parse(desc.body()).and_then(|d| {
+    let video = Description::parse_with(desc.body(), &opts.policy).and_then(|d| {
+        for repair in &d.repairs {
+            log::warn!("{shown}: SDP repaired (sdp_session_lines = repair): {repair}");
+        }
         let v = d.video()?;
         Ok((d.control, v))
     });

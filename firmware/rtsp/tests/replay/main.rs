@@ -10,7 +10,7 @@ mod server;
 
 use std::time::Duration;
 
-use hotspare_camera_policy::{CameraPolicy, ContentBase};
+use hotspare_camera_policy::{CameraPolicy, ContentBase, SdpSessionLines};
 use hotspare_media::depacketize::Depacketizer;
 use hotspare_media::interleaved;
 use hotspare_rtsp::auth::Credentials;
@@ -44,8 +44,15 @@ async fn play(script: &str, policy: CameraPolicy, stream: Stream) -> (Result<Ses
 
 /// Reads the session's interleaved frames into the recorder's depacketizer
 /// until `want` frames came out (or 5 s passed); returns the frame count.
-async fn depacketize(mut s: Session, want: u64) -> u64 {
-    let mut d = Depacketizer::new(s.video.codec, s.video.payload_type, s.video.params.clone());
+async fn depacketize(s: Session, want: u64) -> u64 {
+    depacketize_counts(s, want).await.0
+}
+
+/// As [`depacketize`], returning (frames, lost packets, foreign packets).
+async fn depacketize_counts(mut s: Session, want: u64) -> (u64, u64, u64) {
+    let mut d = Depacketizer::new(s.video.codec, s.video.payload_type, s.video.params.clone())
+        .with_policy(&CameraPolicy::default());
+    d.set_expected_ssrc(s.expected_ssrc);
     let mut buf = std::mem::take(&mut s.leftover);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -56,12 +63,16 @@ async fn depacketize(mut s: Session, want: u64) -> u64 {
             buf.drain(..f.total);
         }
         if d.stats().frames >= want {
-            return d.stats().frames;
+            let st = d.stats();
+            return (st.frames, st.lost_packets, st.foreign_packets);
         }
         let mut chunk = [0u8; 4096];
         match tokio::time::timeout_at(deadline, s.stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return d.stats().frames,
+            _ => {
+                let st = d.stats();
+                return (st.frames, st.lost_packets, st.foreign_packets);
+            }
         }
     }
 }
@@ -95,8 +106,9 @@ async fn hikvision_absolute_controls_and_transport_ssrc() {
 #[tokio::test]
 async fn hikvision_oem_sha256_only_digest() {
     let (s, server) =
-        play("hikvision/oem-sha256-only.txt", CameraPolicy::default(), frames_after_play(96, 0x4cacc3d1)).await;
+        play("hikvision/oem-sha256-only.txt", CameraPolicy::default(), frames_after_play(96, 0x0d6d6627)).await;
     let s = s.expect("SHA-256 Digest authenticates");
+    assert_eq!(s.expected_ssrc, Some(0x0d6d6627), "`ssrc= d6d6627`: space and 7 digits");
     let seen = server.seen();
     let auth = seen.iter().rev().find_map(|r| r.authorization.clone()).expect("an Authorization header");
     assert!(auth.contains("algorithm=SHA-256"), "{auth}");
@@ -219,4 +231,49 @@ async fn gstreamer_rtsp_server() {
     assert_eq!(s.rtp_info_seq, Some(17642));
     assert_eq!(s.timeout, Duration::from_secs(60));
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
+}
+
+/// H3C (go2rtc issue #1663): `o=- 1001 1 IN` and `c=IN`, fields missing.
+/// Only the media sections matter: the session sets up and records.
+#[tokio::test]
+async fn truncated_origin_and_connection_lines() {
+    let (s, server) =
+        play("field/truncated-origin-h3c.txt", CameraPolicy::default(), frames_after_play(105, 0x0202_0202)).await;
+    let s = s.expect("session sets up");
+    assert_eq!(setups(&server.seen()), ["rtsp://192.168.0.60/media/video1/video"]);
+    assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
+}
+
+/// The same exchange under `sdp_session_lines = strict`: refused, no SETUP.
+#[tokio::test]
+async fn truncated_origin_refused_when_strict() {
+    let policy = CameraPolicy { sdp_session_lines: SdpSessionLines::Strict, ..CameraPolicy::default() };
+    let (s, server) = play("field/truncated-origin-h3c.txt", policy, frames_after_play(105, 0x0202_0202)).await;
+    let e = s.expect_err("strict refuses the truncated SDP");
+    assert!(e.to_string().contains("SDP"), "{e}");
+    assert!(setups(&server.seen()).is_empty());
+}
+
+/// Reolink with a stale session's RTP (another SSRC, its own sequence and
+/// timestamps) interleaved on our channel AFTER the PLAY answer: the SSRC
+/// announced in `RTP-Info` picks our stream; the stale packets are counted as
+/// foreign, never as loss.
+#[tokio::test]
+async fn reolink_stale_ssrc_interleaved_after_play() {
+    let mut ours = our_stream(96, 0xdcc4a0d8).frames(FRAMES);
+    let stale =
+        RtpStream { channel: 0, payload_type: 96, ssrc: 0x1234_5678, seq: 40_000, ts: 7_000_000 }.frames(FRAMES);
+    let mut after_play = Vec::new();
+    for (a, b) in ours.drain(..).zip(stale) {
+        after_play.push(b);
+        after_play.push(a);
+    }
+    let stream = Stream { before_play: Vec::new(), after_play };
+    let (s, _server) = play("reolink/rlc-410.txt", CameraPolicy::default(), stream).await;
+    let s = s.expect("session sets up");
+    assert_eq!(s.expected_ssrc, Some(0xdcc4a0d8));
+    let (frames, lost, foreign) = depacketize_counts(s, FRAMES as u64 - 1).await;
+    assert!(frames >= FRAMES as u64 - 1, "{frames} frames");
+    assert_eq!(lost, 0, "stale packets counted as loss");
+    assert!(foreign > 0, "stale packets not seen as foreign");
 }

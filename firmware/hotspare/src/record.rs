@@ -146,7 +146,7 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     };
     let store =
         Store::open(&a.store, cfg).map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
-    let opts = RecorderOptions { stall_timeout: a.stall_timeout, ..RecorderOptions::default() };
+    let opts = RecorderOptions { stall_timeout: a.stall_timeout, transport: a.transport, ..RecorderOptions::default() };
     let rec = Recording::start(store.clone(), cams, opts);
     let deadline = async {
         match a.duration {
@@ -163,7 +163,7 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     for (cam, s) in &done {
         let segs = store.segments(&cam.id).map_err(|e| CliError::new(e.to_string()))?;
         println!(
-            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}",
+            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}{}",
             cam.id,
             s.frames,
             s.bytes,
@@ -171,7 +171,8 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
             s.lost_packets,
             s.discontinuities,
             s.sessions,
-            s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default()
+            s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default(),
+            s.transport.map(|t| format!(", transport {t}")).unwrap_or_default()
         );
         if s.frames == 0 {
             let why = s.last_error.clone().unwrap_or_else(|| "no frames arrived".into());

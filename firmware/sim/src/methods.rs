@@ -213,7 +213,10 @@ impl Conn {
             let audio = s.audio.clone().map(|a| (a, rand::random::<u32>()));
             s.playout = Some(Playout::new(Instant::now(), fps, video, vts0, audio));
             self.shared.stats.sessions_played.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            log::info!("cam{cam}: playing to {}", self.peer);
+            match s.udp.first() {
+                None => log::info!("cam{cam}: playing to {} over tcp", self.peer),
+                Some(t) => log::info!("cam{cam}: playing to {} over udp to port {}", self.peer, t.to_rtp.port()),
+            }
         }
         let Some(p) = &s.playout else { return };
         let vts_now = p.video_ts0.wrapping_add((p.frame_idx * VIDEO_RATE as u64 / fps as u64) as u32);

@@ -105,7 +105,7 @@ impl ReceiverStats {
 
     /// Remembers a sender report of our source (NTP time `ntp`) that arrived at `at`.
     pub fn on_sender_report(&mut self, ssrc: u32, ntp: u64, at: Instant) {
-        if self.source.map_or(true, |s| s == ssrc) {
+        if !matches!(self.source, Some(s) if s != ssrc) {
             self.last_sr = Some(((ntp >> 16) as u32, at));
         }
     }

@@ -1,4 +1,5 @@
-//! RTSP messages met on a playing session, and WWW-Authenticate challenges.
+//! RTSP messages met on a playing session, WWW-Authenticate challenges, and
+//! the Transport header of a SETUP reply.
 #![no_main]
 
 use hotspare_rtsp::auth::Challenge;
@@ -15,4 +16,6 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = Challenge::parse(&text);
     let _ = Challenge::best(text.split('\n'));
+    let reply = hotspare_rtsp::transport::TransportReply::parse(&text);
+    assert!(reply.server_port.is_none_or(|(rtp, rtcp)| rtp != 0 && rtcp != Some(0)), "{reply:?}");
 });

@@ -221,6 +221,28 @@ mod tests {
     }
 
     #[test]
+    fn transport_flag() {
+        use hotspare_recorder::Transport;
+        assert_eq!(args(&["rtsp://127.0.0.1/cam0"]).transport, Transport::Tcp);
+        assert_eq!(args(&["rtsp://127.0.0.1/cam0", "--transport", "udp"]).transport, Transport::Udp);
+        assert_eq!(args(&["rtsp://127.0.0.1/cam0", "--transport", "udp-then-tcp"]).transport, Transport::UdpThenTcp);
+        let e = crate::cli::Args::try_parse_from([
+            "hotspare",
+            "record",
+            "--store",
+            "/x",
+            "--camera",
+            "c",
+            "rtsp://127.0.0.1/cam0",
+            "--transport",
+            "carrier-pigeon",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("carrier-pigeon") && e.contains("udp-then-tcp"), "{e}");
+    }
+
+    #[test]
     fn passwords_on_the_command_line_are_refused() {
         let e = cameras(&args(&["rtsp://op:s3cret@127.0.0.1/cam0"]), None).unwrap_err().to_string();
         assert!(e.contains("password in the URL") && e.contains("HOTSPARE_CAMERA_PASSWORD"), "{e}");

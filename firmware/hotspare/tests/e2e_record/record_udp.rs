@@ -149,6 +149,8 @@ fn udp_then_tcp_falls_back_when_udp_gets_nothing() {
     sim.wait_sent(2);
     let sessions = sessions_of(&sim.proc.stderr.text());
     assert_eq!(sessions.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["udp", "tcp"]);
+    // Receiver reports go on the interleaved RTCP channel too.
+    assert!(sessions[1].1 >= 1, "receiver reports over TCP: {sessions:?}");
     assert_clean_export(store.path(), "cam", s.frames);
 }
 

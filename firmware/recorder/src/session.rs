@@ -137,6 +137,7 @@ pub async fn record_session(
     let mut keepalive = tokio::time::interval_at(start + ka_period, ka_period);
     // The first report goes out soon (it also opens a NAT's path for RTCP), then every RR_INTERVAL.
     let mut reports = tokio::time::interval_at(start + Duration::from_secs(1), RR_INTERVAL);
+    reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut report = [0u8; 4 + MAX_REPORT];
     // `udp-then-tcp`: no RTP datagram by then ends the session (set up again over TCP).
     let udp_deadline = start + opts.udp_fallback_timeout;
@@ -197,7 +198,10 @@ pub async fn record_session(
                                 break;
                             }
                             match u.rtp.try_recv_buf_from(&mut p.buf) {
-                                Ok((n, from)) => r = p.on_datagram(n, from, f),
+                                Ok((n, from)) => {
+                                    p.arrival = Instant::now();
+                                    r = p.on_datagram(n, from, f);
+                                }
                                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                                 Err(e) => r = Err(RecordError::Io(e)),
                             }

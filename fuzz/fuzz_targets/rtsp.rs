@@ -1,8 +1,9 @@
 //! RTSP messages met on a playing session; WWW-Authenticate challenges
 //! (Basic, Digest MD5/SHA-256 and their -sess forms): any challenge that
 //! parses is answered, and the answer must verify on the server side; the
-//! SSRC and RTP-Info of SETUP/PLAY answers; Content-Base repair (always an
-//! rtsp URL) and a=control joining.
+//! Transport header of a SETUP reply (ports, source, SSRC) and the RTP-Info
+//! of a PLAY reply; Content-Base repair (always an rtsp URL) and a=control
+//! joining.
 #![no_main]
 
 use hotspare_camera_policy::ContentBase;
@@ -34,7 +35,6 @@ fuzz_target!(|data: &[u8]| {
             assert!(verify(&h, "DESCRIBE", &creds, &realm, nonce.as_deref()), "{h}");
         }
     }
-    let _ = reply::transport_ssrc(&text);
     let _ = reply::rtp_info_for(&text, "rtsp://cam/s0/trackID=1");
     if let Ok((request, _)) = hotspare_rtsp::client::split_url("rtsp://cam:554/s0") {
         let b = base::content_base(Some(&text), &request, ContentBase::Repair)
@@ -43,4 +43,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = base::content_base(Some(&text), &request, ContentBase::Strict);
         let _ = base::join_control(&b, Some(&text));
     }
+    let reply = hotspare_rtsp::transport::TransportReply::parse(&text);
+    assert!(reply.server_port.is_none_or(|(rtp, rtcp)| rtp != 0 && rtcp != Some(0)), "{reply:?}");
 });

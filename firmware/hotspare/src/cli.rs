@@ -104,6 +104,10 @@ pub struct SimCameraArgs {
     /// Session timeout (s) announced and enforced: clients must keep alive.
     #[arg(long, default_value_t = 60)]
     pub session_timeout: u32,
+    /// Clients asking for RTP over UDP: serve (send to their ports), refuse (461
+    /// Unsupported Transport) or silent (accept, then send nothing: a firewall).
+    #[arg(long, default_value = "serve")]
+    pub udp: hotspare_sim::UdpMode,
 }
 
 #[derive(clap::Args, Debug)]
@@ -138,6 +142,10 @@ pub struct RecordArgs {
     /// Reconnect when no frame arrived for this long.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub stall_timeout: Duration,
+    /// How RTP reaches us: tcp (interleaved in the RTSP connection), udp (unicast, no
+    /// fallback) or udp-then-tcp (TCP when nothing arrives over UDP within 4 s of PLAY).
+    #[arg(long, default_value = "tcp", value_parser = parse_transport)]
+    pub transport: hotspare_recorder::Transport,
     /// Retention: keep volume usage under this percentage.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=99))]
     pub high_water: u8,
@@ -160,4 +168,15 @@ pub struct ExportArgs {
     pub to: Option<String>,
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+}
+
+/// `--transport`: the values of `[camera.policy] transport`.
+fn parse_transport(s: &str) -> Result<hotspare_recorder::Transport, String> {
+    use hotspare_recorder::Transport;
+    match s {
+        "tcp" => Ok(Transport::Tcp),
+        "udp" => Ok(Transport::Udp),
+        "udp-then-tcp" => Ok(Transport::UdpThenTcp),
+        _ => Err(format!("{s:?}: expected tcp, udp or udp-then-tcp")),
+    }
 }

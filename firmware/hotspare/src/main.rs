@@ -91,6 +91,7 @@ async fn sim_camera(a: cli::SimCameraArgs) -> Result<(), CliError> {
         password: a.password,
         audio: a.audio,
         session_timeout_s: a.session_timeout,
+        udp: a.udp,
     };
     let sim = hotspare_sim::bind(cfg).await.map_err(|e| CliError::new(e.to_string()))?;
     println!("sim-camera listening on rtsp://{}/cam0", sim.local_addr());

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotspare_recorder::{run_camera, spawn_retention, CameraConfig, CameraStatus, RecorderOptions, StatusHandle};
+use hotspare_recorder::{
+    run_camera, spawn_retention, CameraConfig, CameraPolicy, CameraStatus, RecorderOptions, StatusHandle,
+};
 use hotspare_rtsp::auth::Credentials;
 use hotspare_store::{RecycleState, Store, StoreConfig};
 use tokio::sync::watch;
@@ -123,7 +125,12 @@ fn cameras(a: &RecordArgs, env: Option<String>) -> Result<Vec<CameraConfig>, Cli
             }
         };
         let id = if a.url.len() == 1 { a.camera.clone() } else { format!("{}{i}", a.camera) };
-        cams.push(CameraConfig { id, url: clean.to_string(), credentials, policy: Default::default() });
+        cams.push(CameraConfig {
+            id,
+            url: clean.to_string(),
+            credentials,
+            policy: CameraPolicy { transport: a.transport, ..CameraPolicy::default() },
+        });
     }
     Ok(cams)
 }
@@ -163,7 +170,7 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     for (cam, s) in &done {
         let segs = store.segments(&cam.id).map_err(|e| CliError::new(e.to_string()))?;
         println!(
-            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}",
+            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}{}",
             cam.id,
             s.frames,
             s.bytes,
@@ -171,7 +178,8 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
             s.lost_packets,
             s.discontinuities,
             s.sessions,
-            s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default()
+            s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default(),
+            s.transport.map(|t| format!(", transport {t}")).unwrap_or_default()
         );
         if s.frames == 0 {
             let why = s.last_error.clone().unwrap_or_else(|| "no frames arrived".into());
@@ -217,6 +225,28 @@ mod tests {
         );
         assert_eq!(c[0].url, "rtsp://127.0.0.1/cam0");
         assert!(cameras(&args(&["rtsp://127.0.0.1/cam0"]), None).unwrap()[0].credentials.is_none());
+    }
+
+    #[test]
+    fn transport_flag() {
+        use hotspare_recorder::Transport;
+        assert_eq!(args(&["rtsp://127.0.0.1/cam0"]).transport, Transport::Tcp);
+        assert_eq!(args(&["rtsp://127.0.0.1/cam0", "--transport", "udp"]).transport, Transport::Udp);
+        assert_eq!(args(&["rtsp://127.0.0.1/cam0", "--transport", "udp-then-tcp"]).transport, Transport::UdpThenTcp);
+        let e = crate::cli::Args::try_parse_from([
+            "hotspare",
+            "record",
+            "--store",
+            "/x",
+            "--camera",
+            "c",
+            "rtsp://127.0.0.1/cam0",
+            "--transport",
+            "carrier-pigeon",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("carrier-pigeon") && e.contains("udp-then-tcp"), "{e}");
     }
 
     #[test]

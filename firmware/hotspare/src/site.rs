@@ -172,6 +172,7 @@ impl Site {
             password: None,
             audio: true,
             session_timeout_s: 60,
+            udp: hotspare_sim::UdpMode::Serve,
         })
         .await
         .map_err(|e| CliError::new(format!("camera simulator: {e}")))?;

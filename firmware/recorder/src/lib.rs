@@ -5,6 +5,8 @@
 
 pub mod camera;
 pub mod clock;
+mod media_input;
+pub mod receiver_report;
 pub mod retention;
 pub mod session;
 pub mod status;
@@ -12,6 +14,7 @@ pub mod status;
 use std::time::Duration;
 
 pub use camera::{run_camera, CameraConfig};
+pub use hotspare_camera_policy::{CameraPolicy, Transport};
 pub use retention::spawn_retention;
 pub use status::{CameraState, CameraStatus, StatusHandle};
 
@@ -35,6 +38,9 @@ pub struct RecorderOptions {
     pub client: hotspare_rtsp::ClientOptions,
     /// The wall clock frames are stamped by (until a camera's sender reports take over).
     pub clock: hotspare_base::SharedClock,
+    /// `udp-then-tcp`: no RTP datagram within this long after PLAY ends the
+    /// UDP session, and the camera is set up again over TCP.
+    pub udp_fallback_timeout: Duration,
 }
 
 impl Default for RecorderOptions {
@@ -49,6 +55,7 @@ impl Default for RecorderOptions {
             backoff_max: Duration::from_secs(30),
             client: hotspare_rtsp::ClientOptions::default(),
             clock: hotspare_base::SystemClock::shared(),
+            udp_fallback_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -64,6 +71,9 @@ pub enum RecordError {
     Stalled { secs: f32 },
     #[error("camera closed the connection")]
     Closed,
+    /// `udp-then-tcp`: the camera's RTP did not arrive over UDP.
+    #[error("no RTP over UDP within {secs} s of PLAY (a firewall or NAT on the way?)")]
+    NoUdpMedia { secs: f32 },
     /// Reading from or writing to the camera's connection failed.
     #[error("connection error")]
     Io(#[source] std::io::Error),

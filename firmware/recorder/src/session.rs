@@ -1,6 +1,9 @@
-//! The hot loop of one playing RTSP session: socket bytes into a receive
-//! buffer, interleaved frames to the depacketizer, completed frames to the
-//! store in batches written with one vectored write.
+//! The hot loop of one playing RTSP session: RTP into a receive buffer
+//! (interleaved frames read from the RTSP connection, or one UDP datagram
+//! at a time, see [`crate::media_input`]), packets to the depacketizer,
+//! completed frames to the store in batches written with one vectored write;
+//! RTCP sender reports for the wall clock, receiver reports back to the
+//! camera ([`crate::receiver_report`]).
 //!
 //! Copies: the kernel copies payload bytes once into the receive buffer;
 //! from there they go to the sample file through `writev`. The only other
@@ -8,24 +11,35 @@
 //! written (a fraction of one frame), shifted to the front of the buffer.
 //! Vectors are reused, so steady state allocates nothing per frame.
 
+use std::hash::{BuildHasher, Hasher};
 use std::io::IoSlice;
 use std::time::Duration;
 
 use hotspare_base::SharedClock;
-use hotspare_camera_policy::UnassignedChannel;
-use hotspare_media::depacketize::{Depacketizer, Limits, Piece};
+use hotspare_camera_policy::{Transport, UnassignedChannel};
+use hotspare_media::depacketize::{Depacketizer, Limits};
 use hotspare_media::{interleaved, rtp};
 use hotspare_rtsp::client::{parse_in_stream, InStream};
+use hotspare_rtsp::transport::{Media, SourceFilter};
 use hotspare_rtsp::Session;
 use hotspare_store::contract::{FrameIn, StreamInfo};
 use hotspare_store::CameraWriter;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::clock::WallClock;
+use crate::media_input::{next_input, parse_control, warn_status, Input, UdpSockets, RTCP_BUFFER};
+use crate::receiver_report::{ReceiverStats, MAX_REPORT, RR_INTERVAL};
 use crate::status::StatusHandle;
 use crate::{Malformed, RecordError, RecorderOptions};
+
+mod batch;
+
+/// RTP clock rate of H.264/H.265 video.
+const VIDEO_CLOCK_RATE: u32 = 90_000;
+/// RTP datagrams read in one go before the session's timers are looked at again.
+const UDP_BURST: usize = 64;
 
 /// State of the loop apart from the socket.
 struct Pipeline<'w> {
@@ -60,6 +74,12 @@ struct Pipeline<'w> {
     unassigned_channel: UnassignedChannel,
     /// Interleaved frames seen on such channels (counted, then skipped).
     unassigned_frames: u64,
+    /// Reception statistics for the receiver reports.
+    rr: ReceiverStats,
+    /// When the bytes being parsed arrived.
+    arrival: Instant,
+    /// An RTP datagram from the camera arrived (UDP sessions).
+    got_udp_rtp: bool,
 }
 
 /// Records until `shutdown` turns true (`Ok`) or the session fails.
@@ -71,10 +91,21 @@ pub async fn record_session(
     shutdown: &mut watch::Receiver<bool>,
     camera: &str,
 ) -> Result<(), RecordError> {
-    let Session { mut stream, leftover, video, channel, timeout, mut control, expected_ssrc, .. } = session;
+    let Session { mut stream, leftover, video, media, timeout, mut control, expected_ssrc, .. } = session;
+    let (channel, udp, mut filter) = match media {
+        Media::Interleaved { channel } => (channel, None, None),
+        Media::Udp(u) => (0, Some(UdpSockets { rtp: u.rtp, rtcp: u.rtcp }), Some(u.filter)),
+    };
     let mut buf = Vec::with_capacity(opts.buffer_capacity.max(leftover.len() + 65536));
-    buf.extend_from_slice(&leftover);
+    // Over UDP the RTSP connection carries only RTSP messages.
+    let mut control_buf = Vec::new();
+    match udp {
+        None => buf.extend_from_slice(&leftover),
+        Some(_) => control_buf.extend_from_slice(&leftover),
+    }
+    let mut rtcp_buf = vec![0u8; RTCP_BUFFER];
     let info = StreamInfo { codec: video.codec, params: video.params.clone() };
+    let start = Instant::now();
     let mut p = Pipeline {
         buf,
         pos: 0,
@@ -104,13 +135,23 @@ pub async fn record_session(
         interval_90k: 0,
         unassigned_channel: opts.client.policy.unassigned_channel,
         unassigned_frames: 0,
+        rr: ReceiverStats::new(own_ssrc(camera), video.payload_type, VIDEO_CLOCK_RATE, start),
+        arrival: start,
+        got_udp_rtp: false,
     };
     // The SSRC the camera announced for our stream (SETUP `Transport`, PLAY
     // `RTP-Info`): under `unknown_ssrc = ignore` packets of others are skipped.
     p.d.set_expected_ssrc(expected_ssrc);
     let (mut rd, mut wr) = stream.split();
     let ka_period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let mut keepalive = tokio::time::interval_at(Instant::now() + ka_period, ka_period);
+    let mut keepalive = tokio::time::interval_at(start + ka_period, ka_period);
+    // The first report goes out soon (it also opens a NAT's path for RTCP), then every RR_INTERVAL.
+    let mut reports = tokio::time::interval_at(start + Duration::from_secs(1), RR_INTERVAL);
+    reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut report = [0u8; 4 + MAX_REPORT];
+    // `udp-then-tcp`: no RTP datagram by then ends the session (set up again over TCP).
+    let udp_deadline = start + opts.udp_fallback_timeout;
+    let mut waiting_for_udp = udp.is_some() && opts.client.policy.transport == Transport::UdpThenTcp;
     let mut last_media = Instant::now();
     let mut frames_seen = 0u64;
     let result = loop {
@@ -128,34 +169,92 @@ pub async fn record_session(
                     break Err(RecordError::Io(e));
                 }
             }
+            _ = reports.tick() => {
+                let n = p.rr.write_report(Instant::now(), &mut report[4..]);
+                match (&udp, &filter) {
+                    (Some(u), Some(f)) => {
+                        // Advisory: a report that cannot be sent is not worth ending the session for.
+                        if let Some(to) = f.rtcp_destination() {
+                            let _ = u.rtcp.try_send_to(&report[4..4 + n], to);
+                        }
+                    }
+                    _ => {
+                        report[..4].copy_from_slice(&interleaved::header(channel.wrapping_add(1), n as u16));
+                        if let Err(e) = wr.write_all(&report[..4 + n]).await {
+                            break Err(RecordError::Io(e));
+                        }
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(last_media + opts.stall_timeout) => {
                 break Err(RecordError::Stalled { secs: opts.stall_timeout.as_secs_f32() });
             }
-            r = rd.read_buf(&mut p.buf) => match r {
-                Ok(0) => break Err(RecordError::Closed),
-                Ok(_) => {
-                    if let Err(e) = p.parse() {
-                        break Err(e);
+            _ = tokio::time::sleep_until(udp_deadline), if waiting_for_udp => {
+                break Err(RecordError::NoUdpMedia { secs: opts.udp_fallback_timeout.as_secs_f32() });
+            }
+            input = next_input(&mut rd, udp.as_ref(), &mut p.buf, &mut control_buf, &mut rtcp_buf) => {
+                p.arrival = Instant::now();
+                let r = match input {
+                    Input::Tcp(Ok(0)) => Err(RecordError::Closed),
+                    Input::Tcp(Ok(_)) if udp.is_some() => parse_control(&mut control_buf, camera),
+                    Input::Tcp(Ok(_)) => p.parse(),
+                    Input::Rtp(Ok((n, from))) => {
+                        // RTP datagrams come only with UDP sockets and their filter.
+                        let (Some(u), Some(f)) = (&udp, filter.as_mut()) else { continue };
+                        let mut r = p.on_datagram(n, from, f);
+                        // Drain what else is queued while there is room, then look at the timers again.
+                        for _ in 0..UDP_BURST {
+                            if r.is_err() || p.buf.capacity() - p.buf.len() < 64 * 1024 {
+                                break;
+                            }
+                            match u.rtp.try_recv_buf_from(&mut p.buf) {
+                                Ok((n, from)) => {
+                                    p.arrival = Instant::now();
+                                    r = p.on_datagram(n, from, f);
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                                Err(e) => r = Err(RecordError::Io(e)),
+                            }
+                        }
+                        waiting_for_udp &= !p.got_udp_rtp;
+                        r
                     }
-                    let s = p.d.stats();
-                    if s.frames > frames_seen {
-                        frames_seen = s.frames;
-                        last_media = Instant::now();
+                    Input::Rtcp(Ok((n, from))) => {
+                        if filter.as_mut().is_some_and(|f| f.accept_rtcp(from)) {
+                            p.on_rtcp(&rtcp_buf[..n.min(rtcp_buf.len())]);
+                        }
+                        Ok(())
                     }
-                    if p.batch_due() {
-                        p.flush()?;
-                    }
+                    Input::Tcp(Err(e)) | Input::Rtp(Err(e)) | Input::Rtcp(Err(e)) => Err(RecordError::Io(e)),
+                };
+                if let Err(e) = r {
+                    break Err(e);
                 }
-                Err(e) => break Err(RecordError::Io(e)),
+                let s = p.d.stats();
+                if s.frames > frames_seen {
+                    frames_seen = s.frames;
+                    last_media = Instant::now();
+                }
+                if p.batch_due() {
+                    p.flush()?;
+                }
             }
         }
     };
     p.flush()?;
-    if result.is_ok() {
+    if result.is_ok() || matches!(result, Err(RecordError::NoUdpMedia { .. })) {
         // Polite end; the camera may already be gone.
         let _ = tokio::time::timeout(Duration::from_millis(500), wr.write_all(&control.teardown())).await;
     }
     result
+}
+
+/// An SSRC for our receiver reports, different per session and camera.
+fn own_ssrc(camera: &str) -> u32 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(camera.as_bytes());
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() as u32
 }
 
 /// The crash bound by construction. The video a `kill -9` loses is what
@@ -187,10 +286,8 @@ impl Pipeline<'_> {
                 if f.channel == self.channel {
                     self.on_rtp(s, e)?;
                 } else if f.channel == self.channel.wrapping_add(1) {
-                    if let Some(sr) = rtp::find_sender_report(&self.buf[s..e]) {
-                        let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
-                        self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, self.local_time.now_us());
-                    }
+                    let sr = rtp::find_sender_report(&self.buf[s..e]);
+                    self.on_sender_report(sr);
                 } else {
                     self.on_unassigned_channel(f.channel)?;
                 }
@@ -198,9 +295,7 @@ impl Pipeline<'_> {
             }
             match parse_in_stream(rest) {
                 Ok(InStream::Message { len, status }) => {
-                    if let Some(code) = status.filter(|c| !(200..300).contains(c)) {
-                        log::warn!("{}: camera answered a keep-alive with status {code}", self.camera);
-                    }
+                    warn_status(&self.camera, status);
                     self.pos += len;
                 }
                 Ok(InStream::NeedMore) => return Ok(()),
@@ -223,7 +318,39 @@ impl Pipeline<'_> {
         Ok(())
     }
 
+    /// An RTP datagram of `n` bytes was appended to the buffer: the
+    /// camera's goes to the depacketizer, anyone else's is dropped.
+    fn on_datagram(
+        &mut self,
+        n: usize,
+        from: std::net::SocketAddr,
+        filter: &mut SourceFilter,
+    ) -> Result<(), RecordError> {
+        let end = self.buf.len();
+        let start = end - n.min(end);
+        if !filter.accept_rtp(from) {
+            self.buf.truncate(start);
+            return Ok(());
+        }
+        self.got_udp_rtp = true;
+        self.pos = end;
+        self.on_rtp(start, end)
+    }
+
+    /// An RTCP compound packet: its sender report times the frames.
+    fn on_rtcp(&mut self, packet: &[u8]) {
+        self.on_sender_report(rtp::find_sender_report(packet));
+    }
+
+    fn on_sender_report(&mut self, sr: Option<rtp::SenderReport>) {
+        let Some(sr) = sr else { return };
+        self.rr.on_sender_report(sr.ssrc, sr.ntp, self.arrival);
+        let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
+        self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, self.local_time.now_us());
+    }
+
     fn on_rtp(&mut self, s: usize, e: usize) -> Result<(), RecordError> {
+        self.rr.on_rtp(&self.buf[s..e], self.arrival);
         let before = self.d.frames().len();
         let version = self.d.params_version();
         match self.d.push(&self.buf, s, e) {
@@ -260,104 +387,6 @@ impl Pipeline<'_> {
             self.flush()?;
             self.params_version = self.d.params_version();
             self.info.params = self.d.params().clone();
-        }
-        Ok(())
-    }
-
-    /// Whether the completed frames must go to the store now (see [`flush_due`]);
-    /// the first frames of a session are written at once (a takeover's first
-    /// frame must be on disk within a second of the keyframe arriving).
-    fn batch_due(&self) -> bool {
-        match (self.frames.first(), self.frames.last()) {
-            (Some(_), Some(_)) if !self.wrote_any => true,
-            (Some(a), Some(b)) => {
-                flush_due(self.saved_pts.unwrap_or(a.pts_90k), b.pts_90k, self.interval_90k, self.batch_90k)
-            }
-            _ => false,
-        }
-    }
-
-    /// Writes completed frames and drops consumed bytes from the buffer.
-    fn flush(&mut self) -> Result<(), RecordError> {
-        if !self.frames.is_empty() {
-            self.write_batch()?;
-        }
-        self.d.clear_completed();
-        self.frames.clear();
-        let floor = self.d.recv_floor().map(|f| f as usize).unwrap_or(self.pos).min(self.pos);
-        if floor > 0 {
-            self.buf.copy_within(floor.., 0);
-            self.buf.truncate(self.buf.len() - floor);
-            self.pos -= floor;
-            self.d.rebase(floor as u32);
-        }
-        Ok(())
-    }
-
-    fn write_batch(&mut self) -> Result<(), RecordError> {
-        let n = self.frames.len() as u64;
-        let bytes: u64 = self.frames.iter().map(|f| f.len as u64).sum();
-        let last_wall = self.frames.last().map(|f| f.wall_us);
-        // Stored, or given up on (no parameter sets, volume full): either way no longer
-        // unsaved video that a flush could still save.
-        self.saved_pts = self.frames.last().map(|f| f.pts_90k);
-        if !self.info.params.is_complete(self.info.codec) {
-            self.status.update(|s| s.dropped_frames += n);
-            return Ok(());
-        }
-        let mut iov: Vec<IoSlice<'_>> = std::mem::take(&mut self.iov_storage);
-        let side = self.d.side();
-        for p in self.d.completed_pieces() {
-            iov.push(match *p {
-                Piece::Recv { start, len } => IoSlice::new(&self.buf[start as usize..][..len as usize]),
-                Piece::Side { start, len } => IoSlice::new(&side[start as usize..][..len as usize]),
-            });
-        }
-        let r = self.writer.write(&self.info, &self.frames, &iov);
-        iov.clear();
-        // Reuse the allocation: an empty Vec's buffer outlives the borrows.
-        self.iov_storage = iov.into_iter().map(|_| IoSlice::new(&[])).collect();
-        let stats = self.d.stats();
-        match r {
-            Ok(()) => self.status.update(|s| {
-                self.wrote_any = true;
-                s.frames += n;
-                s.bytes += bytes;
-                s.last_frame_wall_us = last_wall;
-                s.lost_packets = stats.lost_packets;
-                s.discontinuities = stats.discontinuities;
-                s.dropped_frames = stats.dropped_frames;
-            }),
-            Err(e) if e.is_no_space() => {
-                log::error!("{}: {e}; {n} frames not stored", self.camera);
-                self.status.update(|s| s.store_failures += 1);
-            }
-            Err(e) => return Err(RecordError::Store(e)),
-        }
-        Ok(())
-    }
-
-    /// The buffer is nearly full: write what is complete, else grow up to
-    /// `max`; a frame in progress that still does not fit is dropped (a
-    /// discontinuity), and the session goes on.
-    fn make_room(&mut self, max: usize) -> Result<(), RecordError> {
-        self.flush()?;
-        let spare = self.buf.capacity() - self.buf.len();
-        if spare < 64 * 1024 {
-            let want = (self.buf.capacity() * 2).min(max);
-            if want > self.buf.capacity() {
-                self.buf.reserve_exact(want - self.buf.len());
-            } else if self.d.drop_oversized_in_progress() {
-                log::warn!(
-                    "{}: a frame of over {} bytes does not fit the receive buffer (max {max} bytes): dropped, recording resumes at the next keyframe",
-                    self.camera,
-                    self.buf.len()
-                );
-                self.flush()?;
-            }
-            if self.buf.capacity() - self.buf.len() < 64 * 1024 {
-                return Err(RecordError::FrameTooLarge(self.buf.len()));
-            }
         }
         Ok(())
     }

@@ -29,6 +29,8 @@ pub struct CameraStatus {
     /// Batches the store could not take (volume full, recycling failing).
     pub store_failures: u64,
     pub last_error: Option<String>,
+    /// Transport of the latest session: `"tcp"` (interleaved) or `"udp"`.
+    pub transport: Option<&'static str>,
 }
 
 impl Default for CameraStatus {
@@ -44,6 +46,7 @@ impl Default for CameraStatus {
             sessions: 0,
             store_failures: 0,
             last_error: None,
+            transport: None,
         }
     }
 }

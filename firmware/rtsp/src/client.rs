@@ -1,7 +1,8 @@
-//! RTSP client session set-up (OPTIONS, DESCRIBE, SETUP, PLAY) over TCP
-//! with RTP interleaved, and the requests sent while media flows
-//! (keep-alive, TEARDOWN). Reading media is the recorder's job: after PLAY
-//! the session hands over its socket and any bytes already read.
+//! RTSP client session set-up (OPTIONS, DESCRIBE, SETUP, PLAY) over TCP,
+//! with RTP interleaved or over UDP (see [`crate::transport`]), and the
+//! requests sent while media flows (keep-alive, TEARDOWN). Reading media is
+//! the recorder's job: after PLAY the session hands over its socket, any
+//! bytes already read and, for UDP, the RTP/RTCP sockets.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::auth::{Authenticator, Challenge, Credentials};
 use crate::error::RtspError;
+use crate::transport::{self, Media, Requested, SourceFilter, TransportReply, UdpMedia};
 use crate::{base, reply};
 use hotspare_camera_policy::CameraPolicy;
 use hotspare_media::sdp::{Description, VideoTrack};
@@ -44,8 +46,8 @@ pub struct Session {
     /// Bytes read after the PLAY response (media may already be there).
     pub leftover: Vec<u8>,
     pub video: VideoTrack,
-    /// Interleaved channel of the video RTP; RTCP is on `channel + 1`.
-    pub channel: u8,
+    /// Where the video's RTP and RTCP arrive.
+    pub media: Media,
     /// Session timeout announced by the server.
     pub timeout: Duration,
     pub control: Controller,
@@ -290,8 +292,20 @@ fn stale(resp: &Response<Vec<u8>>) -> bool {
     resp.header(&headers::WWW_AUTHENTICATE).is_some_and(|v| v.as_str().to_ascii_lowercase().contains("stale=true"))
 }
 
-/// Connects and plays the camera's video track.
+/// Connects and plays the camera's video track, RTP interleaved over TCP.
 pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -> Result<Session, RtspError> {
+    play_with(url, creds, opts, Requested::Tcp).await
+}
+
+/// Connects and plays the camera's video track over the `requested`
+/// transport. For UDP, a port pair is bound on the interface facing the
+/// camera; a camera that answers with interleaved TCP instead is taken as is.
+pub async fn play_with(
+    url: &str,
+    creds: Option<Credentials>,
+    opts: &ClientOptions,
+    requested: Requested,
+) -> Result<Session, RtspError> {
     let (url, url_creds) = split_url(url)?;
     let creds = creds.or(url_creds);
     let host = url.host_str().unwrap_or_default().to_string();
@@ -344,21 +358,37 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
         base::join_control(&base, session_control.as_deref().filter(|c| c.contains("://"))).map_err(malformed)?;
     let track_url = base::join_control(&base, video.control.as_deref()).map_err(malformed)?;
 
-    let channel = 0u8;
-    let transport = format!("RTP/AVP/TCP;unicast;interleaved={}-{}", channel, channel + 1);
+    let (request, udp) = match requested {
+        Requested::Tcp => (transport::tcp_request(0), None),
+        Requested::Udp => {
+            let local = conn.stream.local_addr().map_err(|e| RtspError::Io { url: shown.clone(), source: e })?;
+            let (rtp, rtcp) =
+                transport::bind_pair(local.ip()).map_err(|e| RtspError::UdpBind { ip: local.ip(), source: e })?;
+            let port = rtp.local_addr().map_err(|e| RtspError::UdpBind { ip: local.ip(), source: e })?.port();
+            (transport::udp_request(port), Some((rtp, rtcp)))
+        }
+    };
     let setup =
-        exchange(&mut conn, &mut ctl, &creds, Method::Setup, &track_url, &[(headers::TRANSPORT, transport)]).await?;
-    let transport = setup.header(&headers::TRANSPORT).map(|v| v.as_str().to_string()).unwrap_or_default();
-    let transport_ssrc = reply::transport_ssrc(&transport);
-    if !transport.to_ascii_uppercase().contains("TCP") {
-        return Err(RtspError::Transport { url: shown, detail: format!("Transport: {transport:?}") });
-    }
-    let channel = transport
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("interleaved="))
-        .and_then(|r| r.split('-').next())
-        .and_then(|c| c.trim().parse::<u8>().ok())
-        .unwrap_or(channel);
+        exchange(&mut conn, &mut ctl, &creds, Method::Setup, &track_url, &[(headers::TRANSPORT, request)]).await?;
+    let reply_hdr = setup.header(&headers::TRANSPORT).map(|v| v.as_str().to_string()).unwrap_or_default();
+    let reply = TransportReply::parse(&reply_hdr);
+    let bad_reply = || RtspError::Transport { url: shown.clone(), detail: format!("Transport: {reply_hdr:?}") };
+    let transport_ssrc = reply.ssrc;
+    let media = match udp {
+        // Cameras may answer a UDP request with interleaved TCP: take it.
+        _ if reply.tcp => Media::Interleaved { channel: reply.channel.unwrap_or(0) },
+        None => return Err(bad_reply()),
+        Some(_) if reply_hdr.trim().is_empty() => return Err(bad_reply()),
+        Some((rtp, rtcp)) => {
+            let peer = conn.stream.peer_addr().map_err(|e| RtspError::Io { url: shown.clone(), source: e })?;
+            let io = |e| RtspError::Io { url: shown.clone(), source: e };
+            Media::Udp(UdpMedia {
+                rtp: tokio::net::UdpSocket::from_std(rtp).map_err(io)?,
+                rtcp: tokio::net::UdpSocket::from_std(rtcp).map_err(io)?,
+                filter: SourceFilter::new(peer.ip(), &reply),
+            })
+        }
+    };
     let session_hdr = setup.header(&headers::SESSION).map(|v| v.as_str().to_string()).ok_or_else(|| {
         RtspError::Malformed { url: shown.clone(), detail: "SETUP reply has no Session header".into() }
     })?;
@@ -379,7 +409,7 @@ pub async fn play(url: &str, creds: Option<Credentials>, opts: &ClientOptions) -
         stream,
         leftover,
         video,
-        channel,
+        media,
         timeout: Duration::from_secs(timeout),
         control: ctl,
         track_url: track_url.to_string(),

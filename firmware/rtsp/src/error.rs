@@ -27,8 +27,10 @@ pub enum RtspError {
     Sdp { url: String, source: SdpError },
     #[error("{url}: {source}")]
     Auth { url: String, source: AuthError },
-    #[error("{url} refused RTP over TCP: {detail}")]
+    #[error("{url} answered SETUP with a transport we cannot use: {detail}")]
     Transport { url: String, detail: String },
+    #[error("cannot bind a UDP port pair for RTP on {ip}: {source}")]
+    UdpBind { ip: std::net::IpAddr, source: std::io::Error },
 }
 
 impl RtspError {

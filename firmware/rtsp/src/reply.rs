@@ -1,26 +1,18 @@
-//! What a camera announces about our stream in its SETUP and PLAY answers:
-//! the SSRC in `Transport: …;ssrc=…` and the `RTP-Info` entry of our track
-//! (`url=…;seq=…;rtptime=…;ssrc=…`; `ssrc` is not in RFC 2326 there, but
-//! cameras send it, and it is the one telling our stream from a stale one).
+//! What a camera announces about our stream in its PLAY answer: the
+//! `RTP-Info` entry of our track (`url=…;seq=…;rtptime=…;ssrc=…`; `ssrc` is
+//! not in RFC 2326 there, but cameras send it, and it is the one telling our
+//! stream from a stale one), and the SSRC syntax cameras use. The SETUP
+//! answer's `Transport` is [`crate::transport::TransportReply`].
 
 /// Parses an SSRC as cameras write it: 8 hex digits (RFC 2326), or
 /// decimal when longer than 8 digits.
-fn parse_ssrc(s: &str) -> Option<u32> {
+pub(crate) fn parse_ssrc(s: &str) -> Option<u32> {
     let s = s.trim();
     if s.len() <= 8 {
         u32::from_str_radix(s, 16).ok()
     } else {
         s.parse().ok()
     }
-}
-
-/// The `ssrc=` parameter of a SETUP answer's `Transport` header.
-pub fn transport_ssrc(transport: &str) -> Option<u32> {
-    transport
-        .split([';', ','])
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("ssrc"))
-        .and_then(|(_, v)| parse_ssrc(v))
 }
 
 /// One entry of `RTP-Info`: where our stream starts.
@@ -87,14 +79,6 @@ fn split_entries(header: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transport_ssrc_in_hex() {
-        assert_eq!(transport_ssrc("RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=5D2A01C4;mode=\"play\""), Some(0x5D2A01C4));
-        assert_eq!(transport_ssrc("RTP/AVP/TCP;unicast;interleaved=0-1"), None);
-        assert_eq!(transport_ssrc("RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=zz"), None);
-        assert_eq!(transport_ssrc("RTP/AVP/TCP;ssrc=3735928559"), Some(3735928559));
-    }
 
     #[test]
     fn rtp_info_entry_of_our_track() {

@@ -1,7 +1,8 @@
 //! Camera simulator: serves `rtsp://HOST:PORT/cam0 … cam{N-1}`, each replaying
 //! an Annex B H.264/H.265 clip in real time in a loop (RTP timestamps keep
-//! increasing across loops), RTP over RTSP/TCP interleaved, with optional
-//! Digest authentication and an optional G.711 audio track.
+//! increasing across loops), RTP over RTSP/TCP interleaved or over UDP
+//! unicast ([`udp`], which can also refuse UDP or send nothing over it), with
+//! optional Digest authentication and an optional G.711 audio track.
 //!
 //! This file owns the configuration, the shared per-instance state and the
 //! accept loop; [`rtsp_server`] handles one connection (its RTSP methods in
@@ -17,6 +18,7 @@ pub mod packetize;
 pub mod rtsp_server;
 pub mod sdp;
 pub mod stream;
+pub mod udp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 pub use error::SimError;
+pub use udp::UdpMode;
 
 use crate::clip::Clip;
 use crate::packetize::PacketizedFrame;
@@ -50,6 +53,8 @@ pub struct SimConfig {
     /// playing session with no request for this long is ended, as real
     /// cameras do (clients must send keep-alives).
     pub session_timeout_s: u32,
+    /// How a client asking for RTP over UDP is answered.
+    pub udp: UdpMode,
 }
 
 impl SimConfig {
@@ -64,6 +69,7 @@ impl SimConfig {
             password: None,
             audio: false,
             session_timeout_s: 60,
+            udp: UdpMode::Serve,
         }
     }
 
@@ -102,6 +108,8 @@ pub struct SimStats {
     pub sessions_played: AtomicU64,
     /// Video frames written to sockets, all connections together.
     pub frames_sent: AtomicU64,
+    /// RTCP receiver reports received from clients (over TCP and UDP).
+    pub receiver_reports: AtomicU64,
     reports: Mutex<Vec<SessionReport>>,
 }
 

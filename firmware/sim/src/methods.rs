@@ -10,6 +10,7 @@ use crate::packetize::{RtpStream, PCMU_PT, VIDEO_PT};
 use crate::rtsp_server::{Conn, End, Session, Track, PUBLIC};
 use crate::sdp::{self, AUDIO_CONTROL, VIDEO_CONTROL};
 use crate::stream::{Playout, VIDEO_RATE};
+use crate::udp::{parse_offer, Offer, UdpMode, UdpTrack};
 
 impl Conn {
     fn authorized(&self, req: &Request<Vec<u8>>) -> bool {
@@ -118,15 +119,41 @@ impl Conn {
         let track = track.unwrap_or(Track::Video);
         let default_channel = if track == Track::Video { 0 } else { 2 };
         let transport = req.header(&headers::TRANSPORT).map(|h| h.as_str().to_owned()).unwrap_or_default();
-        let Some(channel) = parse_tcp_transport(&transport, default_channel) else {
+        let offer = parse_offer(&transport, default_channel);
+        let refused = match offer {
+            None => true,
+            Some(Offer::Udp(..)) => self.shared.cfg.udp == UdpMode::Refuse,
+            Some(Offer::Tcp(_)) => false,
+        };
+        if refused {
             log::debug!("sim: {}: unsupported transport {transport:?}", self.peer);
             return self.respond(v, StatusCode::UnsupportedTransport, cseq, &[], b"");
-        };
+        }
         if let Some(s) = &self.session {
             if s.stream != cam || s.playout.is_some() {
                 return self.respond(v, StatusCode::MethodNotValidInThisState, cseq, &[], b"");
             }
+            // One transport per session.
+            if s.udp.is_empty() != matches!(offer, Some(Offer::Tcp(_))) {
+                return self.respond(v, StatusCode::UnsupportedTransport, cseq, &[], b"");
+            }
         }
+        let channel = match offer {
+            Some(Offer::Tcp(c)) => c,
+            _ => default_channel,
+        };
+        let udp = match offer {
+            Some(Offer::Udp(rtp_port, rtcp_port)) => {
+                match UdpTrack::bind(self.local.ip(), channel, self.peer.ip(), (rtp_port, rtcp_port)) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        log::warn!("sim: {}: cannot bind UDP ports: {e}", self.peer);
+                        return self.respond(v, StatusCode::InternalServerError, cseq, &[], b"");
+                    }
+                }
+            }
+            _ => None,
+        };
         let session = self.session.get_or_insert_with(|| Session {
             id: format!("{:016X}", rand::random::<u64>()),
             stream: cam,
@@ -134,15 +161,33 @@ impl Conn {
             audio: None,
             playout: None,
             frames_sent: 0,
+            udp: Vec::new(),
+            receiver_reports: 0,
         });
         let pt = if track == Track::Video { VIDEO_PT } else { PCMU_PT };
         let rtp = RtpStream::new(pt, channel);
-        let reply_transport = format!(
-            "RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X};mode=\"PLAY\"",
-            channel,
-            channel.wrapping_add(1),
-            rtp.ssrc
-        );
+        let reply_transport = match &udp {
+            None => format!(
+                "RTP/AVP/TCP;unicast;interleaved={}-{};ssrc={:08X};mode=\"PLAY\"",
+                channel,
+                channel.wrapping_add(1),
+                rtp.ssrc
+            ),
+            Some(t) => {
+                let (a, b) = t.server_ports();
+                format!(
+                    "RTP/AVP;unicast;client_port={}-{};server_port={a}-{b};source={};ssrc={:08X};mode=\"PLAY\"",
+                    t.to_rtp.port(),
+                    t.to_rtcp.port(),
+                    self.local.ip(),
+                    rtp.ssrc
+                )
+            }
+        };
+        if let Some(t) = udp {
+            session.udp.retain(|u| u.channel != t.channel);
+            session.udp.push(t);
+        }
         match track {
             Track::Video => session.video = Some(rtp),
             Track::Audio => session.audio = Some(rtp),
@@ -168,7 +213,10 @@ impl Conn {
             let audio = s.audio.clone().map(|a| (a, rand::random::<u32>()));
             s.playout = Some(Playout::new(Instant::now(), fps, video, vts0, audio));
             self.shared.stats.sessions_played.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            log::info!("cam{cam}: playing to {}", self.peer);
+            match s.udp.first() {
+                None => log::info!("cam{cam}: playing to {} over tcp", self.peer),
+                Some(t) => log::info!("cam{cam}: playing to {} over udp to port {}", self.peer, t.to_rtp.port()),
+            }
         }
         let Some(p) = &s.playout else { return };
         let vts_now = p.video_ts0.wrapping_add((p.frame_idx * VIDEO_RATE as u64 / fps as u64) as u32);
@@ -181,41 +229,5 @@ impl Conn {
         extra.push((headers::RANGE, "npt=0.000-".into()));
         extra.push((headers::RTP_INFO, info));
         self.respond(v, StatusCode::Ok, cseq, &extra, b"");
-    }
-}
-
-/// The first RTP channel of a `Transport` header offering `RTP/AVP/TCP`
-/// (taking `default` when it gives no `interleaved=`); `None` when no
-/// TCP transport is offered.
-fn parse_tcp_transport(header: &str, default: u8) -> Option<u8> {
-    for spec in header.split(',') {
-        let mut parts = spec.split(';').map(str::trim);
-        let proto = parts.next().unwrap_or("");
-        if !proto.eq_ignore_ascii_case("RTP/AVP/TCP") {
-            continue;
-        }
-        let mut channel = default;
-        for p in parts {
-            if let Some(range) = p.strip_prefix("interleaved=") {
-                channel = range.split('-').next().and_then(|c| c.trim().parse().ok())?;
-            }
-        }
-        return Some(channel);
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transport_parsing() {
-        assert_eq!(parse_tcp_transport("RTP/AVP/TCP;unicast;interleaved=4-5", 0), Some(4));
-        assert_eq!(parse_tcp_transport("RTP/AVP/TCP;unicast", 2), Some(2));
-        assert_eq!(parse_tcp_transport("RTP/AVP;unicast;client_port=5000-5001", 0), None);
-        assert_eq!(parse_tcp_transport("RTP/AVP;unicast;client_port=1-2,RTP/AVP/TCP;interleaved=0-1", 0), Some(0));
-        assert_eq!(parse_tcp_transport("RTP/AVP/TCP;interleaved=x", 0), None);
-        assert_eq!(parse_tcp_transport("", 0), None);
     }
 }

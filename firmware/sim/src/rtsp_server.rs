@@ -15,6 +15,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::packetize::RtpStream;
 use crate::stream::Playout;
+use crate::udp::{self, UdpMode, UdpTrack};
 use crate::{SessionReport, Shared};
 
 /// Largest request (headers + body) we accept.
@@ -45,6 +46,10 @@ pub(crate) struct Session {
     pub(crate) audio: Option<RtpStream>,
     pub(crate) playout: Option<Playout>,
     pub(crate) frames_sent: u64,
+    /// Tracks sent over UDP (empty: interleaved).
+    pub(crate) udp: Vec<UdpTrack>,
+    /// RTCP receiver reports the client sent.
+    pub(crate) receiver_reports: u64,
 }
 
 /// Why a connection ended.
@@ -77,6 +82,8 @@ pub(crate) struct Conn {
     pub(crate) local: SocketAddr,
     pub(crate) inbuf: Vec<u8>,
     pub(crate) out: Vec<u8>,
+    /// Media of a UDP session, interleaved-framed as the playout writes it, before it is sent.
+    pub(crate) media: Vec<u8>,
     pub(crate) session: Option<Session>,
     /// When the client last sent a request (keep-alives count).
     pub(crate) last_request: Instant,
@@ -89,13 +96,27 @@ pub(crate) async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, shar
         log::debug!("sim: cannot set SO_SNDBUF for {peer}: {e}");
     }
     let local = sock.local_addr().unwrap_or(shared.cfg.listen);
-    let mut c =
-        Conn { shared, peer, local, inbuf: Vec::new(), out: Vec::new(), session: None, last_request: Instant::now() };
+    let mut c = Conn {
+        shared,
+        peer,
+        local,
+        inbuf: Vec::new(),
+        out: Vec::new(),
+        media: Vec::new(),
+        session: None,
+        last_request: Instant::now(),
+    };
     let end = c.run(&mut sock).await;
     let _ = sock.shutdown().await;
     match &c.session {
         Some(s) if s.playout.is_some() => {
-            log::info!("cam{}: sent {} frames ({peer}, {end})", s.stream, s.frames_sent);
+            log::info!(
+                "cam{}: sent {} frames over {}, {} receiver reports received ({peer}, {end})",
+                s.stream,
+                s.frames_sent,
+                if s.udp.is_empty() { "tcp" } else { "udp" },
+                s.receiver_reports
+            );
             c.shared.stats.record(SessionReport { stream: s.stream, peer, frames_sent: s.frames_sent });
         }
         _ => log::debug!("sim: connection from {peer} ended: {end}"),
@@ -109,7 +130,12 @@ impl Conn {
             let deadline = self.session.as_ref().and_then(|s| s.playout.as_ref()).map(Playout::next_deadline);
             let mut media_frames = 0;
             let mut end = None;
+            let mut rtcp_in = [0u8; 1500];
+            let rtcp_sock = self.session.as_ref().and_then(|s| s.udp.first()).map(|t| &t.rtcp);
             tokio::select! {
+                r = recv_rtcp(rtcp_sock, &mut rtcp_in) => if let Ok(n) = r {
+                    self.count_receiver_reports(&rtcp_in[..n]);
+                },
                 r = rd.read_buf(&mut self.inbuf) => match r {
                     Ok(0) => end = Some(End::Closed),
                     Ok(_) => end = self.handle_input(),
@@ -126,9 +152,24 @@ impl Conn {
                             return End::SessionTimeout(limit);
                         }
                         let sh = &self.shared;
-                        media_frames = p.produce(now, &sh.frames, &sh.tone, &sh.realm, &mut self.out);
+                        let udp = self.session.as_ref().is_some_and(|s| !s.udp.is_empty());
+                        let Some(p) = self.session.as_mut().and_then(|s| s.playout.as_mut()) else { continue };
+                        let out = if udp { &mut self.media } else { &mut self.out };
+                        media_frames = p.produce(now, &sh.frames, &sh.tone, &sh.realm, out);
                     }
                 }
+            }
+            if !self.media.is_empty() {
+                let silent = self.shared.cfg.udp == UdpMode::Silent;
+                if let Some(s) = self.session.as_ref().filter(|_| !silent) {
+                    match timeout(WRITE_TIMEOUT, udp::send(&s.udp, &self.media)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return End::Io(e),
+                        Err(_) => return End::TooSlow("UDP send timed out"),
+                    }
+                }
+                self.media.clear();
+                self.media.shrink_to(256 * 1024);
             }
             if !self.out.is_empty() {
                 match timeout(WRITE_TIMEOUT, wr.write_all(&self.out)).await {
@@ -169,7 +210,8 @@ impl Conn {
                                 return Some(end);
                             }
                         }
-                        // RTCP receiver reports and stray responses.
+                        Message::Data(d) if d.channel_id() % 2 == 1 => self.count_receiver_reports(d.as_slice()),
+                        // Data on RTP channels and stray responses.
                         Message::Data(_) | Message::Response(_) => {}
                     }
                 }
@@ -191,6 +233,14 @@ impl Conn {
         }
     }
 
+    fn count_receiver_reports(&mut self, rtcp: &[u8]) {
+        let n = udp::count_receiver_reports(rtcp);
+        if let Some(s) = &mut self.session {
+            s.receiver_reports += n;
+        }
+        self.shared.stats.receiver_reports.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub(crate) fn respond(
         &mut self,
         version: Version,
@@ -210,5 +260,13 @@ impl Conn {
         if let Err(e) = resp.write(&mut self.out) {
             log::error!("sim: cannot serialize response: {e}");
         }
+    }
+}
+
+/// The next datagram on the RTCP socket of a UDP session; never, without one.
+async fn recv_rtcp(sock: Option<&tokio::net::UdpSocket>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match sock {
+        Some(s) => s.recv_from(buf).await.map(|(n, _)| n),
+        None => std::future::pending().await,
     }
 }

@@ -86,18 +86,39 @@ async fn describe_sdp_h265_with_audio() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn udp_transport_is_461_and_bad_session_is_454() {
-    let sim = start(config("clip-h264.h264")).await;
+async fn udp_transport_refused_is_461_and_bad_session_is_454() {
+    let mut cfg = config("clip-h264.h264");
+    cfg.udp = hotspare_sim::UdpMode::Refuse;
+    let sim = start(cfg).await;
     let mut c = RawClient::connect(sim.addr).await;
     let url = sim.url("/cam0/trackID=0");
     let r = c.request("SETUP", &url, &[("Transport", "RTP/AVP;unicast;client_port=5000-5001")]).await;
     assert_eq!(r.status, 461);
+    let r = c.request("SETUP", &url, &[("Transport", "RTP/AVP;multicast")]).await;
+    assert_eq!(r.status, 461, "multicast is never served");
     let r = c.request("PLAY", &sim.url("/cam0/"), &[]).await;
     assert_eq!(r.status, 455, "PLAY before SETUP");
     let r = c.request("SETUP", &url, &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]).await;
     assert_eq!(r.status, 200);
     let r = c.request("PLAY", &sim.url("/cam0/"), &[("Session", "NOTMYSESSION")]).await;
     assert_eq!(r.status, 454);
+}
+
+/// UDP is served by default: the reply names our even/odd port pair and source address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_setup_names_server_ports() {
+    let sim = start(config("clip-h264.h264")).await;
+    let mut c = RawClient::connect(sim.addr).await;
+    let url = sim.url("/cam0/trackID=0");
+    let r = c.request("SETUP", &url, &[("Transport", "RTP/AVP;unicast;client_port=5000-5001")]).await;
+    assert_eq!(r.status, 200);
+    let t = r.header("transport").expect("Transport").to_owned();
+    let reply = hotspare_rtsp::transport::TransportReply::parse(&t);
+    assert!(!reply.tcp, "{t}");
+    let (rtp, rtcp) = reply.server_port.expect("server_port");
+    assert_eq!((rtp % 2, rtcp.map(|p| p - rtp)), (0, Some(1)), "{t}");
+    assert_eq!(reply.source, Some(sim.addr.ip()), "{t}");
+    assert!(t.contains("client_port=5000-5001"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

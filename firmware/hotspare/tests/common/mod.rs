@@ -337,6 +337,8 @@ pub struct Summary {
     pub discontinuities: i64,
     pub sessions: i64,
     pub last_frame: Option<String>,
+    /// Transport of the last session (`tcp`, `udp`).
+    pub transport: Option<String>,
 }
 
 pub fn summary(stdout: &str) -> Option<Summary> {
@@ -359,6 +361,8 @@ pub fn summary(stdout: &str) -> Option<Summary> {
             s.sessions = num(part);
         } else if let Some(t) = part.strip_prefix("last frame ") {
             s.last_frame = Some(t.to_string());
+        } else if let Some(t) = part.strip_prefix("transport ") {
+            s.transport = Some(t.to_string());
         }
     }
     Some(s)

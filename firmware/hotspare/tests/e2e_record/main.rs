@@ -11,4 +11,5 @@ mod record_crash_bound;
 mod record_faults;
 mod record_gstreamer;
 mod record_sim;
+mod record_udp;
 mod store_integrity;

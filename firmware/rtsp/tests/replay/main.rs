@@ -14,6 +14,7 @@ use hotspare_camera_policy::{CameraPolicy, ContentBase, SdpSessionLines};
 use hotspare_media::depacketize::Depacketizer;
 use hotspare_media::interleaved;
 use hotspare_rtsp::auth::Credentials;
+use hotspare_rtsp::transport::Media;
 use hotspare_rtsp::{ClientOptions, RtspError, Session};
 use rtp::RtpStream;
 use script::Script;
@@ -53,11 +54,15 @@ async fn depacketize_counts(mut s: Session, want: u64) -> (u64, u64, u64) {
     let mut d = Depacketizer::new(s.video.codec, s.video.payload_type, s.video.params.clone())
         .with_policy(&CameraPolicy::default());
     d.set_expected_ssrc(s.expected_ssrc);
+    let channel = match s.media {
+        Media::Interleaved { channel } => channel,
+        Media::Udp(_) => panic!("replays set up interleaved TCP"),
+    };
     let mut buf = std::mem::take(&mut s.leftover);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         while let Some(f) = interleaved::parse(&buf) {
-            if f.channel == s.channel {
+            if f.channel == channel {
                 d.push(&buf, f.packet.start, f.packet.end).expect("our RTP packet depacketizes");
             }
             buf.drain(..f.total);

@@ -80,6 +80,10 @@
 //!   renames the index and then the sample file into place and fsyncs the directory. Recovery
 //!   keeps complete imported segments like any other and removes sidecars whose segment is gone.
 
+pub mod audio_export;
+pub mod audio_index;
+mod audio_recover;
+mod audio_writer;
 pub mod contract;
 pub mod error;
 pub mod export;
@@ -87,6 +91,7 @@ mod import;
 pub mod index;
 mod lock;
 pub mod mp4;
+pub mod mp4_audio;
 pub mod origin;
 mod recover;
 mod retention;
@@ -96,7 +101,8 @@ mod shared;
 pub mod validate;
 mod writer;
 
-pub use contract::{FrameIn, RecycleState, StreamInfo};
+pub use audio_export::{AudioFrame, SegmentAudio};
+pub use contract::{AudioFrameIn, FrameIn, RecycleState, StreamInfo};
 pub use error::{IndexError, StoreError};
 pub use export::Mp4Plan;
 pub use import::ImportSource;

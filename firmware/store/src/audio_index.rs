@@ -112,6 +112,8 @@ pub enum InvalidAudio {
     Pts { frame: usize, pts: i64, prev: i64 },
     #[error("audio lasts {0} s, more than one day")]
     TooLong(u64),
+    #[error("audio ends at {end_us} µs, more than a day after now ({now_us} µs)")]
+    InFuture { end_us: i64, now_us: i64 },
     #[error("audio frames total {indexed} bytes but the audio data is {data} bytes")]
     LengthMismatch { indexed: u64, data: u64 },
 }
@@ -183,6 +185,19 @@ pub fn validate_audio(index: &[u8], data_len: u64) -> Result<ParsedAudioIndex, I
         return Err(InvalidAudio::LengthMismatch { indexed, data: data_len });
     }
     Ok(parsed)
+}
+
+/// The audio's wall-clock span is sane for a receiver whose clock reads `now_us`: it ends at
+/// most [`crate::validate::MAX_FUTURE_US`] after now.
+pub fn audio_times(p: &ParsedAudioIndex, now_us: i64) -> Result<(), InvalidAudio> {
+    let rate = i128::from(p.header.params.sample_rate.max(1));
+    let end_ticks = p.frames.last().map_or(0, |f| i128::from(f.pts_rel) + i128::from(f.duration));
+    let end_us = i128::from(p.header.start_wall_us) + end_ticks * 1_000_000 / rate;
+    let limit = i128::from(now_us) + i128::from(crate::validate::MAX_FUTURE_US);
+    if end_us > limit {
+        return Err(InvalidAudio::InFuture { end_us: end_us.min(i128::from(i64::MAX)) as i64, now_us });
+    }
+    Ok(())
 }
 
 /// What recovery keeps of an audio part whose index parsed: the leading frames that are sane,

@@ -105,7 +105,7 @@ pub use audio_export::{AudioFrame, SegmentAudio};
 pub use contract::{AudioFrameIn, FrameIn, RecycleState, StreamInfo};
 pub use error::{IndexError, StoreError};
 pub use export::Mp4Plan;
-pub use import::ImportSource;
+pub use import::{ImportAudio, ImportSource};
 pub use index::{parse_index, ParsedIndex};
 pub use lock::LOCK_FILE;
 pub use origin::Origin;

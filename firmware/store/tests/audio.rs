@@ -204,6 +204,16 @@ fn export_check(codec: AudioCodec, name: &str) {
     let want = ((3.0 - 0.1) / per_frame).ceil() as u32;
     assert_eq!(plan.audio_frames, want);
 
+    // Served by ranges (video-http), the pieces join to the whole file.
+    let mut full = Vec::new();
+    plan.write_to(&mut full).unwrap();
+    let mut joined = Vec::new();
+    let h = plan.header.len() as u64;
+    for pair in [0, h - 1, h + 3, plan.total_len / 2, plan.total_len - 1, plan.total_len].windows(2) {
+        plan.write_range(pair[0], pair[1], &mut joined).unwrap();
+    }
+    assert!(joined == full);
+
     // A sub-range keeps both tracks in step.
     let sub = store.export_mp4("cam", Some(WALL0 + 1_200_000), Some(WALL0 + 2_400_000)).unwrap();
     let out = dir.path().join("sub.mp4");
@@ -233,4 +243,61 @@ fn export_pcmu() {
     if have_tools() {
         export_check(AudioCodec::Pcmu, "pcm_mulaw");
     }
+}
+
+/// Re-insertion: a segment's audio travels with it, is validated, and the imported segment
+/// exports with both tracks; bad audio is refused with the reason.
+#[test]
+fn imported_segment_keeps_its_audio() {
+    if !have_tools() {
+        return;
+    }
+    use hotspare_store::{ImportAudio, ImportSource, StoreError};
+    let a = ffmpeg_audio(AudioCodec::Aac, 4);
+    let clip = load_annexb(&format!("{FIXTURES}/clip-h264.h264"), Codec::H264);
+    let src = tempfile::tempdir().unwrap();
+    let store = Store::open(src.path(), StoreConfig::default()).unwrap();
+    let mut w = store.writer("cam").unwrap();
+    record(&mut w, &clip, &a, 0);
+    w.close().unwrap();
+    let seg = store.segments("cam").unwrap().remove(0);
+    let (index, sample) = store.segment_paths(&seg).unwrap();
+    let (aindex, adata) = store.audio_paths(&seg).unwrap().expect("the segment has audio");
+    let (index, aindex) = (std::fs::read(index).unwrap(), std::fs::read(aindex).unwrap());
+
+    let dst = tempfile::tempdir().unwrap();
+    let nvr = Store::open_readonly(dst.path()).unwrap();
+    let stage = |p: &Path| {
+        let t = nvr.import_temp_path().unwrap();
+        std::fs::copy(p, &t).unwrap();
+        t
+    };
+    // Bad audio: one byte short of what its index lists; nothing is stored.
+    let (s_tmp, a_tmp) = (stage(&sample), stage(&adata));
+    let f = std::fs::OpenOptions::new().write(true).open(&a_tmp).unwrap();
+    f.set_len(f.metadata().unwrap().len() - 1).unwrap();
+    let audio = Some(ImportAudio { index: &aindex, data_tmp: &a_tmp });
+    let e = nvr
+        .import_segment("cam", ImportSource { uid: "u", sha256: "aa", index: &index, sample_tmp: &s_tmp, audio })
+        .unwrap_err();
+    assert!(matches!(e, StoreError::InvalidImportAudio { .. }), "{e}");
+    assert!(e.to_string().contains("audio frames total"), "{e}");
+    assert!(!s_tmp.exists() && !a_tmp.exists());
+    assert!(nvr.segments("cam").unwrap().is_empty());
+
+    let (s_tmp, a_tmp) = (stage(&sample), stage(&adata));
+    let audio = Some(ImportAudio { index: &aindex, data_tmp: &a_tmp });
+    let (info, created) = nvr
+        .import_segment("cam", ImportSource { uid: "u", sha256: "aa", index: &index, sample_tmp: &s_tmp, audio })
+        .unwrap();
+    assert!(created);
+    assert!(nvr.read_audio(&info).unwrap().is_some());
+    let plan = nvr.export_mp4("cam", None, None).unwrap();
+    assert_eq!(plan.audio, Some(AudioCodec::Aac));
+    let out = dst.path().join("imported.mp4");
+    plan.write_to(&mut std::fs::File::create(&out).unwrap()).unwrap();
+    let p = probe(&out);
+    assert_eq!((p.codec_v.as_str(), p.codec_a.as_str()), ("h264", "aac"));
+    assert!((p.a_end - p.v_end).abs() <= 0.064, "audio ends at {}, video at {}", p.a_end, p.v_end);
+    ffmpeg_clean(&out);
 }

@@ -1,5 +1,5 @@
 //! Reading a segment's audio ([`Store::read_audio`]) and planning the MP4
-//! audio track of an export ([`plan_audio`]).
+//! audio track of an export (`plan_audio`).
 //!
 //! Timeline: the MP4's time 0 is the wall time of the first exported video
 //! frame, and video time follows wall time (gaps stretch the frame before).

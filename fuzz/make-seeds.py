@@ -221,6 +221,15 @@ def main():
     raw = open(os.path.join(SEEDS, "index", "h264-4s.index"), "rb").read()
     write("import_validate", "raw-index", bytes([0]) + struct.pack("<H", len(raw)) + raw)
 
+    # import_validate, audio form (byte 0 bit 2): G.711 and AAC parts, structured.
+    def audio_input(codec, rate, config, frames, data_len):
+        b = bytes([5, codec]) + struct.pack("<I", rate) + bytes([1, len(config)]) + config + bytes([len(frames)])
+        for ln, pts, dur in frames:
+            b += struct.pack("<HiH", ln, pts, dur)
+        return b + struct.pack("<qI", 1_700_000_000_000_000, data_len)
+    write("import_validate", "audio-pcma", audio_input(1, 8000, b"", [(160, k * 160, 160) for k in range(3)], 480))
+    write("import_validate", "audio-aac", audio_input(0, 16000, b"\x14\x08", [(100, k * 1024, 1024) for k in range(2)], 200))
+
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
     print(f"seeds: {total} bytes", file=sys.stderr)
 

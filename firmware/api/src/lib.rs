@@ -249,7 +249,8 @@ pub struct Recordings {
 
 /// One failover segment offered for re-insertion: `POST /api/v1/import`
 /// with this as JSON in the `X-Hotspare-Segment` header and the segment's
-/// index file bytes followed by its sample file bytes as the body.
+/// index file bytes followed by its sample file bytes (then, for a segment
+/// with audio, its audio index and audio bytes) as the body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportSegment {
@@ -261,8 +262,32 @@ pub struct ImportSegment {
     pub frames: u64,
     pub index_len: u64,
     pub sample_len: u64,
-    /// SHA-256 of the body (index bytes then sample bytes), lower-case hex.
+    /// SHA-256 of the body (index bytes, sample bytes, then the audio index and audio
+    /// bytes when there is audio), lower-case hex.
     pub sha256: String,
+    /// Bytes of the segment's `.audio-index`, sent after the sample bytes; 0 (and absent from
+    /// the JSON) for a segment without audio, which is described exactly as before audio.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audio_index_len: u64,
+    /// Bytes of the segment's `.audio`, sent after the audio index; 0 without audio.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audio_len: u64,
+}
+
+impl ImportSegment {
+    /// Lengths of the body's parts in order: index, sample, audio index, audio.
+    pub fn part_lens(&self) -> [u64; 4] {
+        [self.index_len, self.sample_len, self.audio_index_len, self.audio_len]
+    }
+
+    /// Length of the whole body (saturating).
+    pub fn body_len(&self) -> u64 {
+        self.part_lens().iter().fold(0u64, |a, &b| a.saturating_add(b))
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Reply to an import: the NVR has the segment durably (fsynced).

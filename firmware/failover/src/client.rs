@@ -131,7 +131,7 @@ impl NvrClient {
         let url = format!("{}{}", self.base, hotspare_api::api_path!("/import"));
         let header =
             serde_json::to_string(seg).map_err(|e| ClientError::Decode { url: url.clone(), detail: e.to_string() })?;
-        let total = seg.index_len + seg.sample_len;
+        let total = seg.body_len();
         let resp = self
             .http
             .put(&url)

@@ -88,11 +88,12 @@ impl ReinsertError {
     }
 }
 
-/// Lengths of the index and sample files and the SHA-256 (hex) of both, read in bounded pieces.
-fn measure(files: &[PathBuf; 2]) -> Result<(u64, u64, String), ReinsertError> {
+/// Lengths of the segment's files (index, sample, then audio index and audio when it has audio)
+/// and the SHA-256 (hex) of all of them one after the other, read in bounded pieces.
+fn measure(files: &[PathBuf]) -> Result<(Vec<u64>, String), ReinsertError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut lens = [0u64; 2];
+    let mut lens = vec![0u64; files.len()];
     for (p, len) in files.iter().zip(&mut lens) {
         let read = |source| ReinsertError::Read { path: p.clone(), source };
         let mut f = std::fs::File::open(p).map_err(read)?;
@@ -105,7 +106,7 @@ fn measure(files: &[PathBuf; 2]) -> Result<(u64, u64, String), ReinsertError> {
             *len += n as u64;
         }
     }
-    Ok((lens[0], lens[1], hex::encode(h.finalize())))
+    Ok((lens, hex::encode(h.finalize())))
 }
 
 async fn push_one(
@@ -117,20 +118,26 @@ async fn push_one(
     opts: ReinsertOptions,
 ) -> Result<bool, ReinsertError> {
     let (index_path, sample_path) = store.segment_paths(seg)?;
-    let files = [index_path, sample_path];
+    let mut files = vec![index_path, sample_path];
+    if let Some((audio_index, audio)) = store.audio_paths(seg)? {
+        files.extend([audio_index, audio]);
+    }
     let f2 = files.clone();
-    let (index_len, sample_len, sha256) = tokio::task::spawn_blocking(move || measure(&f2)).await??;
+    let (lens, sha256) = tokio::task::spawn_blocking(move || measure(&f2)).await??;
+    let len = |i: usize| lens.get(i).copied().unwrap_or(0);
     let meta = ImportSegment {
         uid: segment_uid(spare_serial, nvr, seg),
         camera: seg.camera.clone(),
         start_us: seg.start_wall_us,
         end_us: seg.end_wall_us(),
         frames: seg.frames as u64,
-        index_len,
-        sample_len,
+        index_len: len(0),
+        sample_len: len(1),
         sha256: sha256.clone(),
+        audio_index_len: len(2),
+        audio_len: len(3),
     };
-    let total = index_len + sample_len;
+    let total = meta.body_len();
     let held = client.import_offset(&meta.uid).await?;
     let (mut offset, max_request) = (held.offset, held.max_request.max(1));
     if offset >= total {
@@ -138,7 +145,7 @@ async fn push_one(
     }
     let receipt = loop {
         let n = opts.chunk.min(max_request).min(total - offset);
-        let body = reqwest::Body::wrap(file_range_body(files.to_vec(), offset, n));
+        let body = reqwest::Body::wrap(file_range_body(files.clone(), offset, n));
         match client.import_chunk(&meta, offset, n, body).await? {
             ChunkReply::Done(r) => break r,
             ChunkReply::More(o) if o.offset > offset && o.offset < total => offset = o.offset,

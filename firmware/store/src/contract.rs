@@ -40,3 +40,34 @@ pub enum RecycleState {
         reason: String,
     },
 }
+
+/// One audio frame handed to [`crate::CameraWriter::write_audio`]: an AAC access unit without
+/// its ADTS header, or a run of G.711 bytes. Its bytes are the next `pieces` entries of the
+/// batch's `IoSlice` list.
+///
+/// Timing contract (how audio stays in sync with the video):
+/// - `pts` is in the audio clock (`AudioParams::sample_rate` Hz, the RTP clock of the audio
+///   track), extended so it only grows within a run (no wrap);
+/// - `wall_us` comes from the same wall-clock mapping the recorder uses for the video frames
+///   (both arrival-based, or both from RTCP sender reports) — that is what puts the two
+///   tracks in sync;
+/// - the store anchors the audio once per run (the first frame, and again at a
+///   `discontinuity`, a pts going back, or a new sample rate): a frame's wall time is the
+///   anchor's wall time plus its pts elapsed since the anchor. So a moving wall-clock mapping
+///   never makes audio jitter, exactly as for video (`CameraWriter` `run_anchor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioFrameIn {
+    /// Presentation time in the audio clock, extended (monotonic across RTP wrap).
+    pub pts: i64,
+    /// Wall-clock time of this frame, microseconds since the Unix epoch.
+    pub wall_us: i64,
+    /// Samples per channel the frame holds (1024 for an AAC-LC access unit; `len / channels`
+    /// for G.711).
+    pub duration: u32,
+    /// Audio was lost just before this frame, or a new RTSP session began: re-anchor.
+    pub discontinuity: bool,
+    /// Sum of the lengths of this frame's pieces.
+    pub len: u32,
+    /// Number of `IoSlice`s of the batch that belong to this frame.
+    pub pieces: u32,
+}

@@ -26,6 +26,12 @@ pub enum StoreError {
     WriterBusy(String),
     #[error("camera {camera}: bad batch: {reason}")]
     BadBatch { camera: String, reason: &'static str },
+    #[error("camera {camera}: audio refused: {source}")]
+    BadAudio {
+        camera: String,
+        #[source]
+        source: crate::audio_index::InvalidAudio,
+    },
     #[error("volume full: {0}")]
     Full(String),
     #[error("{path}: bad index: {source}")]
@@ -53,6 +59,12 @@ pub enum StoreError {
         uid: String,
         #[source]
         source: crate::validate::InvalidSegment,
+    },
+    #[error("import {uid}: invalid audio: {source}")]
+    InvalidImportAudio {
+        uid: String,
+        #[source]
+        source: crate::audio_index::InvalidAudio,
     },
     #[error("import {uid}: a different segment with this uid is already stored")]
     ImportConflict { uid: String },

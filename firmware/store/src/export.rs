@@ -16,11 +16,13 @@
 //! not make an MP4 sample entry (an SPS that does not parse) is skipped with
 //! a log line and the rest is served.
 
+use crate::audio_export::{plan_audio, SegmentAudio};
 use crate::error::StoreError;
 use crate::mp4::{self, Chunk, TrackTables};
+use crate::mp4_audio::{self, AudioTrack};
 use crate::segment::{SegmentIndex, SegmentInfo};
 use crate::Store;
-use hotspare_media::{Codec, CodecParams};
+use hotspare_media::{AudioCodec, Codec, CodecParams};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct Mp4Plan {
     pub total_len: u64,
     pub frames: u32,
     pub duration_90k: u64,
+    /// Codec of the audio track, `None` when the export has none (video-only segments).
+    pub audio: Option<AudioCodec>,
+    /// Audio frames (MP4 samples) in the audio track.
+    pub audio_frames: u32,
 }
 
 impl Mp4Plan {
@@ -85,6 +91,7 @@ impl Mp4Plan {
 /// Selected frames `[first, last]` of one segment index.
 struct Pick {
     idx: SegmentIndex,
+    audio: Option<SegmentAudio>,
     first: usize,
     last: usize,
 }
@@ -150,7 +157,11 @@ impl Store {
             let Some(last) = (first..n).rev().find(|&k| idx.frame_wall_us(k) <= to) else { continue };
             covered_until =
                 idx.frame_wall_us(last) + crate::segment::ticks_to_us(u64::from(idx.frames[last].duration_90k));
-            picks.push(Pick { idx, first, last });
+            let audio = self.read_audio(s).unwrap_or_else(|e| {
+                log::warn!("export of {camera}: audio of segment {} left out: {e}", s.id);
+                None
+            });
+            picks.push(Pick { idx, audio, first, last });
         }
         if picks.is_empty() {
             return Err(StoreError::EmptyExport { camera: camera.to_owned() });
@@ -208,28 +219,62 @@ fn plan(picks: &[Pick]) -> Result<Mp4Plan, StoreError> {
         parts.push((p.idx.sample_path.clone(), offset, len));
     }
     let codec = keys[0].0;
-    let payload: u64 = parts.iter().map(|p| p.2).sum();
-    let build = |chunks: &[Chunk]| {
+    let t0_us = picks[0].idx.frame_wall_us(picks[0].first);
+    let video_90k: u64 = durations.iter().map(|&d| u64::from(d)).sum();
+    let audio_pick: Vec<Option<SegmentAudio>> = picks.iter().map(|p| p.audio.clone()).collect();
+    let audio = plan_audio(&audio_pick, t0_us, t0_us.saturating_add(crate::segment::ticks_to_us(video_90k)));
+    let audio_entry = audio.as_ref().map(|a| mp4_audio::sample_entry(&a.params));
+    // mdat: each segment's video, then the audio runs that belong after it.
+    // (chunk kind: false = video, true = audio; index of the chunk in its track)
+    let mut layout: Vec<(bool, usize, u64)> = Vec::with_capacity(parts.len());
+    let mut all_parts = Vec::with_capacity(parts.len());
+    let mut next_run = 0;
+    for (pi, p) in parts.into_iter().enumerate() {
+        layout.push((false, pi, p.2));
+        all_parts.push(p);
+        if let Some(a) = &audio {
+            while let Some((_, path, off, len)) = a.runs.get(next_run).filter(|r| r.0 == pi) {
+                layout.push((true, next_run, *len));
+                all_parts.push((path.clone(), *off, *len));
+                next_run += 1;
+            }
+        }
+    }
+    let mut audio_chunks = audio.as_ref().map(|a| a.chunks.clone()).unwrap_or_default();
+    let payload: u64 = all_parts.iter().map(|p| p.2).sum();
+    let build = |chunks: &[Chunk], audio_chunks: &[Chunk]| {
         let t =
             TrackTables { entries: &entries, width, height, sizes: &sizes, durations: &durations, sync: &sync, chunks };
+        let at = audio.as_ref().zip(audio_entry.as_ref()).map(|(a, entry)| AudioTrack {
+            params: &a.params,
+            entry,
+            start_90k: a.start_90k,
+            sizes: &a.sizes,
+            durations: &a.durations,
+            chunks: audio_chunks,
+        });
         let mut h = mp4::ftyp(codec);
-        h.extend_from_slice(&mp4::moov(&t));
+        h.extend_from_slice(&mp4::moov_av(&t, at.as_ref()));
         h.extend_from_slice(&mp4::mdat_header(payload));
         h
     };
     // co64 entries have a fixed size, so the header length does not depend on the offsets.
-    let header_len = build(&chunks).len() as u64;
+    let header_len = build(&chunks, &audio_chunks).len() as u64;
     let mut off = header_len;
-    for (c, p) in chunks.iter_mut().zip(&parts) {
+    for &(is_audio, i, len) in &layout {
+        let c = if is_audio { &mut audio_chunks[i] } else { &mut chunks[i] };
         c.offset = off;
-        off += p.2;
+        off += len;
     }
-    let header = build(&chunks);
+    let header = build(&chunks, &audio_chunks);
+    let parts = all_parts;
     Ok(Mp4Plan {
         total_len: header.len() as u64 + payload,
         header,
         parts,
         frames: sizes.len() as u32,
-        duration_90k: durations.iter().map(|&d| u64::from(d)).sum(),
+        duration_90k: video_90k,
+        audio: audio.as_ref().map(|a| a.params.codec),
+        audio_frames: audio.as_ref().map_or(0, |a| a.sizes.len() as u32),
     })
 }

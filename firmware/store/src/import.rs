@@ -2,6 +2,7 @@
 //! [`Store::import_segment`] validates it, stores it durably next to the
 //! local segments with an origin sidecar, and is idempotent per uid.
 
+use crate::audio_index::{audio_times, validate_audio};
 use crate::error::StoreError;
 use crate::index::total_duration;
 use crate::origin::{create_origin, Origin, OriginRecord};
@@ -29,6 +30,18 @@ pub struct ImportSource<'a> {
     /// The sample file, written completely to a temporary file under [`Store::import_dir`]. It is
     /// renamed into place (or removed when the segment is already there).
     pub sample_tmp: &'a Path,
+    /// The segment's audio, when it has some (a segment without is imported video-only).
+    pub audio: Option<ImportAudio<'a>>,
+}
+
+/// The audio part of an [`ImportSource`].
+#[derive(Clone, Copy, Debug)]
+pub struct ImportAudio<'a> {
+    /// The complete `.audio-index` file.
+    pub index: &'a [u8],
+    /// The `.audio` file, written completely to a temporary file under [`Store::import_dir`];
+    /// renamed into place or removed like `sample_tmp`.
+    pub data_tmp: &'a Path,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -63,14 +76,20 @@ impl Store {
 
     /// Imports one segment of `camera`. Validates it ([`crate::validate`]: the index decodes
     /// completely, parameter sets parse, times are sane, NAL lengths walk every frame exactly
-    /// and the frames add up to the sample file; else [`StoreError::InvalidImport`]); then writes the origin sidecar, renames the index and the sample file into place
-    /// (`<start_us:016x>-<seq>` with a free `seq`) and fsyncs everything. Returns the segment
+    /// and the frames add up to the sample file; else [`StoreError::InvalidImport`]; its audio,
+    /// if any, by [`crate::audio_index::validate_audio`], else
+    /// [`StoreError::InvalidImportAudio`]); then writes the origin sidecar, renames the audio
+    /// files (if any), the index and the sample file into place (`<start_us:016x>-<seq>` with a
+    /// free `seq`) and fsyncs everything. Returns the segment
     /// and whether it was created: the same uid again with the same SHA-256 returns the stored
     /// segment and `false`; with another SHA-256 it is [`StoreError::ImportConflict`].
     pub fn import_segment(&self, camera: &str, src: ImportSource<'_>) -> Result<(SegmentInfo, bool), StoreError> {
         let r = self.import_inner(camera, src);
         if !matches!(r, Ok((_, true))) {
             let _ = std::fs::remove_file(src.sample_tmp);
+            if let Some(a) = src.audio {
+                let _ = std::fs::remove_file(a.data_tmp);
+            }
         }
         r
     }
@@ -105,6 +124,14 @@ impl Store {
                 }
                 e => invalid(e),
             })?;
+        if let Some(a) = src.audio {
+            let len =
+                std::fs::metadata(a.data_tmp).map_err(|e| StoreError::io(a.data_tmp, "stat imported audio", e))?.len();
+            let audio = validate_audio(a.index, len)
+                .map_err(|source| StoreError::InvalidImportAudio { uid: src.uid.to_owned(), source })?;
+            audio_times(&audio, self.cfg.clock.now_us())
+                .map_err(|source| StoreError::InvalidImportAudio { uid: src.uid.to_owned(), source })?;
+        }
         let dir = self.camera_dir(camera);
         if !dir.is_dir() {
             std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, "create camera directory", e))?;
@@ -113,21 +140,20 @@ impl Store {
         let rec = OriginRecord { origin: Origin::Imported { uid: src.uid.to_owned() }, sha256: src.sha256.to_owned() };
         let id = self.claim_id(camera, &dir, parsed.header.start_wall_us, &rec)?;
         let (index_path, sample_path) = (id.index_path(&dir), id.sample_path(&dir));
+        let (audio_index_path, audio_path) = (id.audio_index_path(&dir), id.audio_path(&dir));
         let placed = (|| {
-            let tmp = self.import_temp_path()?;
-            let mut f = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, "create", e))?;
-            f.write_all(src.index).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(&tmp, "write index", e))?;
-            std::fs::rename(&tmp, &index_path)
-                .map_err(|e| StoreError::io(&index_path, "rename index into place", e))?;
-            std::fs::File::open(src.sample_tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| StoreError::io(src.sample_tmp, "fsync sample", e))?;
-            std::fs::rename(src.sample_tmp, &sample_path)
-                .map_err(|e| StoreError::io(&sample_path, "rename sample into place", e))?;
+            // Audio before video: until the video pair is in place the segment does not exist,
+            // and recovery removes audio without video (an import cut short is sent again).
+            if let Some(a) = src.audio {
+                self.place_bytes(a.index, &audio_index_path)?;
+                self.place_file(a.data_tmp, &audio_path)?;
+            }
+            self.place_bytes(src.index, &index_path)?;
+            self.place_file(src.sample_tmp, &sample_path)?;
             Ok::<(), StoreError>(sync_dir(&dir)?)
         })();
         if let Err(e) = placed {
-            for p in [&sample_path, &index_path, &id.origin_path(&dir)] {
+            for p in [&sample_path, &index_path, &audio_path, &audio_index_path, &id.origin_path(&dir)] {
                 let _ = std::fs::remove_file(p);
             }
             return Err(e);
@@ -146,6 +172,20 @@ impl Store {
         self.catalog.lock_or_recover().entry(camera.to_owned()).or_default().insert(id, meta);
         log::info!("imported {camera}/{id} ({} frames) as {}", info.frames, src.uid);
         Ok((info, true))
+    }
+
+    /// Writes `bytes` to a temporary file, fsyncs it and renames it to `to`.
+    fn place_bytes(&self, bytes: &[u8], to: &Path) -> Result<(), StoreError> {
+        let tmp = self.import_temp_path()?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, "create", e))?;
+        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(&tmp, "write", e))?;
+        std::fs::rename(&tmp, to).map_err(|e| StoreError::io(to, "rename into place", e))
+    }
+
+    /// fsyncs the received file `tmp` and renames it to `to`.
+    fn place_file(&self, tmp: &Path, to: &Path) -> Result<(), StoreError> {
+        std::fs::File::open(tmp).and_then(|f| f.sync_all()).map_err(|e| StoreError::io(tmp, "fsync", e))?;
+        std::fs::rename(tmp, to).map_err(|e| StoreError::io(to, "rename into place", e))
     }
 
     /// The stored segment imported under `uid`, with its SHA-256.

@@ -71,7 +71,7 @@ pub fn encode_record<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Res
 }
 
 /// Splits the next valid record off `bytes`: `(payload, total record length)`.
-fn next_record(bytes: &[u8]) -> Option<(&[u8], usize)> {
+pub(crate) fn next_record(bytes: &[u8]) -> Option<(&[u8], usize)> {
     let len = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
     if len > MAX_RECORD_LEN {

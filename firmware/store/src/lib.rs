@@ -9,6 +9,11 @@
 //! - [`Store::writer`]`(&Arc<Store>, camera) -> Result<CameraWriter>` — one writer per camera.
 //! - [`CameraWriter::write`]`(&mut self, &StreamInfo, &[FrameIn], &[IoSlice]) -> Result<()>`,
 //!   [`CameraWriter::close`]`(self)`; dropping a writer closes it too.
+//! - [`CameraWriter::write_audio`]`(&mut self, &AudioParams, &[AudioFrameIn], &[IoSlice]) ->
+//!   Result<u32>` — audio frames into the open segment's optional audio pair (timing contract
+//!   on [`AudioFrameIn`]); [`Store::read_audio`]`(&SegmentInfo) -> Option<SegmentAudio>`;
+//!   [`Store::audio_paths`] for re-insertion; an export has an audio track when its segments
+//!   have audio ([`Mp4Plan::audio`]).
 //! - [`Store::cameras`], [`Store::segments`]`(camera) -> Vec<SegmentInfo>` (sorted by start),
 //!   [`Store::read_index`]`(&SegmentInfo) -> SegmentIndex`.
 //! - [`Store::recycle`]`() -> RecycleState` (one retention pass; call it periodically, e.g. every
@@ -19,7 +24,8 @@
 //! - [`Store::open_readonly`]`(root)` — a reader beside another process's writing store (no
 //!   recovery, no deletions, no writes except imports); [`Store::refresh`] rescans the disk.
 //! - [`Store::import_segment`]`(camera, ImportSource) -> (SegmentInfo, created)` — durable,
-//!   idempotent (per uid) insertion of a segment recorded elsewhere (failover re-insertion);
+//!   idempotent (per uid) insertion of a segment recorded elsewhere, with its audio if any
+//!   ([`ImportAudio`]) (failover re-insertion);
 //!   [`SegmentInfo::origin`] tells [`Origin::Local`] from [`Origin::Imported`].
 //! - [`Store::delete_segment`], [`Store::segment_paths`] — for a spare handing segments back.
 //!
@@ -75,11 +81,21 @@
 //!   `high_water_percent`. Deletion removes the sample file first, then the index. Each pass
 //!   first rescans the disk ([`Store::refresh`]) so segments imported by another process are
 //!   recycled like any closed segment.
+//! - **Audio** (optional, [`audio_index`], `docs/design/audio-in-segments.md`): per segment a
+//!   second pair `<stem>.audio` (AAC access units without ADTS, or G.711 bytes) and
+//!   `<stem>.audio-index` (the index framing: header with `AudioParams`, start wall time and
+//!   first pts, then batches of `{len, pts_rel, duration}` in the audio clock). The video
+//!   files are the same with or without it. Recovery handles the audio after the video and
+//!   never costs video for it; retention deletes it with the segment.
 //! - **Imported segments** carry a sidecar `<stem>.origin` (see [`origin`]); a local segment has
 //!   none. An import writes and fsyncs the sidecar (`O_EXCL`, which also claims the name), then
 //!   renames the index and then the sample file into place and fsyncs the directory. Recovery
 //!   keeps complete imported segments like any other and removes sidecars whose segment is gone.
 
+pub mod audio_export;
+pub mod audio_index;
+mod audio_recover;
+mod audio_writer;
 pub mod contract;
 pub mod error;
 pub mod export;
@@ -87,6 +103,7 @@ mod import;
 pub mod index;
 mod lock;
 pub mod mp4;
+pub mod mp4_audio;
 pub mod origin;
 mod recover;
 mod retention;
@@ -96,10 +113,11 @@ mod shared;
 pub mod validate;
 mod writer;
 
-pub use contract::{FrameIn, RecycleState, StreamInfo};
+pub use audio_export::{AudioFrame, SegmentAudio};
+pub use contract::{AudioFrameIn, FrameIn, RecycleState, StreamInfo};
 pub use error::{IndexError, StoreError};
 pub use export::Mp4Plan;
-pub use import::ImportSource;
+pub use import::{ImportAudio, ImportSource};
 pub use index::{parse_index, ParsedIndex};
 pub use lock::LOCK_FILE;
 pub use origin::Origin;

@@ -1,6 +1,7 @@
 //! ISO BMFF (MP4) box building: `ftyp`, `moov` with one video track
 //! (`avc1`+`avcC` / `hvc1`+`hvcC` sample entries, `stts`, `stss`, `stsz`,
-//! `stsc`, `co64`) and the `mdat` header. Pure byte building; the export
+//! `stsc`, `co64`) and an optional audio track ([`crate::mp4_audio`]), and
+//! the `mdat` header. Pure byte building; the export
 //! planner ([`crate::export`]) decides what goes in.
 
 use hotspare_media::sps::{parse_h264_sps, parse_h265_sps, SpsError};
@@ -10,7 +11,7 @@ use hotspare_media::{Codec, CodecParams};
 pub const TIMESCALE: u32 = 90_000;
 
 /// Writes a box: size placeholder, fourcc, body from `f`, then patches the size.
-fn bx(buf: &mut Vec<u8>, fourcc: &[u8; 4], f: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn bx(buf: &mut Vec<u8>, fourcc: &[u8; 4], f: impl FnOnce(&mut Vec<u8>)) {
     let start = buf.len();
     buf.extend_from_slice(&[0, 0, 0, 0]);
     buf.extend_from_slice(fourcc);
@@ -20,7 +21,7 @@ fn bx(buf: &mut Vec<u8>, fourcc: &[u8; 4], f: impl FnOnce(&mut Vec<u8>)) {
 }
 
 /// Full box: version and 24-bit flags before the body.
-fn fullbox(buf: &mut Vec<u8>, fourcc: &[u8; 4], version: u8, flags: u32, f: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn fullbox(buf: &mut Vec<u8>, fourcc: &[u8; 4], version: u8, flags: u32, f: impl FnOnce(&mut Vec<u8>)) {
     bx(buf, fourcc, |b| {
         b.push(version);
         b.extend_from_slice(&flags.to_be_bytes()[1..]);
@@ -28,17 +29,17 @@ fn fullbox(buf: &mut Vec<u8>, fourcc: &[u8; 4], version: u8, flags: u32, f: impl
     })
 }
 
-fn u16be(b: &mut Vec<u8>, v: u16) {
+pub(crate) fn u16be(b: &mut Vec<u8>, v: u16) {
     b.extend_from_slice(&v.to_be_bytes());
 }
-fn u32be(b: &mut Vec<u8>, v: u32) {
+pub(crate) fn u32be(b: &mut Vec<u8>, v: u32) {
     b.extend_from_slice(&v.to_be_bytes());
 }
-fn u64be(b: &mut Vec<u8>, v: u64) {
+pub(crate) fn u64be(b: &mut Vec<u8>, v: u64) {
     b.extend_from_slice(&v.to_be_bytes());
 }
 
-const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
+pub(crate) const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
 /// `avcC` body (AVCDecoderConfigurationRecord) from one SPS and one PPS.
 pub fn avcc(params: &CodecParams) -> Result<Vec<u8>, SpsError> {
@@ -163,20 +164,27 @@ pub struct TrackTables<'a> {
 
 /// `moov` box with a single video track.
 pub fn moov(t: &TrackTables<'_>) -> Vec<u8> {
+    moov_av(t, None)
+}
+
+/// `moov` box with the video track and, when given, an audio track (track 2). Without audio
+/// the bytes are those of [`moov`].
+pub fn moov_av(t: &TrackTables<'_>, audio: Option<&crate::mp4_audio::AudioTrack<'_>>) -> Vec<u8> {
     let duration: u64 = t.durations.iter().map(|&d| u64::from(d)).sum();
+    let movie_duration = audio.map_or(duration, |a| duration.max(a.movie_duration()));
     let mut b = Vec::new();
     bx(&mut b, b"moov", |b| {
         fullbox(b, b"mvhd", 1, 0, |b| {
             u64be(b, 0);
             u64be(b, 0);
             u32be(b, TIMESCALE);
-            u64be(b, duration);
+            u64be(b, movie_duration);
             u32be(b, 0x0001_0000); // rate
             u16be(b, 0x0100); // volume
             b.extend_from_slice(&[0; 10]);
             MATRIX.iter().for_each(|&m| u32be(b, m));
             b.extend_from_slice(&[0; 24]);
-            u32be(b, 2); // next_track_ID
+            u32be(b, if audio.is_some() { 3 } else { 2 }); // next_track_ID
         });
         bx(b, b"trak", |b| {
             fullbox(b, b"tkhd", 1, 3, |b| {
@@ -221,18 +229,34 @@ pub fn moov(t: &TrackTables<'_>) -> Vec<u8> {
                 });
             });
         });
+        if let Some(a) = audio {
+            crate::mp4_audio::trak(b, a);
+        }
     });
     b
 }
 
 fn stbl(b: &mut Vec<u8>, t: &TrackTables<'_>) {
+    sample_tables(b, t.entries, t.durations, Some(t.sync), t.sizes, t.chunks);
+}
+
+/// `stsd`, `stts`, `stss` (when `sync` is given; without it every sample is a sync sample),
+/// `stsz`, `stsc` and `co64`.
+pub(crate) fn sample_tables(
+    b: &mut Vec<u8>,
+    entries: &[Vec<u8>],
+    durations: &[u32],
+    sync: Option<&[u32]>,
+    sizes: &[u32],
+    chunks: &[Chunk],
+) {
     fullbox(b, b"stsd", 0, 0, |b| {
-        u32be(b, t.entries.len() as u32);
-        t.entries.iter().for_each(|e| b.extend_from_slice(e));
+        u32be(b, entries.len() as u32);
+        entries.iter().for_each(|e| b.extend_from_slice(e));
     });
     fullbox(b, b"stts", 0, 0, |b| {
         let mut runs: Vec<(u32, u32)> = Vec::new();
-        for &d in t.durations {
+        for &d in durations {
             match runs.last_mut() {
                 Some((n, last)) if *last == d => *n += 1,
                 _ => runs.push((1, d)),
@@ -244,18 +268,20 @@ fn stbl(b: &mut Vec<u8>, t: &TrackTables<'_>) {
             u32be(b, d);
         });
     });
-    fullbox(b, b"stss", 0, 0, |b| {
-        u32be(b, t.sync.len() as u32);
-        t.sync.iter().for_each(|&s| u32be(b, s));
-    });
+    if let Some(sync) = sync {
+        fullbox(b, b"stss", 0, 0, |b| {
+            u32be(b, sync.len() as u32);
+            sync.iter().for_each(|&s| u32be(b, s));
+        });
+    }
     fullbox(b, b"stsz", 0, 0, |b| {
         u32be(b, 0);
-        u32be(b, t.sizes.len() as u32);
-        t.sizes.iter().for_each(|&s| u32be(b, s));
+        u32be(b, sizes.len() as u32);
+        sizes.iter().for_each(|&s| u32be(b, s));
     });
     fullbox(b, b"stsc", 0, 0, |b| {
         let mut rows: Vec<(u32, u32, u32)> = Vec::new();
-        for (i, c) in t.chunks.iter().enumerate() {
+        for (i, c) in chunks.iter().enumerate() {
             if !matches!(rows.last(), Some(&(_, n, e)) if n == c.samples && e == c.entry) {
                 rows.push((i as u32 + 1, c.samples, c.entry));
             }
@@ -268,7 +294,7 @@ fn stbl(b: &mut Vec<u8>, t: &TrackTables<'_>) {
         });
     });
     fullbox(b, b"co64", 0, 0, |b| {
-        u32be(b, t.chunks.len() as u32);
-        t.chunks.iter().for_each(|c| u64be(b, c.offset));
+        u32be(b, chunks.len() as u32);
+        chunks.iter().for_each(|c| u64be(b, c.offset));
     });
 }

@@ -8,6 +8,7 @@
 //! is moved to the quarantine `ROOT/.quarantine/<camera>/`, never deleted.
 //! One bad segment never stops the rest of the store from opening.
 
+use crate::audio_recover;
 use crate::error::StoreError;
 use crate::index::{
     encode_record, frame_durations, parse_index, total_duration, FrameEntry, IndexHeader, DEFAULT_DURATION_90K,
@@ -16,7 +17,7 @@ use crate::index::{
 use crate::origin::Origin;
 use crate::origin::{read_origin, ORIGIN_EXT};
 use crate::scan;
-use crate::segment::{SegMeta, SegmentId, CORRUPT_EXT, INDEX_EXT, SAMPLE_EXT, TMP_EXT};
+use crate::segment::{SegMeta, SegmentId, AUDIO_EXT, AUDIO_INDEX_EXT, CORRUPT_EXT, INDEX_EXT, SAMPLE_EXT, TMP_EXT};
 use hotspare_base::fs::{sync_dir, write_atomic};
 use hotspare_media::Codec;
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,7 +47,7 @@ fn quarantine_path(dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
 }
 
 /// Moves `path` (file, directory or anything else) into the quarantine.
-fn quarantine_entry(dir: &Path, path: &Path, why: &str) -> Result<(), StoreError> {
+pub(crate) fn quarantine_entry(dir: &Path, path: &Path, why: &str) -> Result<(), StoreError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let to = quarantine_path(dir, &name)?;
     std::fs::rename(path, &to).map_err(|e| StoreError::io(path, "move to quarantine", e))?;
@@ -55,7 +56,7 @@ fn quarantine_entry(dir: &Path, path: &Path, why: &str) -> Result<(), StoreError
 }
 
 /// Copies bytes `from..` of `path` into the quarantine (before they are cut off).
-fn quarantine_tail(dir: &Path, path: &Path, from: u64, why: &str) -> Result<(), StoreError> {
+pub(crate) fn quarantine_tail(dir: &Path, path: &Path, from: u64, why: &str) -> Result<(), StoreError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let to = quarantine_path(dir, &format!("{name}.tail-{from}"))?;
     let copy = || -> std::io::Result<()> {
@@ -74,6 +75,7 @@ fn quarantine_tail(dir: &Path, path: &Path, from: u64, why: &str) -> Result<(), 
 pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<SegmentId, SegMeta>, StoreError> {
     let mut ids = BTreeSet::new();
     let mut origins = BTreeSet::new();
+    let mut audio = BTreeSet::new();
     let entries = std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, "list camera directory", e))?;
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(dir, "list camera directory", e))?;
@@ -84,6 +86,11 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
             _ if ext == SAMPLE_EXT || ext == INDEX_EXT => {
                 if let Some(id) = SegmentId::parse_stem(stem) {
                     ids.insert(id);
+                }
+            }
+            _ if ext == AUDIO_EXT || ext == AUDIO_INDEX_EXT => {
+                if let Some(id) = SegmentId::parse_stem(stem) {
+                    audio.insert(id);
                 }
             }
             _ if ext == ORIGIN_EXT => {
@@ -110,6 +117,21 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
             }
         };
         changed |= dirty;
+        if audio.remove(&id) {
+            // The audio is recovered after its video and never costs it.
+            let corrupt = dir.join(format!("{id}.{SAMPLE_EXT}.{CORRUPT_EXT}"));
+            let r = match (&meta, id.sample_path(dir).exists(), corrupt.exists()) {
+                (Some(_), ..) => audio_recover::recover_audio(dir, id),
+                // Not recovered (an error, logged above): left as it is, like its video.
+                (None, true, _) => Ok(false),
+                (None, false, true) => audio_recover::quarantine_audio(dir, id, "the segment's video is unrecoverable"),
+                (None, false, false) => audio_recover::remove_audio(dir, id),
+            };
+            match r {
+                Ok(d) => changed |= d,
+                Err(e) => log::error!("{}/{id}: audio not recovered, left as it is: {e}", dir.display()),
+            }
+        }
         if let Some(mut meta) = meta {
             if origins.contains(&id) {
                 match read_origin(dir, id) {
@@ -122,6 +144,13 @@ pub(crate) fn recover_camera(dir: &Path, camera: &str) -> Result<BTreeMap<Segmen
                 }
             }
             segs.insert(id, meta);
+        }
+    }
+    // Audio whose segment is gone: a deletion (video first) that was interrupted.
+    for id in audio {
+        match audio_recover::remove_audio(dir, id) {
+            Ok(d) => changed |= d,
+            Err(e) => log::warn!("{}/{id}: remove orphan audio: {e}", dir.display()),
         }
     }
     // A sidecar whose segment is gone (removed above, or an import interrupted before its
@@ -154,7 +183,9 @@ fn rename_corrupt(dir: &Path, id: SegmentId, why: &str) -> Result<(), StoreError
 }
 
 fn remove_pair(dir: &Path, id: SegmentId) -> Result<(), StoreError> {
-    for p in [id.sample_path(dir), id.index_path(dir), id.origin_path(dir)] {
+    for p in
+        [id.sample_path(dir), id.index_path(dir), id.audio_path(dir), id.audio_index_path(dir), id.origin_path(dir)]
+    {
         match std::fs::remove_file(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::io(&p, "remove", e)),
             _ => {}
@@ -174,14 +205,14 @@ fn write_index(path: &Path, header: &IndexHeader, frames: &[FrameEntry]) -> Resu
     Ok(write_atomic(path, &buf, 0o644)?)
 }
 
-fn truncate(path: &Path, len: u64) -> Result<(), StoreError> {
+pub(crate) fn truncate(path: &Path, len: u64) -> Result<(), StoreError> {
     let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| StoreError::io(path, "open", e))?;
     f.set_len(len).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(path, "truncate", e))
 }
 
 /// A segment file's path when it is a regular file; anything else there (a directory, a
 /// symlink, a device) is moved to the quarantine and the file counts as missing.
-fn regular_file(dir: &Path, path: &Path) -> Result<Option<u64>, StoreError> {
+pub(crate) fn regular_file(dir: &Path, path: &Path) -> Result<Option<u64>, StoreError> {
     match path.symlink_metadata() {
         Ok(m) if m.file_type().is_file() => Ok(Some(m.len())),
         Ok(_) => {
@@ -313,7 +344,7 @@ fn recover_segment(dir: &Path, id: SegmentId) -> Result<(Option<SegMeta>, bool),
 }
 
 /// Keeps a copy of a damaged index's bytes in the quarantine before it is rewritten.
-fn quarantine_copy(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn quarantine_copy(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let to = quarantine_path(dir, &format!("{name}.{CORRUPT_EXT}"))?;
     let mut f = std::fs::OpenOptions::new()

@@ -86,14 +86,20 @@ impl Store {
     }
 
     /// Removes a segment from the catalog and the disk (sample first, then index, then the
-    /// origin sidecar). Returns false if the files could not be removed.
+    /// audio files, then the origin sidecar). Returns false if the files could not be removed.
     pub(crate) fn remove_segment(&self, camera: &str, id: SegmentId) -> bool {
         if let Some(segs) = self.catalog.lock_or_recover().get_mut(camera) {
             segs.remove(&id);
         }
         let dir = self.camera_dir(camera);
         let mut ok = true;
-        for p in [id.sample_path(&dir), id.index_path(&dir), id.origin_path(&dir)] {
+        for p in [
+            id.sample_path(&dir),
+            id.index_path(&dir),
+            id.audio_path(&dir),
+            id.audio_index_path(&dir),
+            id.origin_path(&dir),
+        ] {
             if let Err(e) = std::fs::remove_file(&p) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     log::error!("{}: delete: {e}", p.display());

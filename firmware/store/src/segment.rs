@@ -35,6 +35,16 @@ impl SegmentId {
     pub fn index_path(&self, camera_dir: &Path) -> PathBuf {
         camera_dir.join(format!("{self}.{INDEX_EXT}"))
     }
+
+    /// The segment's audio frames (optional; see [`crate::audio_index`]).
+    pub fn audio_path(&self, camera_dir: &Path) -> PathBuf {
+        camera_dir.join(format!("{self}.{AUDIO_EXT}"))
+    }
+
+    /// The index of the segment's audio frames (optional).
+    pub fn audio_index_path(&self, camera_dir: &Path) -> PathBuf {
+        camera_dir.join(format!("{self}.{AUDIO_INDEX_EXT}"))
+    }
 }
 
 /// File stem: `<start_us:016x>-<seq:x>`, so names sort by start time.
@@ -46,6 +56,8 @@ impl fmt::Display for SegmentId {
 
 pub const SAMPLE_EXT: &str = "sample";
 pub const INDEX_EXT: &str = "index";
+pub const AUDIO_EXT: &str = "audio";
+pub const AUDIO_INDEX_EXT: &str = "audio-index";
 pub const CORRUPT_EXT: &str = "corrupt";
 pub const TMP_EXT: &str = "tmp";
 

@@ -176,6 +176,17 @@ impl Store {
         Ok((seg.id.index_path(&dir), seg.id.sample_path(&dir)))
     }
 
+    /// `(audio index, audio file)` of a segment, `None` when it has no audio (both must be
+    /// regular files). Re-insertion sends them after the index and the sample file.
+    pub fn audio_paths(&self, seg: &SegmentInfo) -> Result<Option<(PathBuf, PathBuf)>, StoreError> {
+        if !valid_camera_id(&seg.camera) {
+            return Err(StoreError::BadCameraId(seg.camera.clone()));
+        }
+        let dir = self.camera_dir(&seg.camera);
+        let (index, data) = (seg.id.audio_index_path(&dir), seg.id.audio_path(&dir));
+        Ok((file_len(&index).is_some() && file_len(&data).is_some()).then_some((index, data)))
+    }
+
     /// Deletes a closed segment (sample file, index, origin sidecar) and fsyncs the directory.
     pub fn delete_segment(&self, seg: &SegmentInfo) -> Result<(), StoreError> {
         if self.read_only {

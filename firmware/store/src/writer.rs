@@ -3,6 +3,7 @@
 //! steady state), cuts segments, and handles ENOSPC by truncating, recycling
 //! and retrying once.
 
+use crate::audio_writer::AudioState;
 use crate::contract::{FrameIn, RecycleState, StreamInfo};
 use crate::error::StoreError;
 use crate::index::{encode_record, FrameEntry, IndexHeader, DEFAULT_DURATION_90K, INDEX_VERSION};
@@ -21,9 +22,9 @@ const IOV_MAX: usize = 1024;
 
 /// Writes one camera's frames into segments. Created by [`Store::writer`].
 pub struct CameraWriter {
-    store: Arc<Store>,
-    camera: String,
-    dir: PathBuf,
+    pub(crate) store: Arc<Store>,
+    pub(crate) camera: String,
+    pub(crate) dir: PathBuf,
     seg: Option<OpenSegment>,
     /// The next segment is this writer's first (shortened by the stagger).
     first_segment: bool,
@@ -41,6 +42,10 @@ pub struct CameraWriter {
     /// timed from it by pts, so consecutive segments join exactly even when
     /// the recorder's wall-clock mapping moves (an RTCP report arriving).
     run_anchor: Option<(i64, i64)>,
+    /// The open segment's audio (see [`crate::audio_writer`]).
+    pub(crate) audio: AudioState,
+    /// Cut the segment at the next keyframe (the audio parameters changed).
+    cut_requested: bool,
 }
 
 struct OpenSegment {
@@ -68,7 +73,7 @@ fn fnv1a(s: &str) -> u64 {
 /// finishing short writes. Writing at an explicit offset (never at the file position) means a
 /// failed or partial write that is then truncated away leaves no hole: the retry lands
 /// exactly where the valid bytes end.
-fn pwritev_all(f: &File, iov: &[IoSlice<'_>], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn pwritev_all(f: &File, iov: &[IoSlice<'_>], mut offset: u64) -> std::io::Result<()> {
     let mut i = 0;
     let mut skip = 0usize; // bytes of iov[i] already written
     while i < iov.len() {
@@ -110,7 +115,7 @@ fn pwritev_all(f: &File, iov: &[IoSlice<'_>], mut offset: u64) -> std::io::Resul
 }
 
 /// Writes all of `buf` to `f` at byte `offset` (see [`pwritev_all`]).
-fn pwrite_all(f: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn pwrite_all(f: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
     pwritev_all(f, &[IoSlice::new(buf)], offset)
 }
 
@@ -132,11 +137,23 @@ impl CameraWriter {
             closed: false,
             after_full: false,
             run_anchor: None,
+            audio: AudioState::default(),
+            cut_requested: false,
         }
     }
 
     pub fn camera(&self) -> &str {
         &self.camera
+    }
+
+    /// The open segment, if any.
+    pub(crate) fn seg_id(&self) -> Option<SegmentId> {
+        self.seg.as_ref().map(|s| s.id)
+    }
+
+    /// Asks for the open segment to be cut at the next keyframe.
+    pub(crate) fn request_cut(&mut self) {
+        self.cut_requested = true;
     }
 
     /// Per-camera stagger (90 kHz) by which the first segment is shortened.
@@ -188,7 +205,8 @@ impl CameraWriter {
         for f in frames {
             let end = pos + f.pieces as usize;
             let cut = self.seg.as_ref().is_some_and(|s| {
-                f.discontinuity || (f.keyframe && f.pts_90k.saturating_sub(s.first_pts) >= s.target_90k)
+                f.discontinuity
+                    || (f.keyframe && (self.cut_requested || f.pts_90k.saturating_sub(s.first_pts) >= s.target_90k))
             });
             if cut {
                 self.flush_run(&iov[run_start..pos])?;
@@ -219,7 +237,7 @@ impl CameraWriter {
     }
 
     /// Runs `op`; on ENOSPC runs a retention pass and retries once, then reports Full.
-    fn with_space_retry<T>(
+    pub(crate) fn with_space_retry<T>(
         &mut self,
         mut op: impl FnMut(&mut Self) -> Result<T, std::io::Error>,
         what: &str,
@@ -344,6 +362,9 @@ impl CameraWriter {
             return Ok(());
         }
         self.with_space_retry(|w| w.try_append(iov), "appending frames")?;
+        if self.store.cfg.sync_each_batch {
+            self.sync_audio();
+        }
         let Some(seg) = self.seg.as_mut() else { return Ok(()) };
         let n = self.entries.len();
         let bytes: u64 = self.entries.iter().map(|e| u64::from(e.len)).sum();
@@ -403,6 +424,8 @@ impl CameraWriter {
 
     /// Finishes the open segment (if any): syncs it, marks it closed, removes it if empty.
     fn close_segment(&mut self) -> Result<(), StoreError> {
+        self.close_audio();
+        self.cut_requested = false;
         let Some(seg) = self.seg.take() else { return Ok(()) };
         self.first_segment = false;
         let mut cat = self.store.catalog.lock_or_recover();

@@ -35,7 +35,7 @@ fn stage(store: &Store, sample: &[u8]) -> std::path::PathBuf {
 
 fn import(store: &Store, uid: &str, sha: &str, index: &[u8], sample: &[u8]) -> Result<bool, StoreError> {
     let tmp = stage(store, sample);
-    let r = store.import_segment("cam", ImportSource { uid, sha256: sha, index, sample_tmp: &tmp });
+    let r = store.import_segment("cam", ImportSource { uid, sha256: sha, index, sample_tmp: &tmp, audio: None });
     assert!(!tmp.exists() || r.as_ref().is_ok_and(|(_, c)| !c));
     r.map(|(_, created)| created)
 }
@@ -122,8 +122,9 @@ fn readonly_reader_beside_writer() {
     // The reader imports; the writer's retention pass sees the import as a closed segment.
     let (index, bytes) = segment_bytes(100_000_000, 30);
     let tmp = stage(&ro, &bytes);
-    let (_, created) =
-        ro.import_segment("cam", ImportSource { uid: "u1", sha256: "ee", index: &index, sample_tmp: &tmp }).unwrap();
+    let (_, created) = ro
+        .import_segment("cam", ImportSource { uid: "u1", sha256: "ee", index: &index, sample_tmp: &tmp, audio: None })
+        .unwrap();
     assert!(created);
     assert_eq!(rw.segments("cam").unwrap().len(), 1);
     rw.recycle();

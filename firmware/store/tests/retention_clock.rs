@@ -73,7 +73,7 @@ fn import_judges_the_future_by_the_injected_clock() {
     let offer = |uid: &str| {
         let tmp = store.import_temp_path().unwrap();
         std::fs::write(&tmp, &sample).unwrap();
-        store.import_segment("cam", ImportSource { uid, sha256: "00", index: &index, sample_tmp: &tmp })
+        store.import_segment("cam", ImportSource { uid, sha256: "00", index: &index, sample_tmp: &tmp, audio: None })
     };
     match offer("u1") {
         Err(StoreError::InvalidImport { source: InvalidSegment::InFuture { .. }, .. }) => {}

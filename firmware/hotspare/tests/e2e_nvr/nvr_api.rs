@@ -145,6 +145,8 @@ fn nvr_import_and_restart() {
         index_len: index.len() as u64,
         sample_len: sample.len() as u64,
         sha256: sha256_hex(&body),
+        audio_index_len: 0,
+        audio_len: 0,
     };
     let r = http(port, "POST", "/api/v1/import", &[], &body);
     assert_eq!(r.status, 401);

@@ -41,6 +41,8 @@ impl Seg {
             index_len: self.index.len() as u64,
             sample_len: self.sample.len() as u64,
             sha256: sha256_hex(&self.body()),
+            audio_index_len: 0,
+            audio_len: 0,
         }
     }
     /// The same segment with its index header or frames edited.
@@ -358,4 +360,80 @@ fn large_segment_reinserted_with_bounded_nvr_memory() {
     );
     assert!(after < 128 * 1024, "NVR peak RSS {after} KiB while importing a {mib} MiB segment");
     assert!(spare < 128 * 1024, "spare side peak RSS {spare} KiB while sending a {mib} MiB segment");
+}
+
+/// G.711 audio for a segment starting at `start_us`: 4 s of 20 ms frames; `short` drops the last
+/// byte of the audio data (its index then lists one byte more than there is).
+fn audio_files(start_us: i64, short: bool) -> (Vec<u8>, Vec<u8>) {
+    use hotspare_media::{AudioCodec, AudioParams};
+    use hotspare_store::audio_index::{AudioEntry, AudioIndexHeader, AUDIO_INDEX_VERSION};
+    let params = AudioParams { codec: AudioCodec::Pcma, sample_rate: 8000, channels: 1, config: vec![] };
+    let header = AudioIndexHeader { version: AUDIO_INDEX_VERSION, params, start_wall_us: start_us, first_pts: 0 };
+    let mut index = Vec::new();
+    encode_record(&header, &mut index).unwrap();
+    let frames: Vec<AudioEntry> = (0..200).map(|k| AudioEntry { len: 160, pts_rel: k * 160, duration: 160 }).collect();
+    encode_record(&frames[..], &mut index).unwrap();
+    let mut data: Vec<u8> = (0..200 * 160).map(|i| (i % 251) as u8).collect();
+    if short {
+        data.pop();
+    }
+    (index, data)
+}
+
+/// Re-insertion carries a segment's audio: the spare sends the audio parts after the video
+/// (in chunks crossing the parts), the NVR validates and stores them, and its export has both
+/// tracks; audio the spare's recovery had to cut goes in as cut; a video-only segment goes in
+/// as before; a body whose audio is bad is refused with the reason and leaves nothing.
+#[test]
+fn reinsertion_carries_audio() {
+    let work = tempfile::tempdir().unwrap();
+    let seg = recorded_segment(work.path());
+    let (nvr, store) = nvr(work.path(), &[]);
+    let spare = work.path().join("spare-store");
+    let t0 = seg.start_us();
+    let dir = spare.join("cam1");
+    for (i, audio) in [(0, Some(false)), (1, Some(true)), (2, None)] {
+        let start = t0 + i * 10_000_000;
+        place(&spare, &seg, start);
+        if let Some(short) = audio {
+            let (index, data) = audio_files(start, short);
+            std::fs::write(dir.join(format!("{start:016x}-0.audio-index")), index).unwrap();
+            std::fs::write(dir.join(format!("{start:016x}-0.audio")), data).unwrap();
+        }
+    }
+    let p = reinsert(&spare, nvr.port, 7_000);
+    assert!(p.finished && p.last_error.is_none(), "{p:?}");
+    assert_eq!((p.segments_done, p.set_aside.len()), (3, 0), "{p:?}");
+    let files = tree(&store.join("cam1"));
+    assert_eq!(files.iter().filter(|f| f.ends_with(".audio")).count(), 2, "{files:?}");
+    assert_eq!(files.iter().filter(|f| f.ends_with(".audio-index")).count(), 2, "{files:?}");
+    let nvr_store = Store::open_readonly(&store).unwrap();
+    let segs = nvr_store.segments("cam1").unwrap();
+    let audio: Vec<Option<usize>> =
+        segs.iter().map(|s| nvr_store.read_audio(s).unwrap().map(|a| a.frames.len())).collect();
+    assert_eq!(audio, vec![Some(200), Some(199), None], "the torn last frame was cut on the spare");
+    let plan = nvr_store.export_mp4("cam1", None, Some(t0 + 5_000_000)).unwrap();
+    assert_eq!(plan.audio, Some(hotspare_media::AudioCodec::Pcma));
+    assert!(plan.audio_frames > 150, "{} audio frames", plan.audio_frames);
+    let plan = nvr_store.export_mp4("cam1", Some(t0 + 20_000_000), None).unwrap();
+    assert_eq!(plan.audio, None, "the video-only segment exports as before");
+    assert!(tree(&store.join(".import")).is_empty(), "{:?}", tree(&store));
+
+    // Sent as is by another sender: audio whose index lists a byte more than there is.
+    let bad = seg.edited(|h, _| h.start_wall_us = t0 + 40_000_000);
+    let (aindex, adata) = audio_files(t0 + 40_000_000, true);
+    let body = [&bad.index[..], &bad.sample[..], &aindex[..], &adata[..]].concat();
+    let desc = ImportSegment {
+        audio_index_len: aindex.len() as u64,
+        audio_len: adata.len() as u64,
+        sha256: sha256_hex(&body),
+        ..bad.desc("SPARE-1/nvr1/cam1/bad-audio")
+    };
+    let r = post(nvr.port, &desc, &body);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("invalid audio") && r.text().contains("audio frames total"), "{}", r.text());
+    let r = post(nvr.port, &ImportSegment { audio_index_len: 0, ..desc.clone() }, &body);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(Store::open_readonly(&store).unwrap().segments("cam1").unwrap().len(), 3, "nothing stored");
+    assert!(tree(&store.join(".import")).is_empty(), "{:?}", tree(&store));
 }

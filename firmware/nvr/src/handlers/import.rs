@@ -1,6 +1,7 @@
 //! `POST /api/v1/import` (admin): re-insertion of one failover segment. The
 //! `X-Hotspare-Segment` header describes it ([`hotspare_api::ImportSegment`]);
-//! the body is the index file then the sample file. The body is streamed to
+//! the body is the index file then the sample file, then (a segment with
+//! audio) the audio index and the audio file. The body is streamed to
 //! a temporary file in the store while hashed, then validated and stored
 //! durably by [`hotspare_store::Store::import_segment`]. The resumable form
 //! (`PUT` chunks at an offset, `GET` the offset) is in [`resumable`].
@@ -12,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use futures_core::Stream;
 use hotspare_api::{ImportReceipt, ImportSegment};
-use hotspare_store::{ImportSource, StoreError};
+use hotspare_store::{ImportAudio, ImportSource, StoreError};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -68,11 +69,16 @@ fn segment_header(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
     if seg.sha256.len() != 64 || !seg.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return Err(Failure::bad_request("sha256: expected 64 lower-case hex digits"));
     }
-    if seg.index_len > MAX_INDEX {
-        return Err(Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("index of {} bytes exceeds the {MAX_INDEX}-byte limit", seg.index_len),
-        ));
+    for (what, len) in [("index", seg.index_len), ("audio index", seg.audio_index_len)] {
+        if len > MAX_INDEX {
+            return Err(Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{what} of {len} bytes exceeds the {MAX_INDEX}-byte limit"),
+            ));
+        }
+    }
+    if (seg.audio_index_len == 0) != (seg.audio_len == 0) {
+        return Err(Failure::bad_request("audio_index_len and audio_len: both 0 (no audio) or both set"));
     }
     Ok(seg)
 }
@@ -80,7 +86,7 @@ fn segment_header(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
 fn describe(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
     let seg = segment_header(headers)?;
     let max = max_request();
-    let total = seg.index_len.saturating_add(seg.sample_len);
+    let total = seg.body_len();
     if total > max {
         return Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,40 +95,86 @@ fn describe(headers: &HeaderMap) -> Result<ImportSegment, Failure> {
     }
     if let Some(cl) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
         if cl != total {
-            return Err(unprocessable(format!("Content-Length {cl} is not index_len + sample_len = {total}")));
+            return Err(unprocessable(format!("Content-Length {cl} is not the sum of the part lengths = {total}")));
         }
     }
     Ok(seg)
 }
 
-/// Streams the body: the index part into memory, the sample part into `tmp`; returns the index
-/// bytes and the SHA-256 (hex) of everything.
-async fn receive(body: Body, seg: &ImportSegment, tmp: &std::path::Path) -> Result<(Vec<u8>, String), Failure> {
+/// The part of the body byte `pos` falls in (0 index, 1 sample, 2 audio index, 3 audio) and
+/// the bytes of that part left from `pos`; `None` past the end.
+pub(super) fn part_at(lens: &[u64; 4], pos: u64) -> Option<(usize, u64)> {
+    let mut start = 0u64;
+    for (i, &len) in lens.iter().enumerate() {
+        let end = start.saturating_add(len);
+        if pos < end {
+            return Some((i, end - pos));
+        }
+        start = end;
+    }
+    None
+}
+
+/// What a `POST` body is received into: the two index parts in memory, the sample and audio
+/// parts in temporary files of the store.
+struct Received {
+    index: Vec<u8>,
+    audio_index: Vec<u8>,
+    sha: String,
+}
+
+/// Streams the body: index parts into memory, the sample part into `tmp`, the audio part into
+/// `audio_tmp`; returns the index bytes and the SHA-256 (hex) of everything.
+async fn receive(
+    body: Body,
+    seg: &ImportSegment,
+    tmp: &std::path::Path,
+    audio_tmp: &std::path::Path,
+) -> Result<Received, Failure> {
     let mut stream = body.into_data_stream();
-    let mut file =
-        tokio::fs::File::create(tmp).await.map_err(|e| Failure::internal(format!("{}: create: {e}", tmp.display())))?;
+    let create = |p: &std::path::Path| {
+        let p = p.to_owned();
+        async move {
+            tokio::fs::File::create(&p).await.map_err(|e| Failure::internal(format!("{}: create: {e}", p.display())))
+        }
+    };
+    let mut file = create(tmp).await?;
+    let mut audio_file = if seg.audio_len > 0 { Some(create(audio_tmp).await?) } else { None };
     let mut hasher = Sha256::new();
     let mut index = Vec::with_capacity(seg.index_len as usize);
-    let expected = seg.index_len + seg.sample_len;
+    let mut audio_index = Vec::with_capacity(seg.audio_index_len as usize);
+    let lens = seg.part_lens();
+    let expected = seg.body_len();
     let mut got = 0u64;
     while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
         let chunk = chunk.map_err(|e| Failure::bad_request(format!("reading the body: {e}")))?;
-        got += chunk.len() as u64;
-        if got > expected {
-            return Err(unprocessable(format!("body longer than index_len + sample_len = {expected} bytes")));
+        if got + chunk.len() as u64 > expected {
+            return Err(unprocessable(format!("body longer than the sum of the part lengths = {expected} bytes")));
         }
         hasher.update(&chunk);
-        let need = (seg.index_len as usize).saturating_sub(index.len()).min(chunk.len());
-        index.extend_from_slice(&chunk[..need]);
-        if need < chunk.len() {
-            file.write_all(&chunk[need..]).await.map_err(|e| write_failure(tmp, e))?;
+        let mut rest = &chunk[..];
+        while let Some((part, left)) = part_at(&lens, got).filter(|_| !rest.is_empty()) {
+            let n = (left.min(rest.len() as u64)) as usize;
+            let (now, later) = rest.split_at(n);
+            match (part, audio_file.as_mut()) {
+                (0, _) => index.extend_from_slice(now),
+                (1, _) => file.write_all(now).await.map_err(|e| write_failure(tmp, e))?,
+                (2, _) => audio_index.extend_from_slice(now),
+                (_, Some(f)) => f.write_all(now).await.map_err(|e| write_failure(audio_tmp, e))?,
+                (_, None) => return Err(Failure::internal("audio bytes without an audio file")),
+            }
+            got += n as u64;
+            rest = later;
         }
     }
     if got != expected {
-        return Err(unprocessable(format!("body is {got} bytes, index_len + sample_len is {expected}")));
+        return Err(unprocessable(format!("body is {got} bytes, the sum of the part lengths is {expected}")));
     }
     file.flush().await.map_err(|e| write_failure(tmp, e))?;
-    Ok((index, hex::encode(hasher.finalize())))
+    if let Some(f) = audio_file.as_mut() {
+        f.flush().await.map_err(|e| write_failure(audio_tmp, e))?;
+    }
+    Ok(Received { index, audio_index, sha: hex::encode(hasher.finalize()) })
 }
 
 /// 422 unless the body's SHA-256 `sha` is the one `seg` announced.
@@ -154,14 +206,25 @@ pub(super) async fn import(
         .await
         .map_err(|e| Failure::internal(format!("import: {e}")))?
         .map_err(|e| Failure::internal(e.to_string()))?;
+    let store = st.store.clone();
+    let audio_tmp = tokio::task::spawn_blocking(move || store.import_temp_path())
+        .await
+        .map_err(|e| Failure::internal(format!("import: {e}")))?
+        .map_err(|e| Failure::internal(e.to_string()))?;
     let mut guard = TempFile(Some(tmp.clone()));
-    let (index, sha) = receive(body, &seg, &tmp).await?;
+    let mut audio_guard = TempFile(Some(audio_tmp.clone()));
+    let Received { index, audio_index, sha } = receive(body, &seg, &tmp, &audio_tmp).await?;
     describe_sha(&sha, &seg)?;
     let store = st.store.clone();
     let s = seg.clone();
-    guard.0 = None; // import_segment consumes or removes the file
+    guard.0 = None; // import_segment consumes or removes the files
+    let has_audio = seg.audio_len > 0;
+    if has_audio {
+        audio_guard.0 = None;
+    }
     let r = tokio::task::spawn_blocking(move || {
-        let src = ImportSource { uid: &s.uid, sha256: &s.sha256, index: &index, sample_tmp: &tmp };
+        let audio = has_audio.then_some(ImportAudio { index: &audio_index, data_tmp: &audio_tmp });
+        let src = ImportSource { uid: &s.uid, sha256: &s.sha256, index: &index, sample_tmp: &tmp, audio };
         store.import_segment(&s.camera, src)
     })
     .await
@@ -192,7 +255,11 @@ fn receipt(
             Ok((status, Json(ImportReceipt { uid: seg.uid.clone(), created, sha256: sha })))
         }
         Err(e @ StoreError::ImportConflict { .. }) => Err(Failure::new(StatusCode::CONFLICT, e.to_string())),
-        Err(e @ (StoreError::BadImport { .. } | StoreError::InvalidImport { .. })) => {
+        Err(
+            e @ (StoreError::BadImport { .. }
+            | StoreError::InvalidImport { .. }
+            | StoreError::InvalidImportAudio { .. }),
+        ) => {
             log::warn!("{e}");
             Err(unprocessable(e.to_string()))
         }

@@ -1,14 +1,14 @@
 //! Resumable import: `PUT /api/v1/import` carries one chunk of a segment's
-//! body (index then sample bytes) at the offset given by `Content-Range`,
+//! body (index, sample, then audio index and audio bytes) at the offset given by `Content-Range`,
 //! `GET /api/v1/import?uid=U` answers how many bytes the NVR holds. Chunks are
-//! appended to two partial files per uid under the store's `.import`
-//! directory (the index part, the sample part) in bounded pieces, fsynced
+//! appended to partial files per uid under the store's `.import` directory
+//! (one per part) in bounded pieces, fsynced
 //! before the reply; when the last byte arrives the body is hashed, validated
 //! and committed by [`hotspare_store::Store::import_segment`]. At most
 //! [`MAX_PARTIALS`] uploads are in progress; one idle for [`MAX_IDLE`] is
 //! dropped when a new one needs room, and all are dropped at startup.
 
-use super::{describe_sha, max_request, receipt, segment_header, unprocessable, write_failure};
+use super::{describe_sha, max_request, part_at, receipt, segment_header, unprocessable, write_failure};
 use crate::handlers::{Failure, Shared};
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -18,7 +18,7 @@ use axum::Json;
 use futures_core::Stream;
 use hotspare_api::{ImportOffset, ImportSegment};
 use hotspare_base::LockExt;
-use hotspare_store::ImportSource;
+use hotspare_store::{ImportAudio, ImportSource};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
@@ -67,6 +67,8 @@ struct Partial {
     desc: PathBuf,
     index: PathBuf,
     sample: PathBuf,
+    audio_index: PathBuf,
+    audio: PathBuf,
 }
 
 impl Partial {
@@ -76,7 +78,19 @@ impl Partial {
 
     fn at(dir: &Path, key: String) -> Partial {
         let at = |ext: &str| dir.join(format!("up-{key}.{ext}"));
-        Partial { desc: at("desc"), index: at("index"), sample: at("sample"), key }
+        Partial {
+            desc: at("desc"),
+            index: at("index"),
+            sample: at("sample"),
+            audio_index: at("audio-index"),
+            audio: at("audio"),
+            key,
+        }
+    }
+
+    /// The part files in body order: index, sample, audio index, audio.
+    fn parts(&self) -> [&PathBuf; 4] {
+        [&self.index, &self.sample, &self.audio_index, &self.audio]
     }
 
     /// Bytes held, or `None` when there is no upload (or its descriptor differs from `seg`).
@@ -86,11 +100,13 @@ impl Partial {
             return None;
         }
         let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
-        Some(len(&self.index)? + len(&self.sample)?)
+        // An upload started before audio parts existed has no audio files: 0 bytes of them.
+        let audio = len(&self.audio_index).unwrap_or(0) + len(&self.audio).unwrap_or(0);
+        Some(len(&self.index)? + len(&self.sample)? + audio)
     }
 
     fn remove(&self) {
-        for p in [&self.desc, &self.index, &self.sample] {
+        for p in [&self.desc, &self.index, &self.sample, &self.audio_index, &self.audio] {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -100,7 +116,14 @@ impl Partial {
         self.remove();
         make_room(dir)?;
         let json = serde_json::to_vec(seg).map_err(|e| Failure::internal(e.to_string()))?;
-        for (p, data) in [(&self.index, &[][..]), (&self.sample, &[][..]), (&self.desc, &json[..])] {
+        let empty = &[][..];
+        for (p, data) in [
+            (&self.index, empty),
+            (&self.sample, empty),
+            (&self.audio_index, empty),
+            (&self.audio, empty),
+            (&self.desc, &json[..]),
+        ] {
             std::fs::write(p, data).map_err(|e| write_failure(p, e))?;
         }
         Ok(())
@@ -114,7 +137,7 @@ fn make_room(dir: &Path) -> Result<(), Failure> {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(key) = name.strip_prefix("up-").and_then(|n| n.strip_suffix(".desc")) else { continue };
         let p = Partial::at(dir, key.to_owned());
-        let idle = [&p.desc, &p.index, &p.sample]
+        let idle = [&p.desc, &p.index, &p.sample, &p.audio_index, &p.audio]
             .iter()
             .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok()?.elapsed().ok())
             .min()
@@ -150,7 +173,7 @@ fn content_range(headers: &HeaderMap, total: u64) -> Result<(u64, u64), Failure>
     };
     let (first, last, t) = parse().ok_or_else(|| bad(format!("{v:?} is not bytes FIRST-LAST/TOTAL")))?;
     if t != total {
-        return Err(unprocessable(format!("Content-Range total {t} is not index_len + sample_len = {total}")));
+        return Err(unprocessable(format!("Content-Range total {t} is not the sum of the part lengths = {total}")));
     }
     if first > last || last >= total {
         return Err(bad(format!("{v:?} is not a range inside 0..{total}")));
@@ -190,7 +213,7 @@ pub(in crate::handlers) async fn put(
     body: Body,
 ) -> Result<Response, Failure> {
     let seg = segment_header(&headers)?;
-    let total = seg.index_len.saturating_add(seg.sample_len);
+    let total = seg.body_len();
     if total > MAX_SEGMENT {
         return Err(Failure::new(StatusCode::PAYLOAD_TOO_LARGE, format!("segment of {total} bytes is too large")));
     }
@@ -235,19 +258,24 @@ pub(in crate::handlers) async fn put(
     finish(&st, part, seg).await.map(IntoResponse::into_response)
 }
 
-/// Appends the `len` bytes of `body` at `held` (index part first, then sample part), then
-/// fsyncs both. Bytes that arrived before an interrupted body are kept (and synced).
+/// Appends the `len` bytes of `body` at `held` (index part first, then sample, audio index and
+/// audio parts), then fsyncs them. Bytes that arrived before an interrupted body are kept (and
+/// synced).
 async fn append(part: &Partial, body: Body, seg: &ImportSegment, held: u64, len: u64) -> Result<(), Failure> {
     let open = |p: PathBuf| async move {
-        tokio::fs::OpenOptions::new().append(true).open(&p).await.map_err(|e| write_failure(&p, e))
+        tokio::fs::OpenOptions::new().append(true).create(true).open(&p).await.map_err(|e| write_failure(&p, e))
     };
-    let mut index = open(part.index.clone()).await?;
-    let mut sample = open(part.sample.clone()).await?;
+    let paths = part.parts();
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        files.push(open(p.clone()).await?);
+    }
+    let lens = seg.part_lens();
     let mut stream = body.into_data_stream();
     let (mut pos, end) = (held, held + len);
     let mut outcome = Ok(());
-    while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
-        let mut chunk = match chunk {
+    'body: while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+        let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
                 outcome = Err(Failure::bad_request(format!("reading the body after {} bytes: {e}", pos - held)));
@@ -258,23 +286,18 @@ async fn append(part: &Partial, body: Body, seg: &ImportSegment, held: u64, len:
             outcome = Err(unprocessable(format!("body longer than the {len} bytes of its Content-Range")));
             break;
         }
-        let to_index = seg.index_len.saturating_sub(pos).min(chunk.len() as u64) as usize;
-        let rest = chunk.split_off(to_index);
-        if !chunk.is_empty() {
-            if let Err(e) = index.write_all(&chunk).await {
-                outcome = Err(write_failure(&part.index, e));
-                break;
+        let mut rest = &chunk[..];
+        while let Some((i, left)) = part_at(&lens, pos).filter(|_| !rest.is_empty()) {
+            let n = left.min(rest.len() as u64) as usize;
+            if let Err(e) = files[i].write_all(&rest[..n]).await {
+                outcome = Err(write_failure(paths[i], e));
+                break 'body;
             }
+            pos += n as u64;
+            rest = &rest[n..];
         }
-        if !rest.is_empty() {
-            if let Err(e) = sample.write_all(&rest).await {
-                outcome = Err(write_failure(&part.sample, e));
-                break;
-            }
-        }
-        pos += (chunk.len() + rest.len()) as u64;
     }
-    for (f, p) in [(&mut index, &part.index), (&mut sample, &part.sample)] {
+    for (f, p) in files.iter_mut().zip(paths) {
         if let Err(e) = f.flush().await {
             return Err(write_failure(p, e));
         }
@@ -320,11 +343,14 @@ async fn finish(
     let s = seg.clone();
     let (r, sha) = blocking(move || {
         let outcome = (|| {
-            let sha = hash_files(&[&part.index, &part.sample])
+            let sha = hash_files(&part.parts().map(PathBuf::as_path))
                 .map_err(|e| Failure::internal(format!("import {}: hashing: {e}", s.uid)))?;
             describe_sha(&sha, &s)?;
-            let index = std::fs::read(&part.index).map_err(|e| Failure::internal(format!("import {}: {e}", s.uid)))?;
-            let src = ImportSource { uid: &s.uid, sha256: &s.sha256, index: &index, sample_tmp: &part.sample };
+            let read = |p: &Path| std::fs::read(p).map_err(|e| Failure::internal(format!("import {}: {e}", s.uid)));
+            let index = read(&part.index)?;
+            let audio_index = if s.audio_len > 0 { read(&part.audio_index)? } else { Vec::new() };
+            let audio = (s.audio_len > 0).then_some(ImportAudio { index: &audio_index, data_tmp: &part.audio });
+            let src = ImportSource { uid: &s.uid, sha256: &s.sha256, index: &index, sample_tmp: &part.sample, audio };
             Ok((store.import_segment(&s.camera, src), sha))
         })();
         part.remove();

@@ -118,10 +118,8 @@ impl Sim {
                         self.pending_exits.push((service.clone(), *pid, self.now + S / 10, ExitHow::Signal(15)));
                     }
                 }
-                Effect::Kill { service, pid } => {
-                    if self.procs.get(service).is_some_and(|p| p.pid == *pid) {
-                        self.pending_exits.push((service.clone(), *pid, self.now, ExitHow::Signal(9)));
-                    }
+                Effect::Kill { service, pid } if self.procs.get(service).is_some_and(|p| p.pid == *pid) => {
+                    self.pending_exits.push((service.clone(), *pid, self.now, ExitHow::Signal(9)));
                 }
                 _ => {}
             }

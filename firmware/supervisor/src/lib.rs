@@ -5,4 +5,6 @@
 //! the runtime that performs the core's effects ([`runner`]). Disks, LEDs and system health
 //! come later as inputs of the core ([`core::Input::Fault`]).
 
+pub mod boot;
+pub mod config;
 pub mod core;

@@ -8,3 +8,5 @@
 pub mod boot;
 pub mod config;
 pub mod core;
+pub mod runner;
+pub mod watchdog;

@@ -18,12 +18,16 @@ struct Box_ {
 impl Box_ {
     /// Starts the supervisor with `services` (TOML `[[service]]` tables) and `extra` settings.
     fn start(services: &str, extra: &str) -> Box_ {
-        let dir = tempfile::tempdir().unwrap();
+        Box_::start_in(tempfile::tempdir().unwrap(), services, extra, "")
+    }
+
+    /// Starts it in `dir` (which may hold a state directory from "earlier boots").
+    fn start_in(dir: tempfile::TempDir, services: &str, extra: &str, watchdog_extra: &str) -> Box_ {
         let d = dir.path();
         std::fs::write(d.join("watchdog"), b"").unwrap();
         let config = format!(
             "state_dir = \"{state}\"\nreset_command = [\"sh\", \"-c\", \"echo reset > '{reset}'\"]\nboot_grace_s = 0\nstop_grace_s = 2\n{extra}\n\
-             [watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n\n{services}",
+             [watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{watchdog_extra}\n\n{services}",
             state = d.join("state").display(),
             reset = d.join("reset").display(),
             wd = d.join("watchdog").display(),
@@ -194,4 +198,46 @@ fn a_recorder_whose_bytes_stop_advancing_stops_the_petting() {
     until("petting again", || b.pets() > stopped);
     let (st, _b) = b.stop();
     assert!(st.success());
+}
+
+#[test]
+fn after_repeated_resets_the_box_boots_into_rescue_mode_and_never_resets() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    // Two watchdog resets a minute ago; the supervisor was running when the box went down,
+    // and the watchdog's boot status says it fired again: the third reset in 30 min.
+    let now_us = hotspare_base::clock::now_us();
+    let earlier = format!("{} watchdog\n{} watchdog\n", now_us - 120_000_000, now_us - 60_000_000);
+    std::fs::write(state.join("boot-history"), earlier).unwrap();
+    std::fs::write(state.join("shutdown-marker"), "running\n").unwrap();
+    std::fs::write(dir.path().join("bootstatus"), "32\n").unwrap();
+    let bootstatus = format!("bootstatus = \"{}\"", dir.path().join("bootstatus").display());
+    let runs = dir.path().join("runs");
+    let svc = service(
+        "failover",
+        true,
+        &["dev-heartbeat", "--exit-after", "0s", "--runs-file", &runs.display().to_string()],
+        "heartbeat_deadline_ms = 2000",
+    );
+    let restart = "[restart]\nbackoff_min_ms = 10\nbackoff_max_s = 1\nstart_limit_burst = 3\nstart_limit_interval_s = 1\ncrash_loops_before_reset = 1\n";
+    let b = Box_::start_in(dir, &svc, restart, &bootstatus);
+    until("rescue mode in the status file", || {
+        std::fs::read_to_string(b.path("state/status.json")).is_ok_and(|s| s.contains("\"Rescue\""))
+    });
+    let status = std::fs::read_to_string(b.path("state/status.json")).unwrap();
+    assert!(
+        status.contains("\"last_reset\": \"Watchdog\"") && status.contains("\"takeovers_allowed\": false"),
+        "{status}"
+    );
+    // The critical service crash-loops (more than one start-limit window) and the box keeps
+    // being petted, with no reset.
+    until("seven starts", || std::fs::read_to_string(&runs).unwrap_or_default().lines().count() >= 7);
+    let pets = b.pets();
+    until("petting goes on", || b.pets() >= pets + 2);
+    assert!(!b.path("reset").exists(), "no reset in rescue mode");
+    let (st, b) = b.stop();
+    assert!(st.success());
+    let history = std::fs::read_to_string(b.path("state/boot-history")).unwrap();
+    assert_eq!(history.lines().count(), 3, "{history}");
 }

@@ -124,23 +124,26 @@ impl BootFiles {
     }
 
     /// At start: classifies the last reset, records this boot, marks the supervisor running,
-    /// and says whether to run in rescue mode.
+    /// and says whether to run in rescue mode. The verdict stands even if the files cannot be
+    /// written (a failing state disk must not keep the services from starting); the error is
+    /// returned beside it.
     pub fn boot(
         &self,
         now_us: i64,
         watchdog_fired: Option<bool>,
         rescue_after: u32,
         rescue_window: Duration,
-    ) -> Result<BootVerdict, FsError> {
+    ) -> (BootVerdict, Result<(), FsError>) {
         let marker = std::fs::read_to_string(self.marker_path()).ok().and_then(|t| Marker::parse(&t));
         let last_reset = classify(marker.as_ref(), watchdog_fired);
         let mut history = std::fs::read_to_string(self.history_path()).map(|t| parse_history(&t)).unwrap_or_default();
         history.push((now_us, last_reset));
         let drop = history.len().saturating_sub(HISTORY_LEN);
         history.drain(..drop);
-        write_atomic(&self.history_path(), history_text(&history).as_bytes(), 0o644)?;
-        self.mark(&Marker::Running)?;
-        Ok(BootVerdict { last_reset, rescue: rescue_reason(&history, now_us, rescue_after, rescue_window) })
+        let written = write_atomic(&self.history_path(), history_text(&history).as_bytes(), 0o644)
+            .and_then(|()| self.mark(&Marker::Running));
+        let verdict = BootVerdict { last_reset, rescue: rescue_reason(&history, now_us, rescue_after, rescue_window) };
+        (verdict, written)
     }
 
     pub fn mark(&self, m: &Marker) -> Result<(), FsError> {
@@ -186,23 +189,28 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = BootFiles { dir: d.path().to_owned() };
         let w = Duration::from_secs(30 * 60);
-        let v = f.boot(0, None, 3, w).unwrap();
+        let v = f.boot(0, None, 3, w).0;
         assert_eq!((v.last_reset, v.rescue.is_some()), (ResetCause::FirstBoot, false));
         // The supervisor ran and the watchdog fired, twice; the third time is a rescue.
-        assert_eq!(f.boot(MIN, Some(true), 3, w).unwrap().last_reset, ResetCause::Watchdog);
-        assert!(f.boot(2 * MIN, Some(true), 3, w).unwrap().rescue.is_none());
+        assert_eq!(f.boot(MIN, Some(true), 3, w).0.last_reset, ResetCause::Watchdog);
+        assert!(f.boot(2 * MIN, Some(true), 3, w).0.rescue.is_none());
         f.mark(&Marker::Reset("failover crash-looped".into())).unwrap();
-        let v = f.boot(3 * MIN, Some(false), 3, w).unwrap();
+        let v = f.boot(3 * MIN, Some(false), 3, w).0;
         assert_eq!(v.last_reset, ResetCause::SupervisorReset);
         assert!(v.rescue.is_some(), "{v:?}");
         // A deliberate shutdown is not a reset, and the history is bounded.
         f.mark(&Marker::Deliberate).unwrap();
-        assert_eq!(f.boot(4 * MIN, Some(false), 3, w).unwrap().last_reset, ResetCause::Deliberate);
+        assert_eq!(f.boot(4 * MIN, Some(false), 3, w).0.last_reset, ResetCause::Deliberate);
         for i in 0..40 {
-            f.boot(100 * MIN + i, None, 3, w).unwrap();
+            f.boot(100 * MIN + i, None, 3, w).1.unwrap();
         }
         let h = parse_history(&std::fs::read_to_string(f.history_path()).unwrap());
         assert_eq!(h.len(), HISTORY_LEN);
+        // An unwritable state directory still gives the verdict.
+        let gone = BootFiles { dir: d.path().join("missing/dir") };
+        let (v, written) = gone.boot(0, Some(true), 3, w);
+        assert_eq!(v.last_reset, ResetCause::Watchdog);
+        assert!(written.is_err());
         assert_eq!(std::fs::read_to_string(f.marker_path()).unwrap(), "running\n");
     }
 

@@ -14,7 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotspare_base::fs::{write_atomic_unsynced, FsError};
+use hotspare_base::fs::write_atomic_unsynced;
 use hotspare_ipc::client::{read_message, write_message, SERVICE_ENV, SOCKET_ENV};
 use hotspare_ipc::{FrameBuf, Message, Status};
 use hotspare_platform::process::{self, ChildSpec};
@@ -27,14 +27,12 @@ use crate::config::SupervisorConfig;
 use crate::core::{Core, Effect, Event, ExitHow, Input};
 use crate::watchdog::{self, Watchdog, WatchdogError};
 
+/// What stops the supervisor from running at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
-    #[error("state directory {}: {source}", dir.display())]
-    StateDir { dir: PathBuf, source: std::io::Error },
     #[error("IPC socket {}: {source}", path.display())]
     Socket { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    State(#[from] FsError),
+    /// The magic close failed: the watchdog may still reset the box.
     #[error(transparent)]
     Watchdog(#[from] WatchdogError),
 }
@@ -55,11 +53,17 @@ pub async fn run(
     exe: PathBuf,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Ending, RunnerError> {
-    std::fs::create_dir_all(&cfg.state_dir)
-        .map_err(|source| RunnerError::StateDir { dir: cfg.state_dir.clone(), source })?;
+    // A state directory or watchdog that fails is logged, never a reason not to start the
+    // services (the console and API must come up to repair the box).
+    if let Err(e) = std::fs::create_dir_all(&cfg.state_dir) {
+        log::error!("state directory {}: {e}", cfg.state_dir.display());
+    }
     let files = BootFiles { dir: cfg.state_dir.clone() };
     let fired = cfg.watchdog.as_ref().and_then(|w| w.bootstatus.as_deref()).and_then(watchdog::fired);
-    let verdict = files.boot(hotspare_base::clock::now_us(), fired, cfg.rescue_resets, cfg.rescue_window)?;
+    let (verdict, written) = files.boot(hotspare_base::clock::now_us(), fired, cfg.rescue_resets, cfg.rescue_window);
+    if let Err(e) = written {
+        log::error!("boot history: {e}");
+    }
     let mut wd = match &cfg.watchdog {
         Some(w) => {
             if let Some(t) = w.bootstatus.as_deref().and_then(watchdog::driver_timeout).filter(|&t| t != w.timeout) {
@@ -68,7 +72,7 @@ pub async fn run(
                     w.timeout
                 );
             }
-            Some(Watchdog::open(&w.device)?)
+            Watchdog::open(&w.device).map_err(|e| log::error!("{e}: running without the hardware watchdog")).ok()
         }
         None => None,
     };
@@ -110,14 +114,19 @@ pub async fn run(
                     }
                     Effect::Reset { reason } => {
                         log::error!("reset path: {reason}");
-                        files.mark(&Marker::Reset(reason.clone()))?;
+                        if let Err(e) = files.mark(&Marker::Reset(reason.clone())) {
+                            log::error!("shutdown marker: {e}");
+                        }
                         reset = Some(reason);
                         queue.push_back(Input::Shutdown);
                     }
                     Effect::Publish(status) => {
-                        match serde_json::to_vec_pretty(&status) {
-                            Ok(json) => write_atomic_unsynced(&cfg.state_dir.join("status.json"), &json, 0o644)?,
-                            Err(e) => log::error!("status: {e}"),
+                        let written = serde_json::to_vec_pretty(&status).map_err(|e| e.to_string()).and_then(|json| {
+                            write_atomic_unsynced(&cfg.state_dir.join("status.json"), &json, 0o644)
+                                .map_err(|e| e.to_string())
+                        });
+                        if let Err(e) = written {
+                            log::error!("status file: {e}");
                         }
                         status_tx.send_replace(Some(status));
                     }
@@ -131,7 +140,9 @@ pub async fn run(
                                 Ending::Reset { reason, command_ok }
                             }
                             None => {
-                                files.mark(&Marker::Deliberate)?;
+                                if let Err(e) = files.mark(&Marker::Deliberate) {
+                                    log::error!("shutdown marker: {e}");
+                                }
                                 rustix::fs::sync();
                                 if let Some(w) = wd.take() {
                                     w.magic_close()?;

@@ -79,6 +79,10 @@ pub async fn run(
     let _ = std::fs::remove_file(&cfg.socket);
     let listener =
         UnixListener::bind(&cfg.socket).map_err(|source| RunnerError::Socket { path: cfg.socket.clone(), source })?;
+    // Only the supervisor's own user (its children) may connect.
+    if let Err(e) = std::fs::set_permissions(&cfg.socket, std::os::unix::fs::PermissionsExt::from_mode(0o600)) {
+        log::error!("IPC socket {}: chmod 0600: {e}", cfg.socket.display());
+    }
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let (status_tx, _) = watch::channel::<Option<Status>>(None);

@@ -29,8 +29,9 @@ pub enum Marker {
 }
 
 impl Marker {
+    /// The marker of the file's first line.
     pub fn parse(text: &str) -> Option<Marker> {
-        let t = text.trim();
+        let t = text.lines().next()?.trim();
         match t {
             "running" => Some(Marker::Running),
             "deliberate" => Some(Marker::Deliberate),
@@ -154,6 +155,7 @@ impl BootFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const MIN: i64 = 60_000_000;
 
@@ -212,6 +214,34 @@ mod tests {
         assert_eq!(v.last_reset, ResetCause::Watchdog);
         assert!(written.is_err());
         assert_eq!(std::fs::read_to_string(f.marker_path()).unwrap(), "running\n");
+    }
+
+    /// The properties the `supervisor_state` fuzz target checks, on its seeds and on inputs
+    /// that broke them once (a marker of several lines).
+    #[test]
+    fn what_parses_writes_back_the_same() {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/supervisor_state");
+        let mut inputs: Vec<String> =
+            std::fs::read_dir(seeds).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+        inputs.extend(["reset a\nb".into(), "running\nreset x".into(), "reset  x \r\n".into()]);
+        for text in inputs {
+            let h = parse_history(&text);
+            assert_eq!(parse_history(&history_text(&h)), h, "{text:?}");
+            if let Some(m) = Marker::parse(&text) {
+                assert_eq!(Marker::parse(&m.text()), Some(m), "{text:?}");
+            }
+        }
+        assert_eq!(Marker::parse("reset a\nb"), Some(Marker::Reset("a".into())));
+        assert_eq!(
+            parse_history(
+                &std::fs::read_to_string(
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/supervisor_state/history")
+                )
+                .unwrap()
+            )
+            .len(),
+            5
+        );
     }
 
     #[test]

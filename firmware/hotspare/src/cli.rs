@@ -31,6 +31,12 @@ pub enum Command {
     NvrRecorder(NvrArgs),
     /// The failover spare: monitors NVRs, takes over, fails back, re-inserts.
     Failover(crate::failover_cmd::FailoverArgs),
+    /// The appliance's root service: runs the other services, pets the hardware watchdog while healthy.
+    Supervisor(crate::supervisor_cmd::SupervisorArgs),
+    /// A service speaking the supervisor's heartbeat IPC that crashes, hangs or stops recording on cue.
+    #[cfg(feature = "dev-tools")]
+    #[command(hide = true)]
+    DevHeartbeat(crate::supervisor_cmd::DevHeartbeatArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

@@ -15,6 +15,7 @@ mod nvr_cmd;
 mod record;
 #[cfg(feature = "dev-tools")]
 mod site;
+mod supervisor_cmd;
 mod times;
 
 use clap::Parser;
@@ -36,6 +37,9 @@ fn main() -> std::process::ExitCode {
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
         cli::Command::Licence(a) => licence_cmd::run(a),
+        cli::Command::Supervisor(a) => runtime().and_then(|rt| rt.block_on(supervisor_cmd::run(a))),
+        #[cfg(feature = "dev-tools")]
+        cli::Command::DevHeartbeat(a) => runtime().and_then(|rt| rt.block_on(supervisor_cmd::dev_heartbeat(a))),
         #[cfg(feature = "dev-tools")]
         cli::Command::BenchFailover(a) => runtime().and_then(|rt| rt.block_on(bench_failover::run(a))),
     };

@@ -7,6 +7,8 @@
 //! - ```` ```toml failover.toml ```` — loaded by `Config::load` (what `hotspare failover`
 //!   runs), then its NVR count checked against its licence: the unlicensed capacity, or, when
 //!   `spare.licence` is set, the licence example of the docs with the same file name;
+//! - ```` ```toml supervisor.toml ```` — loaded by `SupervisorConfig::load` (what
+//!   `hotspare supervisor` runs), each service naming a subcommand of this binary;
 //! - ```` ```toml licence.toml ```` — a licence: parsed and its signature checked against the
 //!   keys this build trusts (the development key in tests: `--features hotspare/dev-keys`).
 //!
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use hotspare_failover::config::Config as FailoverConfig;
 use hotspare_failover::licence::{Capacity, Licence, LicenceSource};
 use hotspare_nvr::NvrConfig;
+use hotspare_supervisor::config::SupervisorConfig;
 
 /// The repository's root (`firmware/hotspare` is two levels down).
 fn repo() -> PathBuf {
@@ -114,6 +117,32 @@ fn nvr_examples_load() {
         std::fs::write(&path, &b.text).expect("write example");
         let cfg = NvrConfig::load(&path).unwrap_or_else(|e| panic!("{}: example does not load: {e}", b.place()));
         assert!(!cfg.server.serial.is_empty(), "{}", b.place());
+    }
+}
+
+#[test]
+fn supervisor_examples_load() {
+    let examples = examples("supervisor.toml");
+    assert!(!examples.is_empty(), "no ```toml supervisor.toml example in docs/");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for b in &examples {
+        let path = dir.path().join("supervisor.toml");
+        std::fs::write(&path, &b.text).expect("write example");
+        let cfg = SupervisorConfig::load(&path).unwrap_or_else(|e| panic!("{}: example does not load: {e}", b.place()));
+        assert!(!cfg.services.is_empty(), "{}", b.place());
+        for s in cfg.services.iter().filter(|s| s.program.is_none()) {
+            let role = s.args.first().map(String::as_str).unwrap_or_default();
+            let help = std::process::Command::new(env!("CARGO_BIN_EXE_hotspare"))
+                .args([role, "--help"])
+                .output()
+                .expect("run hotspare");
+            assert!(
+                help.status.success(),
+                "{}: service {}: `hotspare {role}` is not a subcommand",
+                b.place(),
+                s.spec.name
+            );
+        }
     }
 }
 

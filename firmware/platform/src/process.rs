@@ -1,6 +1,7 @@
 //! Supervision of one child process: start it, restart it whenever it
 //! exits (capped exponential backoff, reset after a stable run), and on
-//! shutdown stop it with SIGTERM, then SIGKILL after a deadline.
+//! shutdown stop it with SIGTERM, then SIGKILL after a deadline. The pieces ([`spawn`],
+//! [`terminate`], [`kill`]) also serve the supervisor, whose core decides restarts itself.
 
 use hotspare_base::Backoff;
 use std::ffi::OsString;
@@ -59,17 +60,47 @@ impl RestartDelays {
 }
 
 fn start(spec: &ChildSpec) -> std::io::Result<Child> {
-    Command::new(&spec.program).args(&spec.args).stdin(Stdio::null()).kill_on_drop(true).spawn()
+    spawn(spec, &[])
+}
+
+/// Starts `spec` with `env` added to the environment; stdin is /dev/null and the process is
+/// killed if its [`Child`] is dropped.
+pub fn spawn(spec: &ChildSpec, env: &[(&str, &std::ffi::OsStr)]) -> std::io::Result<Child> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args).stdin(Stdio::null()).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn()
+}
+
+fn raw_pid(pid: u32) -> std::io::Result<rustix::process::Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("not a process id: {pid}")))
+}
+
+/// SIGTERM to `pid`, and SIGCONT (a frozen process cannot act on SIGTERM).
+pub fn terminate(pid: u32) -> std::io::Result<()> {
+    let p = raw_pid(pid)?;
+    rustix::process::kill_process(p, rustix::process::Signal::TERM)?;
+    let _ = rustix::process::kill_process(p, rustix::process::Signal::CONT);
+    Ok(())
+}
+
+/// SIGKILL to `pid`.
+pub fn kill(pid: u32) -> std::io::Result<()> {
+    Ok(rustix::process::kill_process(raw_pid(pid)?, rustix::process::Signal::KILL)?)
 }
 
 /// SIGTERM (and SIGCONT: a frozen child cannot act on SIGTERM), then SIGKILL if the child has
 /// not exited within `grace`.
 async fn stop(child: &mut Child, name: &str, grace: Duration) {
-    if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        if let Err(e) = rustix::process::kill_process(pid, rustix::process::Signal::TERM) {
-            log::warn!("{name} {}: SIGTERM: {e}", pid.as_raw_pid());
+    if let Some(pid) = child.id() {
+        if let Err(e) = terminate(pid) {
+            log::warn!("{name} {pid}: SIGTERM: {e}");
         }
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
     }
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(Ok(status)) => log::info!("{name} stopped ({status})"),

@@ -1,0 +1,167 @@
+//! The heartbeat client a service runs: connects to the supervisor's socket, says
+//! [`Hello`], then sends a [`Heartbeat`] every interval with the latest [`Progress`] the
+//! service published, and keeps the supervisor's latest [`Status`]. A lost connection is
+//! retried with the shared capped backoff; the service itself never blocks on the IPC.
+//! [`read_message`] and [`write_message`] are the stream halves the supervisor uses too.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hotspare_base::Backoff;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::messages::{Heartbeat, Hello, Message, Progress, Status};
+use crate::wire::{encode, FrameBuf};
+
+/// Reads the next message; `Ok(None)` at a clean end of stream.
+pub async fn read_message<R: AsyncRead + Unpin>(r: &mut R, fb: &mut FrameBuf) -> std::io::Result<Option<Message>> {
+    let mut chunk = [0u8; 256];
+    loop {
+        if let Some(m) = fb.next_message().map_err(std::io::Error::other)? {
+            return Ok(Some(m));
+        }
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        fb.push(&chunk[..n]);
+    }
+}
+
+/// Writes one message.
+pub async fn write_message<W: AsyncWrite + Unpin>(w: &mut W, msg: &Message) -> std::io::Result<()> {
+    let frame = encode(msg).map_err(std::io::Error::other)?;
+    w.write_all(&frame).await
+}
+
+/// What a service tells the client.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The supervisor's socket (passed to services in `HOTSPARE_SUPERVISOR_SOCKET`).
+    pub socket: PathBuf,
+    /// The service's name in the supervisor's configuration.
+    pub service: String,
+    /// Between heartbeats: at most a third of the service's heartbeat deadline.
+    pub interval: Duration,
+}
+
+/// The environment variable in which the supervisor passes its socket to the services.
+pub const SOCKET_ENV: &str = "HOTSPARE_SUPERVISOR_SOCKET";
+/// The environment variable in which the supervisor passes each service its name.
+pub const SERVICE_ENV: &str = "HOTSPARE_SERVICE";
+
+/// A running heartbeat client.
+#[derive(Debug)]
+pub struct HeartbeatClient {
+    /// Publish recording progress here; each heartbeat carries the latest value.
+    pub progress: watch::Sender<Option<Progress>>,
+    /// The supervisor's latest verdict (`None` until it sent one).
+    pub status: watch::Receiver<Option<Status>>,
+    pub task: JoinHandle<()>,
+}
+
+impl HeartbeatClient {
+    /// Starts the client (on the current tokio runtime); it runs until `task` is aborted.
+    pub fn spawn(cfg: ClientConfig) -> HeartbeatClient {
+        let (progress, progress_rx) = watch::channel(None);
+        let (status_tx, status) = watch::channel(None);
+        let task = tokio::spawn(async move {
+            let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+            loop {
+                match session(&cfg, &progress_rx, &status_tx).await {
+                    Ok(()) => log::warn!("supervisor closed the IPC connection"),
+                    Err(e) => log::warn!("supervisor IPC {}: {e}", cfg.socket.display()),
+                }
+                tokio::time::sleep(backoff.failed()).await;
+            }
+        });
+        HeartbeatClient { progress, status, task }
+    }
+}
+
+/// One connection: hello, then heartbeats until the connection fails.
+async fn session(
+    cfg: &ClientConfig,
+    progress: &watch::Receiver<Option<Progress>>,
+    status: &watch::Sender<Option<Status>>,
+) -> std::io::Result<()> {
+    let stream = UnixStream::connect(&cfg.socket).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let hello =
+        Hello { service: cfg.service.clone(), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").into() };
+    write_message(&mut wr, &Message::Hello(hello)).await?;
+    let reader = async {
+        let mut fb = FrameBuf::new();
+        while let Some(m) = read_message(&mut rd, &mut fb).await? {
+            if let Message::Status(s) = m {
+                status.send_replace(Some(s));
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let writer = async {
+        let mut ticks = tokio::time::interval(cfg.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for seq in 0u64.. {
+            ticks.tick().await;
+            let beat = Heartbeat { service: cfg.service.clone(), seq, progress: *progress.borrow() };
+            write_message(&mut wr, &Message::Heartbeat(beat)).await?;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::select! {
+        r = reader => r,
+        r = writer => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Mode, ResetCause};
+    use tokio::net::UnixListener;
+
+    /// A client started before the supervisor listens connects once it does, says hello with
+    /// its pid, sends numbered heartbeats carrying the published progress, and keeps the
+    /// status it is sent; after the supervisor drops it, it reconnects with a new hello.
+    #[tokio::test]
+    async fn client_says_hello_beats_with_progress_and_reconnects() {
+        let d = tempfile::tempdir().unwrap();
+        let socket = d.path().join("sup.sock");
+        let cfg =
+            ClientConfig { socket: socket.clone(), service: "recorder".into(), interval: Duration::from_millis(20) };
+        let mut client = HeartbeatClient::spawn(cfg);
+        client.progress.send_replace(Some(Progress { bytes_fsynced: 10, cameras_expected: 2 }));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let listener = UnixListener::bind(&socket).unwrap();
+        for _connection in 0..2 {
+            let (mut s, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept()).await.unwrap().unwrap();
+            let mut fb = FrameBuf::new();
+            let first = read_message(&mut s, &mut fb).await.unwrap().unwrap();
+            let Message::Hello(h) = first else { panic!("first message {first:?}") };
+            assert_eq!((h.service.as_str(), h.pid), ("recorder", std::process::id()));
+            for want in 0..3 {
+                let Some(Message::Heartbeat(b)) = read_message(&mut s, &mut fb).await.unwrap() else { panic!() };
+                assert_eq!(b.seq, want);
+                assert_eq!(b.progress, Some(Progress { bytes_fsynced: 10, cameras_expected: 2 }));
+            }
+            let st = Status {
+                mode: Mode::Normal,
+                healthy: true,
+                takeovers_allowed: true,
+                last_reset: ResetCause::Deliberate,
+                reason: String::new(),
+            };
+            write_message(&mut s, &Message::Status(st.clone())).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(20), client.status.wait_for(|s| s.is_some()))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(client.status.borrow().as_ref(), Some(&st));
+        }
+        client.task.abort();
+    }
+}

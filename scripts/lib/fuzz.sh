@@ -80,6 +80,14 @@ fuzz_run() {
   FUZZ_RC=$?
   FUZZ_EXECS=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   FUZZ_NEW=$(comm -13 <(echo "$before") <(ls "$art" | sort) | grep -v '^$' || true)
+  # Stopped by SIGINT/SIGTERM (libFuzzer exits 72 and leaves no input): not a
+  # finding. FUZZ_INTERRUPTED tells the caller.
+  FUZZ_INTERRUPTED=
+  if [ -z "$FUZZ_NEW" ] && grep -q "libFuzzer: run interrupted" "$log"; then
+    FUZZ_INTERRUPTED=1
+    echo "fuzz: $t interrupted after ${FUZZ_EXECS:-?} executions" >&2
+    return
+  fi
   if [ $FUZZ_RC -ne 0 ] || [ -n "$FUZZ_NEW" ]; then
     FAILED+=("$t")
     echo "fuzz: $t CRASHED (exit $FUZZ_RC) after ${FUZZ_EXECS:-?} executions" >&2

@@ -29,12 +29,17 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::clock::WallClock;
-use crate::media_input::{next_input, parse_control, warn_status, Input, UdpSockets, RTCP_BUFFER};
+use crate::media_input::{
+    next_audio_datagram, next_input, parse_control, warn_status, Input, UdpSockets, AUDIO_DATAGRAM, RTCP_BUFFER,
+};
 use crate::receiver_report::{ReceiverStats, MAX_REPORT, RR_INTERVAL};
 use crate::status::StatusHandle;
 use crate::{Malformed, RecordError, RecorderOptions};
 
+mod audio;
 mod batch;
+
+use audio::{AudioPath, VideoRef};
 
 /// RTP clock rate of H.264/H.265 video.
 const VIDEO_CLOCK_RATE: u32 = 90_000;
@@ -80,6 +85,12 @@ struct Pipeline<'w> {
     arrival: Instant,
     /// An RTP datagram from the camera arrived (UDP sessions).
     got_udp_rtp: bool,
+    /// The audio track, when the session has one.
+    audio: Option<AudioPath>,
+    /// Its interleaved RTP channel (TCP sessions).
+    audio_channel: Option<u8>,
+    /// What the audio's wall clock follows.
+    video_ref: VideoRef,
 }
 
 /// Records until `shutdown` turns true (`Ok`) or the session fails.
@@ -91,7 +102,7 @@ pub async fn record_session(
     shutdown: &mut watch::Receiver<bool>,
     camera: &str,
 ) -> Result<(), RecordError> {
-    let Session { mut stream, leftover, video, media, timeout, mut control, expected_ssrc, .. } = session;
+    let Session { mut stream, leftover, video, media, timeout, mut control, expected_ssrc, audio, .. } = session;
     let (channel, udp, mut filter) = match media {
         Media::Interleaved { channel } => (channel, None, None),
         Media::Udp(u) => (0, Some(UdpSockets { rtp: u.rtp, rtcp: u.rtcp }), Some(u.filter)),
@@ -104,8 +115,21 @@ pub async fn record_session(
         Some(_) => control_buf.extend_from_slice(&leftover),
     }
     let mut rtcp_buf = vec![0u8; RTCP_BUFFER];
-    let info = StreamInfo { codec: video.codec, params: video.params.clone() };
     let start = Instant::now();
+    let (audio_path, audio_channel, audio_udp, mut audio_filter) = match audio {
+        Some(a) => {
+            let rr = ReceiverStats::new(own_ssrc(camera), a.track.payload_type, a.track.params.sample_rate, start);
+            let path = AudioPath::new(&a, &opts.client.policy, rr);
+            match a.media {
+                Media::Interleaved { channel } => (Some(path), Some(channel), None, None),
+                Media::Udp(u) => (Some(path), None, Some(UdpSockets { rtp: u.rtp, rtcp: u.rtcp }), Some(u.filter)),
+            }
+        }
+        None => (None, None, None, None),
+    };
+    let mut audio_buf = vec![0u8; if audio_udp.is_some() { AUDIO_DATAGRAM } else { 0 }];
+    let mut audio_rtcp_buf = vec![0u8; if audio_udp.is_some() { RTCP_BUFFER } else { 0 }];
+    let info = StreamInfo { codec: video.codec, params: video.params.clone() };
     let mut p = Pipeline {
         buf,
         pos: 0,
@@ -138,6 +162,9 @@ pub async fn record_session(
         rr: ReceiverStats::new(own_ssrc(camera), video.payload_type, VIDEO_CLOCK_RATE, start),
         arrival: start,
         got_udp_rtp: false,
+        audio: audio_path,
+        audio_channel,
+        video_ref: VideoRef::default(),
     };
     // The SSRC the camera announced for our stream (SETUP `Transport`, PLAY
     // `RTP-Info`): under `unknown_ssrc = ignore` packets of others are skipped.
@@ -185,12 +212,42 @@ pub async fn record_session(
                         }
                     }
                 }
+                if let Some(a) = p.audio.as_mut() {
+                    let n = a.rr.write_report(Instant::now(), &mut report[4..]);
+                    match (&audio_udp, &audio_filter, p.audio_channel) {
+                        (Some(u), Some(f), _) => {
+                            if let Some(to) = f.rtcp_destination() {
+                                let _ = u.rtcp.try_send_to(&report[4..4 + n], to);
+                            }
+                        }
+                        (_, _, Some(ch)) => {
+                            report[..4].copy_from_slice(&interleaved::header(ch.wrapping_add(1), n as u16));
+                            if let Err(e) = wr.write_all(&report[..4 + n]).await {
+                                break Err(RecordError::Io(e));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
             }
             _ = tokio::time::sleep_until(last_media + opts.stall_timeout) => {
                 break Err(RecordError::Stalled { secs: opts.stall_timeout.as_secs_f32() });
             }
             _ = tokio::time::sleep_until(udp_deadline), if waiting_for_udp => {
                 break Err(RecordError::NoUdpMedia { secs: opts.udp_fallback_timeout.as_secs_f32() });
+            }
+            input = next_audio_datagram(audio_udp.as_ref(), &mut audio_buf, &mut audio_rtcp_buf) => {
+                p.arrival = Instant::now();
+                match input {
+                    Input::Rtp(Ok((n, from))) if audio_filter.as_mut().is_some_and(|f| f.accept_rtp(from)) => {
+                        p.on_audio_rtp(&audio_buf[..n.min(audio_buf.len())]);
+                    }
+                    Input::Rtcp(Ok((n, from))) if audio_filter.as_mut().is_some_and(|f| f.accept_rtcp(from)) => {
+                        p.on_audio_rtcp(&audio_rtcp_buf[..n.min(audio_rtcp_buf.len())]);
+                    }
+                    // Audio socket errors never end the session: the video goes on.
+                    _ => {}
+                }
             }
             input = next_input(&mut rd, udp.as_ref(), &mut p.buf, &mut control_buf, &mut rtcp_buf) => {
                 p.arrival = Instant::now();
@@ -288,6 +345,13 @@ impl Pipeline<'_> {
                 } else if f.channel == self.channel.wrapping_add(1) {
                     let sr = rtp::find_sender_report(&self.buf[s..e]);
                     self.on_sender_report(sr);
+                } else if Some(f.channel) == self.audio_channel {
+                    self.on_audio_rtp_at(s, e);
+                } else if Some(f.channel.wrapping_sub(1)) == self.audio_channel {
+                    let sr = rtp::find_sender_report(&self.buf[s..e]);
+                    if let (Some(a), Some(sr)) = (self.audio.as_mut(), sr) {
+                        a.on_sender_report(sr, self.arrival);
+                    }
                 } else {
                     self.on_unassigned_channel(f.channel)?;
                 }
@@ -346,6 +410,10 @@ impl Pipeline<'_> {
         let Some(sr) = sr else { return };
         self.rr.on_sender_report(sr.ssrc, sr.ntp, self.arrival);
         let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
+        if self.rr.source().is_none_or(|s| s == sr.ssrc) {
+            let ext = near + i64::from(sr.rtp_ts.wrapping_sub(near as u32) as i32);
+            self.video_ref.sr = Some((ext, sr.wall_us()));
+        }
         self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, self.local_time.now_us());
     }
 
@@ -372,9 +440,13 @@ impl Pipeline<'_> {
                 self.interval_90k = f.pts.saturating_sub(prev).clamp(0, self.batch_90k);
             }
             self.newest_pts = Some(f.pts);
+            let wall_us = self.clock.wall_us(f.pts, now);
+            if f.keyframe && self.video_ref.first_key.is_none() {
+                self.video_ref.first_key = Some((f.pts, wall_us, now));
+            }
             self.frames.push(FrameIn {
                 pts_90k: f.pts,
-                wall_us: self.clock.wall_us(f.pts, now),
+                wall_us,
                 keyframe: f.keyframe,
                 discontinuity: f.discontinuity || std::mem::take(&mut self.first_frame),
                 len: f.len,

@@ -28,6 +28,7 @@ impl Pipeline<'_> {
         if !self.frames.is_empty() {
             self.write_batch()?;
         }
+        self.write_audio();
         self.d.clear_completed();
         self.frames.clear();
         let floor = self.d.recv_floor().map(|f| f as usize).unwrap_or(self.pos).min(self.pos);

@@ -1,7 +1,7 @@
 //! The camera's audio recorded beside the video, end to end: GStreamer's
-//! RTSP server sends video + AAC or video + PCMA, over TCP interleaved and
-//! over UDP; the export must hold both tracks with the right codecs, of
-//! matching durations, and decode without an error.
+//! RTSP server sends video + AAC or video + PCMA, the simulator video +
+//! PCMU, over TCP interleaved and over UDP; the export must hold both tracks
+//! with the right codecs, of matching durations, and decode without an error.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,6 +21,20 @@ fn stream(mp4: &Path, selector: &str) -> Option<(String, f64)> {
     let line = text.lines().find(|l| !l.trim().is_empty())?;
     let (codec, duration) = line.split_once(',')?;
     Some((codec.to_string(), duration.trim().parse().ok()?))
+}
+
+/// Exports `camera` and checks both tracks; returns (video s, audio s).
+fn check_export(store: &Path, camera: &str, video_codec: &str, audio_codec: &str, dump: &str) -> (f64, f64) {
+    let mp4 = store.join(format!("{camera}.mp4"));
+    export_ok(store, camera, None, None, &mp4);
+    let (vcodec, vdur) = stream(&mp4, "v:0").expect("a video track");
+    let (acodec, adur) = stream(&mp4, "a:0").unwrap_or_else(|| panic!("no audio track in the export:\n{dump}"));
+    assert_eq!(vcodec, video_codec);
+    assert_eq!(acodec, audio_codec);
+    assert!((vdur - adur).abs() <= 0.2, "video {vdur} s vs audio {adur} s");
+    let errs = ffmpeg_errors(&mp4);
+    assert!(errs.trim().is_empty(), "ffmpeg decode errors:\n{errs}");
+    (vdur, adur)
 }
 
 fn gst_audio(audio: &str, transport: &str, want_codec: &str) {
@@ -46,15 +60,7 @@ fn gst_audio(audio: &str, transport: &str, want_codec: &str) {
     let s = expect_summary(&out);
     assert_eq!(s.transport.as_deref(), Some(transport), "{}", out.dump());
     assert!(s.audio_frames > 0, "no audio recorded:\n{}", out.dump());
-    let mp4 = store.path().join("out.mp4");
-    export_ok(store.path(), "gst", None, None, &mp4);
-    let (vcodec, vdur) = stream(&mp4, "v:0").expect("a video track");
-    let (acodec, adur) = stream(&mp4, "a:0").unwrap_or_else(|| panic!("no audio track in the export:\n{}", out.dump()));
-    assert_eq!(vcodec, "h264");
-    assert_eq!(acodec, want_codec);
-    assert!((vdur - adur).abs() <= 0.2, "video {vdur} s vs audio {adur} s");
-    let errs = ffmpeg_errors(&mp4);
-    assert!(errs.trim().is_empty(), "ffmpeg decode errors:\n{errs}");
+    let (vdur, adur) = check_export(store.path(), "gst", "h264", want_codec, &out.dump());
     eprintln!(
         "gstreamer h264 + {audio} over {transport}: {} video frames, {} audio frames ({} dropped), video {vdur} s, audio {adur} s",
         s.frames, s.audio_frames, s.audio_dropped
@@ -79,4 +85,37 @@ fn gstreamer_pcma_tcp() {
 #[test]
 fn gstreamer_pcma_udp() {
     gst_audio("pcma", "udp", "pcm_alaw");
+}
+
+/// The simulator's PCMU tone over TCP interleaved and over UDP, across
+/// segment cuts.
+fn sim_audio(transport: &str) {
+    let sim = Sim::start("h264", free_port(), &["--audio"]);
+    let store = tempfile::tempdir().unwrap();
+    let out = record(
+        &sim.url(),
+        store.path(),
+        "cam",
+        &["--duration", "7s", "--segment", "2s", "--transport", transport],
+        Duration::from_secs(20),
+    );
+    let s = expect_summary(&out);
+    assert_eq!(s.transport.as_deref(), Some(transport), "{}", out.dump());
+    // 20 ms packets: about 50 a second for the ~6 s recorded.
+    assert!(s.audio_frames >= 200, "{} audio frames:\n{}", s.audio_frames, out.dump());
+    let (vdur, adur) = check_export(store.path(), "cam", "h264", "pcm_mulaw", &out.dump());
+    eprintln!(
+        "sim h264 + pcmu over {transport}: {} video frames, {} audio frames ({} dropped), video {vdur} s, audio {adur} s",
+        s.frames, s.audio_frames, s.audio_dropped
+    );
+}
+
+#[test]
+fn sim_pcmu_tcp() {
+    sim_audio("tcp");
+}
+
+#[test]
+fn sim_pcmu_udp() {
+    sim_audio("udp");
 }

@@ -9,29 +9,33 @@ use std::time::Duration;
 
 use crate::common::*;
 
-/// (codec, duration in seconds) of the first stream `selector` (`v:0`, `a:0`) of `mp4`.
-fn stream(mp4: &Path, selector: &str) -> Option<(String, f64)> {
+/// (codec, start, duration in seconds) of the first stream `selector` (`v:0`, `a:0`) of `mp4`.
+fn stream(mp4: &Path, selector: &str) -> Option<(String, f64, f64)> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", selector])
-        .args(["-show_entries", "stream=codec_name,duration", "-of", "csv=p=0"])
+        .args(["-show_entries", "stream=codec_name,start_time,duration", "-of", "csv=p=0"])
         .arg(mp4)
         .output()
         .expect("ffprobe runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let line = text.lines().find(|l| !l.trim().is_empty())?;
-    let (codec, duration) = line.split_once(',')?;
-    Some((codec.to_string(), duration.trim().parse().ok()?))
+    let mut fields = line.split(',');
+    let codec = fields.next()?.to_string();
+    let start = fields.next()?.trim().parse().ok()?;
+    let duration = fields.next()?.trim().parse().ok()?;
+    Some((codec, start, duration))
 }
 
 /// Exports `camera` and checks both tracks; returns (video s, audio s).
 fn check_export(store: &Path, camera: &str, video_codec: &str, audio_codec: &str, dump: &str) -> (f64, f64) {
     let mp4 = store.join(format!("{camera}.mp4"));
     export_ok(store, camera, None, None, &mp4);
-    let (vcodec, vdur) = stream(&mp4, "v:0").expect("a video track");
-    let (acodec, adur) = stream(&mp4, "a:0").unwrap_or_else(|| panic!("no audio track in the export:\n{dump}"));
+    let (vcodec, vstart, vdur) = stream(&mp4, "v:0").expect("a video track");
+    let (acodec, astart, adur) = stream(&mp4, "a:0").unwrap_or_else(|| panic!("no audio track in the export:\n{dump}"));
     assert_eq!(vcodec, video_codec);
     assert_eq!(acodec, audio_codec);
     assert!((vdur - adur).abs() <= 0.2, "video {vdur} s vs audio {adur} s");
+    assert!((vstart - astart).abs() <= 0.2, "video starts at {vstart} s, audio at {astart} s");
     let errs = ffmpeg_errors(&mp4);
     assert!(errs.trim().is_empty(), "ffmpeg decode errors:\n{errs}");
     (vdur, adur)

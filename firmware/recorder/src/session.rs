@@ -409,7 +409,9 @@ impl Pipeline<'_> {
     fn on_sender_report(&mut self, sr: Option<rtp::SenderReport>) {
         let Some(sr) = sr else { return };
         self.rr.on_sender_report(sr.ssrc, sr.ntp, self.arrival);
-        let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
+        // After a batch was written the depacketizer holds no frame: the newest pts is the reference
+        // (the report's raw timestamp would be wrong by 2^32 after a wrap).
+        let near = self.d.frames().last().map(|f| f.pts).or(self.newest_pts).unwrap_or(sr.rtp_ts as i64);
         if self.rr.source().is_none_or(|s| s == sr.ssrc) {
             let ext = near + i64::from(sr.rtp_ts.wrapping_sub(near as u32) as i32);
             self.video_ref.sr = Some((ext, sr.wall_us()));

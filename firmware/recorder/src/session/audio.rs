@@ -208,6 +208,56 @@ impl super::Pipeline<'_> {
 mod tests {
     use super::*;
 
+    use hotspare_media::sdp_audio::{AudioFraming, AudioTrack};
+    use hotspare_media::{AudioCodec, AudioParams};
+    use hotspare_rtsp::transport::Media;
+
+    fn pcmu_path() -> AudioPath {
+        let track = AudioTrack {
+            params: AudioParams { codec: AudioCodec::Pcmu, sample_rate: 8000, channels: 1, config: Vec::new() },
+            payload_type: 0,
+            control: None,
+            framing: AudioFraming::G711,
+        };
+        let setup = AudioSetup {
+            track,
+            media: Media::Interleaved { channel: 2 },
+            track_url: "rtsp://cam/audio".into(),
+            expected_ssrc: None,
+            rtp_info_seq: None,
+        };
+        AudioPath::new(&setup, &CameraPolicy::default(), ReceiverStats::new(1, 0, 8000, Instant::now()))
+    }
+
+    #[test]
+    fn audio_before_the_video_reference_gets_its_arrival_time() {
+        let mut a = pcmu_path();
+        assert_eq!(a.wall_us(123, 7_000_000, &VideoRef::default()), 7_000_000);
+    }
+
+    #[test]
+    fn arrival_anchor_is_relative_to_the_video_reference_then_follows_pts() {
+        let mut a = pcmu_path();
+        // The first keyframe: pts 0, wall 1 s (say from a camera clock), mapped at local 5 s.
+        let video = VideoRef { first_key: Some((0, 1_000_000, 5_000_000)), sr: None };
+        // First audio frame arrives 0.5 s after it (local time): wall 1.5 s.
+        assert_eq!(a.wall_us(8000, 5_500_000, &video), 1_500_000);
+        // Later frames by pts (1 s of 8 kHz later), whatever their arrival.
+        assert_eq!(a.wall_us(16_000, 9_999_999, &video), 2_500_000);
+    }
+
+    #[test]
+    fn sender_reports_of_both_streams_give_lip_sync_even_with_an_unset_camera_clock() {
+        let mut a = pcmu_path();
+        // Camera clock in 1970; both reports at the same instant: audio ts 8000 = video ts 180 000.
+        let ntp_1970 = 2_208_988_800u64 << 32;
+        a.on_sender_report(SenderReport { ssrc: 7, ntp: ntp_1970, rtp_ts: 8000 }, Instant::now());
+        let video = VideoRef { first_key: Some((90_000, 1_000_000, 5_000_000)), sr: Some((180_000, 0)) };
+        // Audio pts 8000 is video pts 180 000, 1 s after the reference keyframe.
+        assert_eq!(a.wall_us(8000, 123, &video), 2_000_000);
+        assert_eq!(a.wall_us(12_000, 456, &video), 2_500_000);
+    }
+
     #[test]
     fn report_timestamps_extend_across_wrap() {
         assert_eq!(extend(10, (1i64 << 32) - 5), (1i64 << 32) + 10);

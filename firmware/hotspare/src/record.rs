@@ -170,7 +170,7 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     for (cam, s) in &done {
         let segs = store.segments(&cam.id).map_err(|e| CliError::new(e.to_string()))?;
         println!(
-            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}{}{}",
+            "recorded camera {}: {} frames, {} bytes, {} segments, lost packets {}, discontinuities {}, sessions {}, audio frames {}, audio dropped {}{}{}",
             cam.id,
             s.frames,
             s.bytes,
@@ -178,6 +178,8 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
             s.lost_packets,
             s.discontinuities,
             s.sessions,
+            s.audio_frames,
+            s.audio_dropped,
             s.last_frame_wall_us.map(|t| format!(", last frame {}", format_us(t))).unwrap_or_default(),
             s.transport.map(|t| format!(", transport {t}")).unwrap_or_default()
         );

@@ -1,6 +1,6 @@
 //! The recording pipeline: an RTSP session's media goes through the
 //! depacketizer into the segment store, in batches flushed before 1 s of
-//! video is unsaved (the crash bound, see `session::flush_due`),
+//! video is unsaved (the crash bound, see `session::batch::flush_due`),
 //! with keep-alives, stall detection and reconnects.
 
 pub mod camera;

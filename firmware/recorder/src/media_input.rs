@@ -18,6 +18,9 @@ use crate::{Malformed, RecordError};
 /// Largest RTCP compound packet read from the RTCP socket.
 pub(crate) const RTCP_BUFFER: usize = 2048;
 
+/// Largest audio RTP datagram read from the audio socket.
+pub(crate) const AUDIO_DATAGRAM: usize = 8192;
+
 /// The sockets of an RTP-over-UDP session.
 pub(crate) struct UdpSockets {
     pub rtp: UdpSocket,
@@ -50,6 +53,16 @@ pub(crate) async fn next_input(
         r = u.rtp.recv_buf_from(media) => Input::Rtp(r),
         r = u.rtcp.recv_from(rtcp) => Input::Rtcp(r),
         r = rd.read_buf(control) => Input::Tcp(r),
+    }
+}
+
+/// Waits for the next datagram on the audio track's UDP sockets: RTP into
+/// `rtp`, RTCP into `rtcp`. Never ready without audio sockets. Cancel-safe.
+pub(crate) async fn next_audio_datagram(audio: Option<&UdpSockets>, rtp: &mut [u8], rtcp: &mut [u8]) -> Input {
+    let Some(u) = audio else { return std::future::pending().await };
+    tokio::select! {
+        r = u.rtp.recv_from(rtp) => Input::Rtp(r),
+        r = u.rtcp.recv_from(rtcp) => Input::Rtcp(r),
     }
 }
 

@@ -29,12 +29,17 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::clock::WallClock;
-use crate::media_input::{next_input, parse_control, warn_status, Input, UdpSockets, RTCP_BUFFER};
+use crate::media_input::{
+    next_audio_datagram, next_input, parse_control, warn_status, Input, UdpSockets, AUDIO_DATAGRAM, RTCP_BUFFER,
+};
 use crate::receiver_report::{ReceiverStats, MAX_REPORT, RR_INTERVAL};
 use crate::status::StatusHandle;
 use crate::{Malformed, RecordError, RecorderOptions};
 
+mod audio;
 mod batch;
+
+use audio::{AudioPath, VideoRef};
 
 /// RTP clock rate of H.264/H.265 video.
 const VIDEO_CLOCK_RATE: u32 = 90_000;
@@ -80,6 +85,12 @@ struct Pipeline<'w> {
     arrival: Instant,
     /// An RTP datagram from the camera arrived (UDP sessions).
     got_udp_rtp: bool,
+    /// The audio track, when the session has one.
+    audio: Option<AudioPath>,
+    /// Its interleaved RTP channel (TCP sessions).
+    audio_channel: Option<u8>,
+    /// What the audio's wall clock follows.
+    video_ref: VideoRef,
 }
 
 /// Records until `shutdown` turns true (`Ok`) or the session fails.
@@ -91,7 +102,7 @@ pub async fn record_session(
     shutdown: &mut watch::Receiver<bool>,
     camera: &str,
 ) -> Result<(), RecordError> {
-    let Session { mut stream, leftover, video, media, timeout, mut control, expected_ssrc, .. } = session;
+    let Session { mut stream, leftover, video, media, timeout, mut control, expected_ssrc, audio, .. } = session;
     let (channel, udp, mut filter) = match media {
         Media::Interleaved { channel } => (channel, None, None),
         Media::Udp(u) => (0, Some(UdpSockets { rtp: u.rtp, rtcp: u.rtcp }), Some(u.filter)),
@@ -104,8 +115,21 @@ pub async fn record_session(
         Some(_) => control_buf.extend_from_slice(&leftover),
     }
     let mut rtcp_buf = vec![0u8; RTCP_BUFFER];
-    let info = StreamInfo { codec: video.codec, params: video.params.clone() };
     let start = Instant::now();
+    let (audio_path, audio_channel, audio_udp, mut audio_filter) = match audio {
+        Some(a) => {
+            let rr = ReceiverStats::new(own_ssrc(camera), a.track.payload_type, a.track.params.sample_rate, start);
+            let path = AudioPath::new(&a, &opts.client.policy, rr);
+            match a.media {
+                Media::Interleaved { channel } => (Some(path), Some(channel), None, None),
+                Media::Udp(u) => (Some(path), None, Some(UdpSockets { rtp: u.rtp, rtcp: u.rtcp }), Some(u.filter)),
+            }
+        }
+        None => (None, None, None, None),
+    };
+    let mut audio_buf = vec![0u8; if audio_udp.is_some() { AUDIO_DATAGRAM } else { 0 }];
+    let mut audio_rtcp_buf = vec![0u8; if audio_udp.is_some() { RTCP_BUFFER } else { 0 }];
+    let info = StreamInfo { codec: video.codec, params: video.params.clone() };
     let mut p = Pipeline {
         buf,
         pos: 0,
@@ -138,6 +162,9 @@ pub async fn record_session(
         rr: ReceiverStats::new(own_ssrc(camera), video.payload_type, VIDEO_CLOCK_RATE, start),
         arrival: start,
         got_udp_rtp: false,
+        audio: audio_path,
+        audio_channel,
+        video_ref: VideoRef::default(),
     };
     // The SSRC the camera announced for our stream (SETUP `Transport`, PLAY
     // `RTP-Info`): under `unknown_ssrc = ignore` packets of others are skipped.
@@ -185,12 +212,42 @@ pub async fn record_session(
                         }
                     }
                 }
+                if let Some(a) = p.audio.as_mut() {
+                    let n = a.rr.write_report(Instant::now(), &mut report[4..]);
+                    match (&audio_udp, &audio_filter, p.audio_channel) {
+                        (Some(u), Some(f), _) => {
+                            if let Some(to) = f.rtcp_destination() {
+                                let _ = u.rtcp.try_send_to(&report[4..4 + n], to);
+                            }
+                        }
+                        (_, _, Some(ch)) => {
+                            report[..4].copy_from_slice(&interleaved::header(ch.wrapping_add(1), n as u16));
+                            if let Err(e) = wr.write_all(&report[..4 + n]).await {
+                                break Err(RecordError::Io(e));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
             }
             _ = tokio::time::sleep_until(last_media + opts.stall_timeout) => {
                 break Err(RecordError::Stalled { secs: opts.stall_timeout.as_secs_f32() });
             }
             _ = tokio::time::sleep_until(udp_deadline), if waiting_for_udp => {
                 break Err(RecordError::NoUdpMedia { secs: opts.udp_fallback_timeout.as_secs_f32() });
+            }
+            input = next_audio_datagram(audio_udp.as_ref(), &mut audio_buf, &mut audio_rtcp_buf) => {
+                p.arrival = Instant::now();
+                match input {
+                    Input::Rtp(Ok((n, from))) if audio_filter.as_mut().is_some_and(|f| f.accept_rtp(from)) => {
+                        p.on_audio_rtp(&audio_buf[..n.min(audio_buf.len())]);
+                    }
+                    Input::Rtcp(Ok((n, from))) if audio_filter.as_mut().is_some_and(|f| f.accept_rtcp(from)) => {
+                        p.on_audio_rtcp(&audio_rtcp_buf[..n.min(audio_rtcp_buf.len())]);
+                    }
+                    // Audio socket errors never end the session: the video goes on.
+                    _ => {}
+                }
             }
             input = next_input(&mut rd, udp.as_ref(), &mut p.buf, &mut control_buf, &mut rtcp_buf) => {
                 p.arrival = Instant::now();
@@ -257,20 +314,6 @@ fn own_ssrc(camera: &str) -> u32 {
     h.finish() as u32
 }
 
-/// The crash bound by construction. The video a `kill -9` loses is what
-/// reached the recorder but not the store (the store's writes are in the page
-/// cache): from the last saved frame (pts `saved_pts`) to the end of the frame
-/// in progress. With the newest completed frame at `newest_pts` that is
-/// `newest - saved + interval`, and one frame later (before the next check) it
-/// grows by another `interval`. So flush now when one more frame would push it
-/// past `batch_90k` (1 s): at a steady frame rate the unsaved video never exceeds
-/// `batch_90k` at any moment, and batches stay close to it (no flush per frame).
-/// A pts going backwards or jumping far ahead flushes at once.
-pub(crate) fn flush_due(saved_pts: i64, newest_pts: i64, interval_90k: i64, batch_90k: i64) -> bool {
-    let span = newest_pts.saturating_sub(saved_pts);
-    span < 0 || span.saturating_add(interval_90k.saturating_mul(2)) > batch_90k
-}
-
 impl Pipeline<'_> {
     /// Handles every complete interleaved frame or RTSP message in the buffer.
     fn parse(&mut self) -> Result<(), RecordError> {
@@ -288,6 +331,13 @@ impl Pipeline<'_> {
                 } else if f.channel == self.channel.wrapping_add(1) {
                     let sr = rtp::find_sender_report(&self.buf[s..e]);
                     self.on_sender_report(sr);
+                } else if Some(f.channel) == self.audio_channel {
+                    self.on_audio_rtp_at(s, e);
+                } else if Some(f.channel.wrapping_sub(1)) == self.audio_channel {
+                    let sr = rtp::find_sender_report(&self.buf[s..e]);
+                    if let (Some(a), Some(sr)) = (self.audio.as_mut(), sr) {
+                        a.on_sender_report(sr, self.arrival);
+                    }
                 } else {
                     self.on_unassigned_channel(f.channel)?;
                 }
@@ -345,7 +395,13 @@ impl Pipeline<'_> {
     fn on_sender_report(&mut self, sr: Option<rtp::SenderReport>) {
         let Some(sr) = sr else { return };
         self.rr.on_sender_report(sr.ssrc, sr.ntp, self.arrival);
-        let near = self.d.frames().last().map(|f| f.pts).unwrap_or(sr.rtp_ts as i64);
+        // After a batch was written the depacketizer holds no frame: the newest pts is the reference
+        // (the report's raw timestamp would be wrong by 2^32 after a wrap).
+        let near = self.d.frames().last().map(|f| f.pts).or(self.newest_pts).unwrap_or(sr.rtp_ts as i64);
+        if self.rr.source().is_none_or(|s| s == sr.ssrc) {
+            let ext = near + i64::from(sr.rtp_ts.wrapping_sub(near as u32) as i32);
+            self.video_ref.sr = Some((ext, sr.wall_us()));
+        }
         self.clock.on_sender_report(sr.rtp_ts, sr.wall_us(), near, self.local_time.now_us());
     }
 
@@ -372,9 +428,13 @@ impl Pipeline<'_> {
                 self.interval_90k = f.pts.saturating_sub(prev).clamp(0, self.batch_90k);
             }
             self.newest_pts = Some(f.pts);
+            let wall_us = self.clock.wall_us(f.pts, now);
+            if f.keyframe && self.video_ref.first_key.is_none() {
+                self.video_ref.first_key = Some((f.pts, wall_us, now));
+            }
             self.frames.push(FrameIn {
                 pts_90k: f.pts,
-                wall_us: self.clock.wall_us(f.pts, now),
+                wall_us,
                 keyframe: f.keyframe,
                 discontinuity: f.discontinuity || std::mem::take(&mut self.first_frame),
                 len: f.len,
@@ -389,51 +449,5 @@ impl Pipeline<'_> {
             self.info.params = self.d.params().clone();
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::flush_due;
-
-    /// Frames at `fps` arrive one by one; the policy sees each completed frame. At every
-    /// moment the unsaved video (completed frames not yet flushed plus the frame in
-    /// progress) is at most 1 s, and batches are not needlessly small.
-    fn check(fps: i64) {
-        let batch = 90_000;
-        let step = 90_000 / fps;
-        let mut saved = 0i64; // first frame written at once
-        let mut batches = 0;
-        for k in 1..(20 * fps) {
-            let newest = k * step;
-            // Killed after frame k completed, before the check: everything after `saved`
-            // up to the end of the frame in progress (k + 1) is lost.
-            let before_check = newest + step - saved;
-            assert!(before_check <= batch, "fps {fps}: {before_check} ticks unsaved");
-            if flush_due(saved, newest, step, batch) {
-                saved = newest;
-                batches += 1;
-            }
-        }
-        // About one batch per second of video at most rates (no flush per frame).
-        assert!(batches < 20 * fps && batches >= 18, "fps {fps}: {batches} batches in 20 s");
-        if fps >= 10 {
-            assert!(batches <= 24, "fps {fps}: {batches} batches in 20 s");
-        }
-    }
-
-    #[test]
-    fn unsaved_video_stays_under_one_second() {
-        for fps in [2, 5, 7, 12, 15, 25, 30, 50, 60] {
-            check(fps);
-        }
-    }
-
-    #[test]
-    fn pts_jumps_flush_at_once() {
-        assert!(flush_due(1_000_000, 10, 3600, 90_000), "pts went backwards");
-        assert!(flush_due(0, 10 * 90_000, 3600, 90_000), "pts jumped 10 s ahead");
-        assert!(!flush_due(0, 3600, 3600, 90_000));
-        assert!(flush_due(0, 86_400, 3600, 90_000), "24 frames at 25 fps: the 25th would pass 1 s");
     }
 }

@@ -31,6 +31,10 @@ pub struct CameraStatus {
     pub last_error: Option<String>,
     /// Transport of the latest session: `"tcp"` (interleaved) or `"udp"`.
     pub transport: Option<&'static str>,
+    /// Audio frames stored, and dropped (damaged by loss, before the first
+    /// keyframe of a segment, or not stored).
+    pub audio_frames: u64,
+    pub audio_dropped: u64,
 }
 
 impl Default for CameraStatus {
@@ -47,6 +51,8 @@ impl Default for CameraStatus {
             store_failures: 0,
             last_error: None,
             transport: None,
+            audio_frames: 0,
+            audio_dropped: 0,
         }
     }
 }

@@ -17,6 +17,9 @@ use crate::{base, reply};
 use hotspare_camera_policy::CameraPolicy;
 use hotspare_media::sdp::{Description, VideoTrack};
 
+mod audio;
+pub use audio::AudioSetup;
+
 /// Tunables of the client; the defaults suit real cameras.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -62,6 +65,9 @@ pub struct Session {
     /// Interleaved frames skipped before the PLAY answer (never handed to
     /// the depacketizer: they may be a stale session's).
     pub skipped_before_play: u64,
+    /// The audio track, when the policy records audio, the SDP offers a
+    /// track we can store and the camera accepted its SETUP.
+    pub audio: Option<AudioSetup>,
 }
 
 /// Builds the requests sent on a playing session (keep-alive, TEARDOWN).
@@ -351,9 +357,10 @@ pub async fn play_with(
             log::warn!("{shown}: SDP repaired (sdp_session_lines = repair): {repair}");
         }
         let v = d.video()?;
-        Ok((d.control, v))
+        let audio = audio::wanted_track(&d, &opts.policy, &shown);
+        Ok((d.control, v, audio))
     });
-    let (session_control, video) = video.map_err(sdp_err)?;
+    let (session_control, video, audio_track) = video.map_err(sdp_err)?;
     let base =
         base::join_control(&base, session_control.as_deref().filter(|c| c.contains("://"))).map_err(malformed)?;
     let track_url = base::join_control(&base, video.control.as_deref()).map_err(malformed)?;
@@ -400,9 +407,18 @@ pub async fn play_with(
         .filter(|t| *t > 0)
         .unwrap_or(60);
     ctl.session_id = Some(id);
+    let audio = match audio_track {
+        Some(t) => audio::setup(&mut conn, &mut ctl, &creds, &base, t, &media, &track_url).await,
+        None => None,
+    };
     let played =
         exchange(&mut conn, &mut ctl, &creds, Method::Play, &base, &[(headers::RANGE, "npt=0.000-".into())]).await?;
     let rtp_info = played.header(&headers::RTP_INFO).and_then(|v| reply::rtp_info_for(v.as_str(), track_url.as_str()));
+    let audio = audio.map(|(mut a, transport_ssrc)| {
+        let info = played.header(&headers::RTP_INFO).and_then(|v| reply::rtp_info_for(v.as_str(), &a.track_url));
+        audio::apply_rtp_info(&mut a, info, rtp_info.as_ref(), transport_ssrc);
+        a
+    });
     let leftover = std::mem::take(&mut conn.buf);
     let skipped_before_play = conn.skipped;
     Ok(Session {
@@ -417,6 +433,7 @@ pub async fn play_with(
         rtp_info_seq: rtp_info.as_ref().and_then(|i| i.seq),
         rtp_info_rtptime: rtp_info.as_ref().and_then(|i| i.rtptime),
         skipped_before_play,
+        audio,
     })
 }
 

@@ -10,6 +10,6 @@ pub mod error;
 pub mod reply;
 pub mod transport;
 
-pub use client::{play, play_with, ClientOptions, Session};
+pub use client::{play, play_with, AudioSetup, ClientOptions, Session};
 pub use error::RtspError;
 pub use transport::{Media, Requested};

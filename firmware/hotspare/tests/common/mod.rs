@@ -339,6 +339,8 @@ pub struct Summary {
     pub last_frame: Option<String>,
     /// Transport of the last session (`tcp`, `udp`).
     pub transport: Option<String>,
+    pub audio_frames: i64,
+    pub audio_dropped: i64,
 }
 
 pub fn summary(stdout: &str) -> Option<Summary> {
@@ -359,6 +361,10 @@ pub fn summary(stdout: &str) -> Option<Summary> {
             s.discontinuities = num(part);
         } else if part.starts_with("sessions ") {
             s.sessions = num(part);
+        } else if part.starts_with("audio frames ") {
+            s.audio_frames = num(part);
+        } else if part.starts_with("audio dropped ") {
+            s.audio_dropped = num(part);
         } else if let Some(t) = part.strip_prefix("last frame ") {
             s.last_frame = Some(t.to_string());
         } else if let Some(t) = part.strip_prefix("transport ") {

@@ -12,6 +12,7 @@ mod failover_common;
 #[path = "../nvr_common/mod.rs"]
 mod nvr_common;
 
+mod failover_audio;
 mod failover_capacity;
 mod failover_config;
 mod failover_held;

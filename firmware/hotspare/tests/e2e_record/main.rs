@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod record_audio;
 mod record_crash_bound;
 mod record_faults;
 mod record_gstreamer;

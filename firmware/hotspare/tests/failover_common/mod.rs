@@ -258,11 +258,18 @@ impl Site {
     /// A simulator with `nvr_count * cams` streams and NVR specs `nvr1..` with
     /// `cams` cameras each (`cam0..` across the site), 4 s segments.
     pub fn prepare(nvr_count: usize, cams: usize) -> Site {
+        Self::prepare_with(nvr_count, cams, &[])
+    }
+
+    /// As [`Site::prepare`], the simulator started with `sim_extra` too (e.g. `--audio`).
+    pub fn prepare_with(nvr_count: usize, cams: usize, sim_extra: &[&str]) -> Site {
         let one_at_a_time = one_site_at_a_time();
         let work = tempfile::tempdir().unwrap();
         let sim_port = free_port();
         let streams = (nvr_count * cams).to_string();
-        let sim = Sim::start("h264", sim_port, &["--streams", &streams]);
+        let mut sim_args = vec!["--streams", &streams];
+        sim_args.extend_from_slice(sim_extra);
+        let sim = Sim::start("h264", sim_port, &sim_args);
         let spare_port = free_port();
         let sim_addr = format!("127.0.0.1:{sim_port}");
         let nvrs = (0..nvr_count)

@@ -6,7 +6,7 @@ use std::io::IoSlice;
 
 use hotspare_media::depacketize::Piece;
 
-use super::{flush_due, Pipeline};
+use super::Pipeline;
 use crate::RecordError;
 
 impl Pipeline<'_> {
@@ -28,6 +28,7 @@ impl Pipeline<'_> {
         if !self.frames.is_empty() {
             self.write_batch()?;
         }
+        self.write_audio();
         self.d.clear_completed();
         self.frames.clear();
         let floor = self.d.recv_floor().map(|f| f as usize).unwrap_or(self.pos).min(self.pos);
@@ -106,5 +107,65 @@ impl Pipeline<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The crash bound by construction. The video a `kill -9` loses is what
+/// reached the recorder but not the store (the store's writes are in the page
+/// cache): from the last saved frame (pts `saved_pts`) to the end of the frame
+/// in progress. With the newest completed frame at `newest_pts` that is
+/// `newest - saved + interval`, and one frame later (before the next check) it
+/// grows by another `interval`. So flush now when one more frame would push it
+/// past `batch_90k` (1 s): at a steady frame rate the unsaved video never exceeds
+/// `batch_90k` at any moment, and batches stay close to it (no flush per frame).
+/// A pts going backwards or jumping far ahead flushes at once.
+pub(crate) fn flush_due(saved_pts: i64, newest_pts: i64, interval_90k: i64, batch_90k: i64) -> bool {
+    let span = newest_pts.saturating_sub(saved_pts);
+    span < 0 || span.saturating_add(interval_90k.saturating_mul(2)) > batch_90k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flush_due;
+
+    /// Frames at `fps` arrive one by one; the policy sees each completed frame. At every
+    /// moment the unsaved video (completed frames not yet flushed plus the frame in
+    /// progress) is at most 1 s, and batches are not needlessly small.
+    fn check(fps: i64) {
+        let batch = 90_000;
+        let step = 90_000 / fps;
+        let mut saved = 0i64; // first frame written at once
+        let mut batches = 0;
+        for k in 1..(20 * fps) {
+            let newest = k * step;
+            // Killed after frame k completed, before the check: everything after `saved`
+            // up to the end of the frame in progress (k + 1) is lost.
+            let before_check = newest + step - saved;
+            assert!(before_check <= batch, "fps {fps}: {before_check} ticks unsaved");
+            if flush_due(saved, newest, step, batch) {
+                saved = newest;
+                batches += 1;
+            }
+        }
+        // About one batch per second of video at most rates (no flush per frame).
+        assert!(batches < 20 * fps && batches >= 18, "fps {fps}: {batches} batches in 20 s");
+        if fps >= 10 {
+            assert!(batches <= 24, "fps {fps}: {batches} batches in 20 s");
+        }
+    }
+
+    #[test]
+    fn unsaved_video_stays_under_one_second() {
+        for fps in [2, 5, 7, 12, 15, 25, 30, 50, 60] {
+            check(fps);
+        }
+    }
+
+    #[test]
+    fn pts_jumps_flush_at_once() {
+        assert!(flush_due(1_000_000, 10, 3600, 90_000), "pts went backwards");
+        assert!(flush_due(0, 10 * 90_000, 3600, 90_000), "pts jumped 10 s ahead");
+        assert!(!flush_due(0, 3600, 3600, 90_000));
+        assert!(flush_due(0, 86_400, 3600, 90_000), "24 frames at 25 fps: the 25th would pass 1 s");
     }
 }

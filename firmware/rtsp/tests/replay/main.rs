@@ -4,6 +4,7 @@
 //! loopback socket, and the RTP that follows PLAY through the recorder's
 //! depacketizer (`hotspare_media::depacketize`).
 
+mod audio;
 mod rtp;
 mod script;
 mod server;
@@ -128,7 +129,10 @@ async fn dahua_query_content_base_and_relative_rtp_info() {
     let s = s.expect("session sets up");
     assert_eq!(
         setups(&server.seen()),
-        ["rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/trackID=0"]
+        [
+            "rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/trackID=0",
+            "rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/trackID=1"
+        ]
     );
     assert_eq!(s.expected_ssrc, Some(0x30A98EE7));
     assert_eq!((s.rtp_info_seq, s.rtp_info_rtptime), (Some(47121), Some(3475222385)));
@@ -144,7 +148,10 @@ async fn content_base_without_scheme() {
     let s = s.expect("session sets up");
     assert_eq!(
         setups(&server.seen()),
-        ["rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/trackID=0"]
+        [
+            "rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/trackID=0",
+            "rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/trackID=1"
+        ]
     );
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
     drop(server);
@@ -165,7 +172,10 @@ async fn reolink_rtp_info_ssrc_and_stale_rtp_before_play() {
     let stream = Stream { before_play: stale.frames(3), after_play: our_stream(96, 0xdcc4a0d8).frames(FRAMES) };
     let (s, server) = play("reolink/rlc-410.txt", CameraPolicy::default(), stream).await;
     let s = s.expect("session sets up");
-    assert_eq!(setups(&server.seen()), ["rtsp://192.168.5.206/h264Preview_01_main/trackID=1"]);
+    assert_eq!(
+        setups(&server.seen()),
+        ["rtsp://192.168.5.206/h264Preview_01_main/trackID=1", "rtsp://192.168.5.206/h264Preview_01_main/trackID=2"]
+    );
     assert_eq!(s.expected_ssrc, Some(0xdcc4a0d8), "the video entry's SSRC, not the audio's");
     assert_eq!(s.rtp_info_seq, Some(16852));
     assert_eq!(s.skipped_before_play, 4, "the stale session's 4 packets were skipped");
@@ -178,7 +188,13 @@ async fn reolink_rtp_info_ssrc_and_stale_rtp_before_play() {
 async fn wowza_audio_first_and_session_in_describe() {
     let (s, server) = play("wowza/bunny.txt", CameraPolicy::default(), frames_after_play(97, 0x1234_5678)).await;
     let s = s.expect("session sets up");
-    assert_eq!(setups(&server.seen()), ["rtsp://wowzaec2demo.streamlock.net/vod/mp4:BigBuckBunny_115k.mov/trackID=2"]);
+    assert_eq!(
+        setups(&server.seen()),
+        [
+            "rtsp://wowzaec2demo.streamlock.net/vod/mp4:BigBuckBunny_115k.mov/trackID=2",
+            "rtsp://wowzaec2demo.streamlock.net/vod/mp4:BigBuckBunny_115k.mov/trackID=1"
+        ]
+    );
     assert_eq!(s.expected_ssrc, None);
     assert_eq!(s.rtp_info_seq, Some(1));
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
@@ -193,7 +209,10 @@ async fn geovision_query_base_without_slash() {
     let s = s.expect("session sets up");
     assert_eq!(
         setups(&server.seen()),
-        ["rtsp://192.168.1.110:5050/H264?channel=1&subtype=0&unicast=true&proto=Onvif/video"]
+        [
+            "rtsp://192.168.1.110:5050/H264?channel=1&subtype=0&unicast=true&proto=Onvif/video",
+            "rtsp://192.168.1.110:5050/H264?channel=1&subtype=0&unicast=true&proto=Onvif/audio"
+        ]
     );
     assert_eq!(s.timeout, Duration::from_secs(60));
     assert_eq!(s.rtp_info_seq, Some(271), "the only entry is ours");
@@ -206,7 +225,13 @@ async fn geovision_query_base_without_slash() {
 async fn vstarcam_no_content_base_no_session_control() {
     let (s, server) = play("vstarcam/ipcam.txt", CameraPolicy::default(), frames_after_play(96, 0x0303_0303)).await;
     let s = s.expect("session sets up");
-    assert_eq!(setups(&server.seen()), [format!("rtsp://127.0.0.1:{}/stream/track0", server.port)]);
+    assert_eq!(
+        setups(&server.seen()),
+        [
+            format!("rtsp://127.0.0.1:{}/stream/track0", server.port),
+            format!("rtsp://127.0.0.1:{}/stream/track1", server.port)
+        ]
+    );
     let play_uri = server.seen().iter().find(|r| r.method == "PLAY").map(|r| r.uri.clone());
     assert_eq!(play_uri, Some(format!("rtsp://127.0.0.1:{}/stream", server.port)));
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
@@ -218,7 +243,10 @@ async fn vstarcam_no_content_base_no_session_control() {
 async fn foscam_content_base_on_another_port() {
     let (s, server) = play("foscam/ipcam.txt", CameraPolicy::default(), frames_after_play(96, 0x0404_0404)).await;
     let s = s.expect("session sets up");
-    assert_eq!(setups(&server.seen()), ["rtsp://192.168.5.107:65534/videoMain/track1"]);
+    assert_eq!(
+        setups(&server.seen()),
+        ["rtsp://192.168.5.107:65534/videoMain/track1", "rtsp://192.168.5.107:65534/videoMain/track2"]
+    );
     assert!(depacketize(s, FRAMES as u64 - 1).await >= FRAMES as u64 - 1);
 }
 
@@ -230,7 +258,10 @@ async fn gstreamer_rtsp_server() {
     let (s, server) =
         play("gstreamer/rtsp-server-1.22.txt", CameraPolicy::default(), frames_after_play(96, 0x63601709)).await;
     let s = s.expect("session sets up");
-    assert_eq!(setups(&server.seen()), ["rtsp://127.0.0.1:46873/cam0/stream=0"]);
+    assert_eq!(
+        setups(&server.seen()),
+        ["rtsp://127.0.0.1:46873/cam0/stream=0", "rtsp://127.0.0.1:46873/cam0/stream=1"]
+    );
     assert!(server.seen().iter().any(|r| r.authorization.as_deref().is_some_and(|a| a.starts_with("Digest "))));
     assert_eq!(s.expected_ssrc, Some(1667241737), "the SDP's a=ssrc:1667241737");
     assert_eq!(s.rtp_info_seq, Some(17642));

@@ -85,6 +85,7 @@ fn serve(mut sock: TcpStream, script: &Script, stream: &Stream, seen: &Mutex<Vec
     let offered = challenges(script);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
+    let mut setups = 0;
     loop {
         let req = loop {
             match Message::<Vec<u8>>::parse(&buf) {
@@ -114,7 +115,21 @@ fn serve(mut sock: TcpStream, script: &Script, stream: &Stream, seen: &Mutex<Vec
             || authorization.as_deref().is_some_and(|h| {
                 offered.iter().any(|(realm, nonce)| verify(h, &method, &creds, realm, nonce.as_deref()))
             });
-        let out = match script.get(&method) {
+        // The capture's `SETUP` answers the first SETUP; a later one (the
+        // audio track's) gets section `SETUP <n>` if there is one, else the
+        // generic answer.
+        let section = match method.as_str() {
+            "SETUP" if authorized => {
+                setups += 1;
+                if setups == 1 {
+                    method.clone()
+                } else {
+                    format!("SETUP {setups}")
+                }
+            }
+            _ => method.clone(),
+        };
+        let out = match script.get(&section) {
             _ if !authorized => script.get("401").map(|r| r.render(&cseq)),
             Some(r) => Some(r.render(&cseq)),
             None => Some(generic(&req, &cseq)),

@@ -144,7 +144,7 @@ pub async fn record_session(
         iov_storage: Vec::with_capacity(1024),
         info,
         params_version: 0,
-        clock: WallClock::new(opts.max_clock_skew.as_micros() as i64),
+        clock: WallClock::new(opts.max_clock_skew.as_micros() as i64, opts.client.policy.wall_clock),
         local_time: opts.clock.clone(),
         writer,
         status: status.clone(),

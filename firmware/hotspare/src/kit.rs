@@ -27,10 +27,39 @@ fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> KitError {
     move |source| KitError::Io { what, source }
 }
 
-/// A free loopback TCP port.
+/// A free loopback port (TCP and UDP) for a server started later.
+///
+/// Chosen below the kernel's ephemeral range (`ip_local_port_range`), so no
+/// outgoing connection can take it between now and the server's bind (a port
+/// from `bind(":0")` is an ephemeral one: under load another process's
+/// connection took it before the server started, and a test failed with
+/// "Address already in use"). Successive calls in one process give distinct
+/// ports; processes start at different places (by pid). Falls back to an
+/// ephemeral port when the range below is too small.
 pub fn free_port() -> Result<u16, KitError> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 15_000;
+    let high = ephemeral_low().unwrap_or(32_768);
+    if high > LOW + 1_000 {
+        let span = high - LOW;
+        let start = std::process::id().wrapping_mul(7_919) % span;
+        for _ in 0..span.min(2_000) {
+            let port = (LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+            let tcp = TcpListener::bind(("127.0.0.1", port));
+            if tcp.is_ok() && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").map_err(io("a free port"))?;
     l.local_addr().map(|a| a.port()).map_err(io("a free port"))
+}
+
+/// The first port of the kernel's ephemeral range.
+fn ephemeral_low() -> Option<u32> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
 }
 
 /// Writes a file that holds passwords (a config): created with mode 0600, readable only by
@@ -257,6 +286,20 @@ pub fn failed_back(v: &NvrView) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_and_below_the_ephemeral_range() {
+        let low = ephemeral_low().unwrap_or(32_768);
+        let ports: Vec<u16> = (0..50).map(|_| free_port().expect("a free port")).collect();
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len(), "{ports:?}");
+        for p in ports {
+            assert!(u32::from(p) < low || low <= 16_000, "{p} in the ephemeral range from {low}");
+            TcpListener::bind(("127.0.0.1", p)).expect("the port binds");
+        }
+    }
 
     fn site(dir: &Path) -> (SpareSpec, Vec<NvrSpec>) {
         let spare = SpareSpec {

@@ -15,10 +15,11 @@
 
 use hotspare_camera_policy::{CameraPolicy, UnknownSsrc};
 
+use crate::bits::Bits;
 use crate::depacketize::TimestampExtender;
-use crate::rtp::{RtpError, RtpPacket};
+use crate::rtp::RtpError;
 use crate::sdp_audio::{AacFraming, AudioFraming, AudioTrack};
-use crate::stream_lock::StreamLock;
+use crate::stream_lock::{intake, Intake, StreamLock};
 use crate::AudioParams;
 
 /// One audio frame (an AAC access unit, or a G.711 packet's samples).
@@ -181,32 +182,24 @@ impl AudioDepacketizer {
     /// Handles one RTP packet.
     pub fn push(&mut self, packet: &[u8]) -> Result<(), AudioDepacketizeError> {
         self.stats.packets += 1;
-        let pkt = match RtpPacket::parse(packet) {
-            Ok(p) => p,
+        let pkt = match intake(packet, self.payload_type, &mut self.lock, &mut self.last_seq) {
             Err(e) => {
                 self.stats.bad_packets += 1;
                 return Err(e.into());
             }
+            Ok(Intake::Skip) => return Ok(()),
+            Ok(Intake::Foreign) => {
+                self.stats.foreign_packets += 1;
+                return Ok(());
+            }
+            Ok(Intake::Ours { pkt, lost }) => {
+                if lost > 0 {
+                    self.stats.lost_packets += lost;
+                    self.loss();
+                }
+                pkt
+            }
         };
-        if pkt.payload_type() != self.payload_type {
-            return Ok(());
-        }
-        if !self.lock.is_ours(&pkt) {
-            self.stats.foreign_packets += 1;
-            return Ok(());
-        }
-        let seq = pkt.sequence();
-        if let Some(last) = self.last_seq {
-            let gap = seq.wrapping_sub(last.wrapping_add(1)) as i16;
-            if gap < 0 {
-                return Ok(()); // late or duplicate
-            }
-            if gap > 0 {
-                self.stats.lost_packets += gap as u64;
-                self.loss();
-            }
-        }
-        self.last_seq = Some(seq);
         let r = match self.framing {
             AudioFraming::G711 => self.push_g711(pkt.timestamp(), pkt.payload()),
             AudioFraming::Aac(f) => self.push_aac(f, pkt.timestamp(), pkt.payload()),
@@ -243,7 +236,7 @@ impl AudioDepacketizer {
             return Err(bad);
         }
         let count = 1 + (header_bits - first_bits) / next_bits;
-        let first_size = BitReader { b: headers, pos: 0 }.read(f.size_length).ok_or(bad.clone())?;
+        let first_size = Bits::new(headers).read(f.size_length).ok_or(bad.clone())?;
         if let Some(partial) = self.partial.take() {
             let have = (self.data.len() - partial.start) as u64;
             let continues = count == 1
@@ -347,30 +340,13 @@ impl AudioDepacketizer {
 /// Calls `each(size, index or index delta)` for the `count` AU headers;
 /// None when they run past `headers`.
 fn read_au_headers(f: AacFraming, headers: &[u8], count: usize, mut each: impl FnMut(u32, u32)) -> Option<()> {
-    let mut bits = BitReader { b: headers, pos: 0 };
+    let mut bits = Bits::new(headers);
     for i in 0..count {
         let size = bits.read(f.size_length)?;
         let index = bits.read(if i == 0 { f.index_length } else { f.index_delta_length })?;
         each(size, index);
     }
     Some(())
-}
-
-struct BitReader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl BitReader<'_> {
-    fn read(&mut self, n: u8) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.b.get(self.pos / 8)?;
-            v = v << 1 | u32::from(byte >> (7 - self.pos % 8) & 1);
-            self.pos += 1;
-        }
-        Some(v)
-    }
 }
 
 #[cfg(test)]

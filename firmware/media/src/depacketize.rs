@@ -31,8 +31,7 @@
 
 use hotspare_camera_policy::{CameraPolicy, SingleFragmentFu, StartCodesInNal, UnknownSsrc};
 
-use crate::rtp::RtpPacket;
-use crate::stream_lock::StreamLock;
+use crate::stream_lock::{intake, Intake, StreamLock};
 use crate::{Codec, CodecParams};
 
 #[path = "depacketize_types.rs"]
@@ -262,32 +261,24 @@ impl Depacketizer {
     /// Handles one RTP packet lying at `buf[start..end]`.
     pub fn push(&mut self, buf: &[u8], start: usize, end: usize) -> Result<(), DepacketizeError> {
         self.stats.packets += 1;
-        let pkt = match RtpPacket::parse(&buf[start..end]) {
-            Ok(p) => p,
+        let pkt = match intake(&buf[start..end], self.payload_type, &mut self.lock, &mut self.last_seq) {
             Err(e) => {
                 self.stats.bad_packets += 1;
                 return Err(e.into());
             }
+            Ok(Intake::Skip) => return Ok(()),
+            Ok(Intake::Foreign) => {
+                self.stats.foreign_packets += 1;
+                return Ok(());
+            }
+            Ok(Intake::Ours { pkt, lost }) => {
+                if lost > 0 {
+                    self.stats.lost_packets += lost;
+                    self.loss();
+                }
+                pkt
+            }
         };
-        if pkt.payload_type() != self.payload_type {
-            return Ok(());
-        }
-        if !self.lock.is_ours(&pkt) {
-            self.stats.foreign_packets += 1;
-            return Ok(());
-        }
-        let seq = pkt.sequence();
-        if let Some(last) = self.last_seq {
-            let gap = seq.wrapping_sub(last.wrapping_add(1)) as i16;
-            if gap < 0 {
-                return Ok(()); // late or duplicate packet
-            }
-            if gap > 0 {
-                self.stats.lost_packets += gap as u64;
-                self.loss();
-            }
-        }
-        self.last_seq = Some(seq);
         let ts = pkt.timestamp();
         if let Some(skip) = self.skip_ts {
             if skip == ts {

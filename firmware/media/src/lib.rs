@@ -6,6 +6,7 @@
 //! recorder can keep payload bytes where the socket put them.
 
 pub mod audio_codec;
+mod bits;
 pub mod codec;
 pub mod sps;
 

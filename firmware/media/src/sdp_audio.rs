@@ -5,6 +5,7 @@
 //! depacketizer could not follow, gives no audio track: never an error, the
 //! video records without it.
 
+use crate::bits::Bits;
 use crate::sdp::{Description, Track};
 use crate::{AudioCodec, AudioParams};
 
@@ -138,26 +139,9 @@ pub struct AudioSpecificConfig {
 
 const AAC_RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
-struct Bits<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Bits<'_> {
-    fn read(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.b.get(self.pos / 8)?;
-            v = v << 1 | u32::from(byte >> (7 - self.pos % 8) & 1);
-            self.pos += 1;
-        }
-        Some(v)
-    }
-}
-
 impl AudioSpecificConfig {
     pub fn parse(b: &[u8]) -> Option<AudioSpecificConfig> {
-        let mut r = Bits { b, pos: 0 };
+        let mut r = Bits::new(b);
         let object_type = |r: &mut Bits| -> Option<u8> {
             let t = r.read(5)?;
             let t = if t == 31 { 32 + r.read(6)? } else { t };

@@ -1,12 +1,14 @@
 //! Which RTP packets of a channel are ours: the SSRC lock
 //! (`UnknownSsrc::Ignore`) and the start of this PLAY (RTP-Info `seq`),
-//! shared by the video and the audio depacketizer. An announced SSRC that
+//! and the intake every packet goes through before its payload is read
+//! (parse, payload type, lock, sequence: [`intake`]), shared by the video
+//! and the audio depacketizer. An announced SSRC that
 //! never comes while one other SSRC alone does is given up after
 //! [`ADOPT_AFTER`] packets.
 
 use hotspare_camera_policy::UnknownSsrc;
 
-use crate::rtp::RtpPacket;
+use crate::rtp::{RtpError, RtpPacket};
 
 /// Foreign packets of one SSRC in a row, while none of ours ever came, after
 /// which that SSRC is taken as ours: the announced SSRC was wrong (or
@@ -88,4 +90,44 @@ impl StreamLock {
         self.foreign_run = None;
         true
     }
+}
+
+/// What [`intake`] made of one packet.
+#[derive(Debug)]
+pub enum Intake<'a> {
+    /// Another payload type, or late or duplicate: skip it.
+    Skip,
+    /// Not our SSRC (or from before this PLAY): count it, skip it.
+    Foreign,
+    /// Ours and in order, `lost` packets missing before it.
+    Ours { pkt: RtpPacket<'a>, lost: u64 },
+}
+
+/// The checks every RTP packet passes before its payload is depacketized:
+/// it parses, has our payload type, is ours by `lock`, and is not late or a
+/// duplicate by `last_seq` (updated; a gap is reported as `lost`).
+pub fn intake<'a>(
+    bytes: &'a [u8],
+    payload_type: u8,
+    lock: &mut StreamLock,
+    last_seq: &mut Option<u16>,
+) -> Result<Intake<'a>, RtpError> {
+    let pkt = RtpPacket::parse(bytes)?;
+    if pkt.payload_type() != payload_type {
+        return Ok(Intake::Skip);
+    }
+    if !lock.is_ours(&pkt) {
+        return Ok(Intake::Foreign);
+    }
+    let seq = pkt.sequence();
+    let mut lost = 0;
+    if let Some(last) = *last_seq {
+        let gap = seq.wrapping_sub(last.wrapping_add(1)) as i16;
+        if gap < 0 {
+            return Ok(Intake::Skip); // late or duplicate packet
+        }
+        lost = gap as u64;
+    }
+    *last_seq = Some(seq);
+    Ok(Intake::Ours { pkt, lost })
 }

@@ -9,32 +9,7 @@ use hotspare_media::{AudioCodec, AudioParams};
 use hotspare_store::{AudioFrameIn, CameraWriter, Store, StoreConfig, StoreError};
 use std::io::{IoSlice, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
-
-struct Tmpfs {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount() -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().ok()?;
-        let path = dir.path().to_owned();
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"]).arg(&path).output().ok()?;
-        if !out.status.success() {
-            println!("SKIP: cannot mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
-            return None;
-        }
-        Some(Tmpfs { _dir: dir, path })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
-    }
-}
 
 fn frame_bytes(k: usize) -> Vec<u8> {
     vec![(k % 250) as u8 + 1; 160]

@@ -4,34 +4,8 @@ mod common;
 
 use common::*;
 use hotspare_store::{RecycleState, Store, StoreConfig, StoreError};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
-
-/// A mounted tmpfs, unmounted on drop.
-struct Tmpfs {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount() -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().ok()?;
-        let path = dir.path().to_owned();
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"]).arg(&path).output().ok()?;
-        if !out.status.success() {
-            println!("SKIP: cannot mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
-            return None;
-        }
-        Some(Tmpfs { _dir: dir, path })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
-    }
-}
 
 fn usage(p: &Path) -> u64 {
     let st = rustix::fs::statvfs(p).unwrap();

@@ -1,4 +1,5 @@
-//! Test helpers: synthetic and Annex B clips turned into store batches.
+//! Test helpers: synthetic and Annex B clips turned into store batches, and a
+//! small real tmpfs for disk-full tests.
 #![allow(dead_code)]
 
 use hotspare_media::{Codec, CodecParams};
@@ -145,5 +146,35 @@ pub fn feed(
         let b = Batch::new(clip, i..j, wall_offset);
         w.write(&stream, &b.frames, &b.iov()).expect("write");
         i = j;
+    }
+}
+
+/// A mounted 8 MiB tmpfs (needs root), unmounted on drop.
+pub struct Tmpfs {
+    _dir: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    /// `None`, with the reason printed, where mounting is not allowed.
+    pub fn mount() -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().to_owned();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(&path)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            println!("SKIP: cannot mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Some(Tmpfs { _dir: dir, path })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.path).status();
     }
 }

@@ -2,38 +2,11 @@
 //! policy (`unassigned_channel`): counted and skipped by default (the video
 //! records, nothing counts as lost), or the end of the session naming the
 //! channel. A loopback RTSP server, the real client, recorder and store.
+mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-
+use common::{frame, rtp, video_payload, VIDEO_SDP};
 use hotspare_camera_policy::{CameraPolicy, UnassignedChannel};
-use hotspare_recorder::{run_camera, CameraConfig, CameraStatus, RecorderOptions, StatusHandle};
-use hotspare_store::{Store, StoreConfig};
-use tokio::sync::watch;
-
-const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\na=control:*\r\n\
-m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
-a=fmtp:96 packetization-mode=1;profile-level-id=64001E;sprop-parameter-sets=Z2QAHqwsaoLA9puCgIKgAAADACAAAAMD0IAA,aO4xshsA\r\n\
-a=control:trackID=0\r\n";
-
-fn frame(channel: u8, rtp: &[u8]) -> Vec<u8> {
-    let mut f = vec![b'$', channel];
-    f.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
-    f.extend_from_slice(rtp);
-    f
-}
-
-fn rtp(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, 96 | if marker { 0x80 } else { 0 }];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&ts.to_be_bytes());
-    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
-}
+use hotspare_recorder::CameraStatus;
 
 /// 60 frames (an IDR every 30) on channel 0, each followed by a packet on
 /// channel 4, which SETUP never assigned.
@@ -41,75 +14,16 @@ fn media() -> Vec<u8> {
     let mut out = Vec::new();
     let mut seq = 1u16;
     for i in 0..60u32 {
-        let payload: &[u8] = if i % 30 == 0 { &[0x65, 0x88, 1, 2, 3] } else { &[0x41, 0x9a, 1, 2, 3] };
-        out.extend(frame(0, &rtp(seq, 90_000 + i * 3000, true, payload)));
+        out.extend(frame(0, &rtp(96, seq, 90_000 + i * 3000, true, video_payload(i))));
         seq = seq.wrapping_add(1);
         out.extend(frame(4, b"<tt:MetadataStream/>"));
     }
     out
 }
 
-fn serve(mut sock: TcpStream) {
-    let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            match sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end + 4);
-        let method = head.split(' ').next().unwrap_or("").to_string();
-        let cseq = head.lines().find_map(|l| l.strip_prefix("CSeq:")).unwrap_or("0").trim().to_string();
-        let (extra, body) = match method.as_str() {
-            "DESCRIBE" => ("Content-Type: application/sdp\r\n".to_string(), SDP),
-            "SETUP" => ("Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 77;timeout=60\r\n".into(), ""),
-            _ => ("Session: 77\r\n".into(), ""),
-        };
-        let reply = format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len());
-        if sock.write_all(reply.as_bytes()).is_err() {
-            return;
-        }
-        if method == "PLAY" && sock.write_all(&media()).is_err() {
-            return;
-        }
-    }
-}
-
-struct TempStore(PathBuf);
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Records with `policy` until `done` holds of the camera's status (or 10 s pass).
 async fn record(policy: CameraPolicy, done: impl Fn(&CameraStatus) -> bool) -> CameraStatus {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for sock in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(sock));
-        }
-    });
-    let dir = std::env::temp_dir().join(format!("hotspare-unassigned-{}-{port}", std::process::id()));
-    let _cleanup = TempStore(dir.clone());
-    let store: Arc<Store> = Store::open(&dir, StoreConfig::default()).expect("store");
-    let cam = CameraConfig { id: "cam".into(), url: format!("rtsp://127.0.0.1:{port}/s0"), credentials: None, policy };
-    let status = StatusHandle::default();
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(run_camera(cam, store, RecorderOptions::default(), status.clone(), stop_rx));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done(&status.get()) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    status.get()
+    common::record(VIDEO_SDP, media(), policy, done).await
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use hotspare_media::{AudioCodec, AudioParams};
-use hotspare_store::{AudioFrameIn, CameraWriter, Store, StoreConfig, StoreError};
+use hotspare_store::{CameraWriter, Store, StoreConfig, StoreError};
 use std::io::{IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,16 +18,7 @@ fn frame_bytes(k: usize) -> Vec<u8> {
 fn audio(w: &mut CameraWriter, range: std::ops::Range<usize>) -> Result<u32, StoreError> {
     let p = AudioParams { codec: AudioCodec::Pcmu, sample_rate: 8000, channels: 1, config: vec![] };
     let data: Vec<Vec<u8>> = range.clone().map(frame_bytes).collect();
-    let frames: Vec<AudioFrameIn> = range
-        .map(|k| AudioFrameIn {
-            pts: k as i64 * 160,
-            wall_us: WALL0 + k as i64 * 20_000,
-            duration: 160,
-            discontinuity: false,
-            len: 160,
-            pieces: 1,
-        })
-        .collect();
+    let frames = g711_frames(range);
     let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
     w.write_audio(&p, &frames, &iov)
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use hotspare_media::{AudioCodec, AudioParams};
-use hotspare_store::{AudioFrameIn, CameraWriter, SegmentInfo, Store, StoreConfig, QUARANTINE_DIR};
+use hotspare_store::{CameraWriter, SegmentInfo, Store, StoreConfig, QUARANTINE_DIR};
 use std::io::IoSlice;
 use std::path::{Path, PathBuf};
 
@@ -15,16 +15,7 @@ fn pcma() -> AudioParams {
 /// G.711 frames of 20 ms (160 bytes) `range`, frame k at pts k*160 and wall WALL0 + k*20 ms.
 fn audio(w: &mut CameraWriter, p: &AudioParams, range: std::ops::Range<usize>) -> u32 {
     let data: Vec<Vec<u8>> = range.clone().map(|k| vec![k as u8 | 0x55; 160]).collect();
-    let frames: Vec<AudioFrameIn> = range
-        .map(|k| AudioFrameIn {
-            pts: k as i64 * 160,
-            wall_us: WALL0 + k as i64 * 20_000,
-            duration: 160,
-            discontinuity: false,
-            len: 160,
-            pieces: 1,
-        })
-        .collect();
+    let frames = g711_frames(range);
     let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
     w.write_audio(p, &frames, &iov).unwrap()
 }

@@ -178,3 +178,18 @@ impl Drop for Tmpfs {
         let _ = std::process::Command::new("umount").arg(&self.path).status();
     }
 }
+
+/// Frames k in `range` of 20 ms G.711 (160 bytes, one piece each): pts k*160,
+/// wall WALL0 + k*20 ms.
+pub fn g711_frames(range: std::ops::Range<usize>) -> Vec<hotspare_store::AudioFrameIn> {
+    range
+        .map(|k| hotspare_store::AudioFrameIn {
+            pts: k as i64 * 160,
+            wall_us: WALL0 + k as i64 * 20_000,
+            duration: 160,
+            discontinuity: false,
+            len: 160,
+            pieces: 1,
+        })
+        .collect()
+}

@@ -7,6 +7,7 @@
 pub use hotspare_camera_policy::CameraPolicy;
 use serde::{Deserialize, Serialize};
 
+pub mod health;
 pub mod spare;
 pub mod ssdp;
 

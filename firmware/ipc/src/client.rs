@@ -13,7 +13,7 @@ use tokio::net::UnixStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::messages::{Heartbeat, Hello, Message, Progress, Status};
+use crate::messages::{Heartbeat, Hello, Message, Progress, RoleState, Status};
 use crate::wire::{encode, FrameBuf};
 
 /// Reads the next message; `Ok(None)` at a clean end of stream.
@@ -58,6 +58,8 @@ pub const SERVICE_ENV: &str = "HOTSPARE_SERVICE";
 pub struct HeartbeatClient {
     /// Publish recording progress here; each heartbeat carries the latest value.
     pub progress: watch::Sender<Option<Progress>>,
+    /// Publish the role's state here (the failover spare); each heartbeat carries the latest.
+    pub role: watch::Sender<Option<RoleState>>,
     /// The supervisor's latest verdict (`None` until it sent one).
     pub status: watch::Receiver<Option<Status>>,
     pub task: JoinHandle<()>,
@@ -67,18 +69,19 @@ impl HeartbeatClient {
     /// Starts the client (on the current tokio runtime); it runs until `task` is aborted.
     pub fn spawn(cfg: ClientConfig) -> HeartbeatClient {
         let (progress, progress_rx) = watch::channel(None);
+        let (role, role_rx) = watch::channel(None);
         let (status_tx, status) = watch::channel(None);
         let task = tokio::spawn(async move {
             let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
             loop {
-                match session(&cfg, &progress_rx, &status_tx).await {
+                match session(&cfg, &progress_rx, &role_rx, &status_tx).await {
                     Ok(()) => log::warn!("supervisor closed the IPC connection"),
                     Err(e) => log::warn!("supervisor IPC {}: {e}", cfg.socket.display()),
                 }
                 tokio::time::sleep(backoff.failed()).await;
             }
         });
-        HeartbeatClient { progress, status, task }
+        HeartbeatClient { progress, role, status, task }
     }
 }
 
@@ -86,6 +89,7 @@ impl HeartbeatClient {
 async fn session(
     cfg: &ClientConfig,
     progress: &watch::Receiver<Option<Progress>>,
+    role: &watch::Receiver<Option<RoleState>>,
     status: &watch::Sender<Option<Status>>,
 ) -> std::io::Result<()> {
     let stream = UnixStream::connect(&cfg.socket).await?;
@@ -107,7 +111,8 @@ async fn session(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for seq in 0u64.. {
             ticks.tick().await;
-            let beat = Heartbeat { service: cfg.service.clone(), seq, progress: *progress.borrow() };
+            let beat =
+                Heartbeat { service: cfg.service.clone(), seq, progress: *progress.borrow(), role: *role.borrow() };
             write_message(&mut wr, &Message::Heartbeat(beat)).await?;
         }
         Ok::<(), std::io::Error>(())
@@ -121,7 +126,7 @@ async fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Mode, ResetCause};
+    use crate::messages::{Level, Mode, ResetCause};
     use tokio::net::UnixListener;
 
     /// A client started before the supervisor listens connects once it does, says hello with
@@ -153,6 +158,7 @@ mod tests {
                 healthy: true,
                 takeovers_allowed: true,
                 last_reset: ResetCause::Deliberate,
+                hardware: Level::Ok,
                 reason: String::new(),
             };
             write_message(&mut s, &Message::Status(st.clone())).await.unwrap();

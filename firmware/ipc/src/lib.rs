@@ -10,5 +10,5 @@ pub mod client;
 mod messages;
 pub mod wire;
 
-pub use messages::{Heartbeat, Hello, Message, Mode, Progress, ResetCause, Status, MAX_NAME};
+pub use messages::{Heartbeat, Hello, Level, Message, Mode, Progress, ResetCause, RoleState, Status, MAX_NAME};
 pub use wire::{decode, encode, FrameBuf, IpcError, MAX_FRAME, PROTOCOL_VERSION};

@@ -34,6 +34,28 @@ pub struct Heartbeat {
     pub seq: u64,
     /// Recording progress, from services that record (the recorder); `None` otherwise.
     pub progress: Option<Progress>,
+    /// What the service is doing, from the roles (the failover spare: armed, covering); `None`
+    /// from the others. Drives the failover LED.
+    pub role: Option<RoleState>,
+}
+
+/// The state of a role, as its heartbeats tell the supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleState {
+    /// The failover spare: `armed` (monitoring NVRs, ready to take over) and how many NVRs it
+    /// is covering now.
+    Spare { armed: bool, covering: u32 },
+    /// A protected recording server.
+    Nvr,
+}
+
+/// The worst hardware verdict of the box (RAID, disks, SMART, volumes, system resources).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Level {
+    #[default]
+    Ok,
+    Warning,
+    Critical,
 }
 
 /// How far recording has got: the supervisor pets the watchdog only while `bytes_fsynced`
@@ -56,6 +78,8 @@ pub struct Status {
     pub takeovers_allowed: bool,
     /// Why the box last went down.
     pub last_reset: ResetCause,
+    /// The worst hardware verdict (details in the supervisor's `health.json`).
+    pub hardware: Level,
     /// Why the box is not healthy or not taking over, for people; empty when all is well.
     pub reason: String,
 }

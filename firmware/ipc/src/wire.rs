@@ -6,7 +6,7 @@
 use crate::messages::{Message, MAX_NAME};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Largest frame body (version byte + payload) in bytes.
 pub const MAX_FRAME: usize = 512;
 
@@ -123,6 +123,7 @@ mod tests {
             service: "recorder".into(),
             seq,
             progress: Some(Progress { bytes_fsynced: 123_456_789, cameras_expected: 4 }),
+            role: Some(RoleState::Spare { armed: true, covering: 2 }),
         })
     }
 
@@ -130,12 +131,13 @@ mod tests {
         vec![
             Message::Hello(Hello { service: "failover".into(), pid: 4242, version: "0.1.0".into() }),
             beat(7),
-            Message::Heartbeat(Heartbeat { service: "api".into(), seq: u64::MAX, progress: None }),
+            Message::Heartbeat(Heartbeat { service: "api".into(), seq: u64::MAX, progress: None, role: None }),
             Message::Status(Status {
                 mode: Mode::Rescue,
                 healthy: false,
                 takeovers_allowed: false,
                 last_reset: ResetCause::Watchdog,
+                hardware: Level::Critical,
                 reason: "3 watchdog resets in 30 min".into(),
             }),
         ]
@@ -162,7 +164,7 @@ mod tests {
         let mut f = encode(&beat(1)).unwrap();
         f[2] = 9;
         assert_eq!(decode(&f[2..]), Err(IpcError::Version { got: 9 }));
-        assert_eq!(IpcError::Version { got: 9 }.to_string(), "IPC protocol version 9, this build speaks 1");
+        assert_eq!(IpcError::Version { got: 9 }.to_string(), "IPC protocol version 9, this build speaks 2");
     }
 
     #[test]
@@ -177,7 +179,7 @@ mod tests {
         assert_eq!(fb.next_message(), Err(IpcError::TooLong(0x1000)));
         let long = Message::Hello(Hello { service: "x".repeat(65), pid: 1, version: String::new() });
         assert!(matches!(encode(&long), Err(IpcError::Invalid(_))));
-        let bad = Message::Heartbeat(Heartbeat { service: "a/b".into(), seq: 0, progress: None });
+        let bad = Message::Heartbeat(Heartbeat { service: "a/b".into(), seq: 0, progress: None, role: None });
         assert!(matches!(encode(&bad), Err(IpcError::Invalid(_))));
     }
 
@@ -206,6 +208,6 @@ mod tests {
         assert_eq!(got, all());
         let mut fb = FrameBuf::new();
         fb.push(&std::fs::read(seeds.join("wrong-version")).unwrap());
-        assert_eq!(fb.next_message(), Err(IpcError::Version { got: 2 }));
+        assert_eq!(fb.next_message(), Err(IpcError::Version { got: 3 }));
     }
 }

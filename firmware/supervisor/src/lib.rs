@@ -2,11 +2,12 @@
 //! root service. Owns the decisions of service supervision and of the health-gated hardware
 //! watchdog ([`core`], pure, tested in simulated time), the boot history and last-reset
 //! verdict ([`boot`]), the watchdog device ([`watchdog`]), its configuration ([`config`]) and
-//! the runtime that performs the core's effects ([`runner`]). Disks, LEDs and system health
-//! come later as inputs of the core ([`core::Input::Fault`]).
+//! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
+//! reports and the `health.json` they fill ([`monitor`]).
 
 pub mod boot;
 pub mod config;
 pub mod core;
+pub mod monitor;
 pub mod runner;
 pub mod watchdog;

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use crate::boot::{BootFiles, Marker};
 use crate::config::SupervisorConfig;
 use crate::core::{Core, Effect, Event, ExitHow, Input};
+use crate::monitor::{self, HealthBook, Report};
 use crate::watchdog::{self, Watchdog, WatchdogError};
 
 /// What stops the supervisor from running at all.
@@ -86,6 +87,9 @@ pub async fn run(
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let (status_tx, _) = watch::channel::<Option<Status>>(None);
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
+    let mut book = HealthBook::new(cfg.state_dir.join("health.json"));
+    monitor::spawn_all(&cfg, &report_tx);
     let specs = cfg.services.iter().map(|s| s.spec.clone()).collect();
     let started = Instant::now();
     let mut core = Core::new(Duration::ZERO, specs, cfg.limits, verdict);
@@ -132,6 +136,8 @@ pub async fn run(
                         if let Err(e) = written {
                             log::error!("status file: {e}");
                         }
+                        book.set_status(&status);
+                        book.write();
                         status_tx.send_replace(Some(status));
                     }
                     Effect::Report(event) => report(&event),
@@ -162,6 +168,10 @@ pub async fn run(
         let wake = started + core.poll_at();
         tokio::select! {
             Some(input) = rx.recv() => queue.push_back(input),
+            Some(r) = report_rx.recv() => {
+                queue.extend(book.apply(r));
+                book.write();
+            }
             conn = listener.accept() => match conn {
                 Ok((stream, _)) => {
                     tokio::spawn(connection(stream, tx.clone(), status_tx.subscribe()));
@@ -267,7 +277,12 @@ async fn connection(stream: UnixStream, tx: mpsc::UnboundedSender<Input>, mut st
         while let Some(m) = read_message(&mut rd, &mut fb).await? {
             if let Message::Heartbeat(b) = m {
                 if b.service == hello.service {
-                    let _ = tx.send(Input::Heartbeat { service: b.service, pid: hello.pid, progress: b.progress });
+                    let _ = tx.send(Input::Heartbeat {
+                        service: b.service,
+                        pid: hello.pid,
+                        progress: b.progress,
+                        role: b.role,
+                    });
                 }
             }
         }

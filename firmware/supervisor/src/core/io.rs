@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use hotspare_ipc::{Progress, ResetCause, Status};
+use hotspare_ipc::{Level, Progress, ResetCause, RoleState, Status};
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub enum Input {
         service: String,
         pid: u32,
         progress: Option<Progress>,
+        /// What the role says it is doing (the core ignores it; the runner drives the LEDs).
+        role: Option<RoleState>,
     },
     /// A critical fault raised (`Some(reason)`) or cleared (`None`) by `source` (later: the
     /// disk monitor: a failed array, a critical SMART verdict, a volume that cannot record).
@@ -53,6 +55,8 @@ pub enum Input {
         source: String,
         reason: Option<String>,
     },
+    /// The worst hardware verdict changed (from the monitors); published in the status.
+    Hardware(Level),
     /// A deliberate shutdown or reboot: stop every service.
     Shutdown,
 }

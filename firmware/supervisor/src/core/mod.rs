@@ -19,7 +19,7 @@ mod tests;
 use std::time::Duration;
 
 use hotspare_base::Backoff;
-use hotspare_ipc::{Mode, ResetCause, Status};
+use hotspare_ipc::{Level, Mode, ResetCause, Status};
 
 pub use io::{Effect, Event, ExitHow, Input};
 pub use service::{Run, Service, ServiceSpec};
@@ -60,6 +60,7 @@ pub struct Core {
     /// Whether the last verdict after the boot grace was healthy (for the petting events).
     petting: bool,
     faults: Vec<(String, String)>,
+    hardware: Level,
     shutting_down: bool,
     reset_asked: bool,
     all_stopped_said: bool,
@@ -84,6 +85,7 @@ impl Core {
             next_pet: now,
             petting: true,
             faults: Vec::new(),
+            hardware: Level::Ok,
             shutting_down: false,
             reset_asked: false,
             all_stopped_said: false,
@@ -133,6 +135,7 @@ impl Core {
             healthy: unhealthy.is_none(),
             takeovers_allowed: !self.in_rescue() && self.faults.is_empty(),
             last_reset: self.boot.last_reset,
+            hardware: self.hardware,
             reason: reason.join("; "),
         }
     }
@@ -207,7 +210,7 @@ impl Core {
                     }
                 }
             }
-            Input::Heartbeat { service, pid, progress } => {
+            Input::Heartbeat { service, pid, progress, role: _ } => {
                 if let Some(s) = self.find(&service) {
                     if s.pid() == Some(pid) {
                         s.heartbeat(now, progress);
@@ -220,6 +223,7 @@ impl Core {
                     self.faults.push((source, r));
                 }
             }
+            Input::Hardware(level) => self.hardware = level,
             Input::Shutdown => {
                 if !self.shutting_down {
                     self.shutting_down = true;

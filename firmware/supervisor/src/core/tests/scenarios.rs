@@ -217,7 +217,7 @@ fn heartbeats_of_another_pid_do_not_count() {
     sim.set("api", Behaviour::Hangs);
     for t in 1..20 {
         sim.run_until(t * S);
-        sim.input(Input::Heartbeat { service: "api".into(), pid: 1, progress: None });
+        sim.input(Input::Heartbeat { service: "api".into(), pid: 1, progress: None, role: None });
     }
     sim.run_until(21 * S);
     assert_eq!(reports(&sim, |e| matches!(e, Event::Hung { .. })).len(), 1);

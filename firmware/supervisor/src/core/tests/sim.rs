@@ -191,7 +191,7 @@ impl Sim {
             };
             p.next_beat = now + every;
             let pid = p.pid;
-            self.input(Input::Heartbeat { service: name, pid, progress });
+            self.input(Input::Heartbeat { service: name, pid, progress, role: None });
         }
     }
 

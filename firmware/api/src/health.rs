@@ -1,0 +1,140 @@
+//! `GET /api/v1/health`: the box's own health as the supervisor sees it — its verdict,
+//! RAID arrays, disk bays, SMART, recording volumes, system resources and the recent
+//! notices. The supervisor writes it as `health.json` in its state directory; the HTTP
+//! servers of the roles serve it (authenticated) and the console shows it. Plain types.
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a notice or a reading is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// One thing that happened (a RAID event, a SMART verdict, a threshold crossed, a service
+/// restarted), newest last in [`HealthReport::notices`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub at_us: i64,
+    pub severity: Severity,
+    /// Who raised it: `raid`, `smart`, `hotplug`, `volume`, `system`, `supervisor`.
+    pub source: String,
+    /// Machine-readable kind, e.g. `DegradedArray`, `RebuildFinished`, `SmartFailing`.
+    pub kind: String,
+    /// For people: names the device and what happened.
+    pub text: String,
+}
+
+/// The supervisor's verdict (mirror of the IPC `Status`, as strings for the API).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisorHealth {
+    /// `BootGrace`, `Normal` or `Rescue`.
+    pub mode: String,
+    pub healthy: bool,
+    pub takeovers_allowed: bool,
+    /// `FirstBoot`, `Deliberate`, `Watchdog`, `SupervisorReset` or `Unclean`.
+    pub last_reset: String,
+    /// Why the box is not healthy or not taking over; empty when all is well.
+    pub reason: String,
+}
+
+/// One md array.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrayHealth {
+    /// e.g. `md0`.
+    pub device: String,
+    pub severity: Option<Severity>,
+}
+
+/// One disk bay of the board and the disk in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BayHealth {
+    /// The board profile's bay name, e.g. `bay1`.
+    pub bay: String,
+    pub severity: Option<Severity>,
+}
+
+/// The SMART verdict of one disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmartHealth {
+    /// e.g. `sda`, `nvme0`.
+    pub device: String,
+    pub severity: Option<Severity>,
+}
+
+/// A recording volume: can it be written?
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeHealth {
+    pub path: String,
+    pub severity: Option<Severity>,
+}
+
+/// CPU temperature, memory, load, filesystems, file descriptors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemHealth {
+    pub severity: Option<Severity>,
+}
+
+/// `health.json` / `GET /api/v1/health`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// When the supervisor last wrote it (µs since the Unix epoch).
+    pub updated_us: i64,
+    pub firmware_version: String,
+    pub supervisor: Option<SupervisorHealth>,
+    pub arrays: Vec<ArrayHealth>,
+    pub bays: Vec<BayHealth>,
+    pub smart: Vec<SmartHealth>,
+    pub volumes: Vec<VolumeHealth>,
+    pub system: Option<SystemHealth>,
+    /// The most recent notices, oldest first (at most [`MAX_NOTICES`]).
+    pub notices: Vec<Notice>,
+}
+
+/// Notices kept in [`HealthReport::notices`].
+pub const MAX_NOTICES: usize = 100;
+
+impl HealthReport {
+    /// The worst severity of everything in the report (`None`: nothing to say).
+    pub fn worst(&self) -> Option<Severity> {
+        let parts = self.arrays.iter().map(|a| a.severity);
+        let parts = parts.chain(self.bays.iter().map(|b| b.severity));
+        let parts = parts.chain(self.smart.iter().map(|s| s.severity));
+        let parts = parts.chain(self.volumes.iter().map(|v| v.severity));
+        let parts = parts.chain(self.system.iter().map(|s| s.severity));
+        parts.flatten().max()
+    }
+
+    /// Appends a notice, dropping the oldest beyond [`MAX_NOTICES`].
+    pub fn push_notice(&mut self, n: Notice) {
+        self.notices.push(n);
+        if self.notices.len() > MAX_NOTICES {
+            let extra = self.notices.len() - MAX_NOTICES;
+            self.notices.drain(..extra);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_and_bounded_notices() {
+        let mut r = HealthReport::default();
+        assert_eq!(r.worst(), None);
+        r.arrays.push(ArrayHealth { device: "md0".into(), severity: Some(Severity::Warning) });
+        r.smart.push(SmartHealth { device: "sda".into(), severity: Some(Severity::Critical) });
+        assert_eq!(r.worst(), Some(Severity::Critical));
+        for i in 0..(MAX_NOTICES as i64 + 5) {
+            let n =
+                Notice { at_us: i, severity: Severity::Info, source: "t".into(), kind: "k".into(), text: "x".into() };
+            r.push_notice(n);
+        }
+        assert_eq!(r.notices.len(), MAX_NOTICES);
+        assert_eq!(r.notices[0].at_us, 5, "the oldest are dropped");
+    }
+}

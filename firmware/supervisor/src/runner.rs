@@ -47,6 +47,32 @@ pub enum Ending {
     Reset { reason: String, command_ok: bool },
 }
 
+/// Logs what the watchdog accepted at open: the timeout set through the ioctl, or (a file,
+/// a driver that cannot set it) the driver's sysfs `timeout` if it differs from the
+/// configuration.
+fn log_opened(w: &crate::config::WatchdogConfig, opened: &watchdog::Opened) {
+    let name = opened.identity.as_deref().unwrap_or("watchdog");
+    match opened.timeout {
+        Some(t) if t == w.timeout => log::info!("{name} {}: timeout {t:?}", w.device.display()),
+        Some(t) => log::warn!(
+            "{name} {}: asked for a timeout of {:?}, the driver accepted {t:?}",
+            w.device.display(),
+            w.timeout
+        ),
+        None => {
+            if let Some(e) = &opened.timeout_error {
+                log::error!("{name} {}: {e}", w.device.display());
+            }
+            if let Some(t) = w.bootstatus.as_deref().and_then(watchdog::driver_timeout).filter(|&t| t != w.timeout) {
+                log::error!(
+                    "watchdog timeout is {t:?}, supervisor.toml says {:?}: fix the board's driver parameter",
+                    w.timeout
+                );
+            }
+        }
+    }
+}
+
 /// Runs the supervisor until `shutdown` resolves (a deliberate shutdown) or the reset path
 /// is taken. `exe` is the hotspare binary (the program of services without `program`).
 pub async fn run(
@@ -60,23 +86,26 @@ pub async fn run(
         log::error!("state directory {}: {e}", cfg.state_dir.display());
     }
     let files = BootFiles { dir: cfg.state_dir.clone() };
-    let fired = cfg.watchdog.as_ref().and_then(|w| w.bootstatus.as_deref()).and_then(watchdog::fired);
+    let (mut wd, ioctl_fired) = match &cfg.watchdog {
+        Some(w) => match Watchdog::open(&w.device, w.timeout) {
+            Ok((wd, opened)) => {
+                log_opened(w, &opened);
+                (Some(wd), opened.fired)
+            }
+            Err(e) => {
+                log::error!("{e}: running without the hardware watchdog");
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
+    // The boot status through the ioctl; the driver's sysfs `bootstatus` as the fallback.
+    let fired =
+        ioctl_fired.or_else(|| cfg.watchdog.as_ref().and_then(|w| w.bootstatus.as_deref()).and_then(watchdog::fired));
     let (verdict, written) = files.boot(hotspare_base::clock::now_us(), fired, cfg.rescue_resets, cfg.rescue_window);
     if let Err(e) = written {
         log::error!("boot history: {e}");
     }
-    let mut wd = match &cfg.watchdog {
-        Some(w) => {
-            if let Some(t) = w.bootstatus.as_deref().and_then(watchdog::driver_timeout).filter(|&t| t != w.timeout) {
-                log::error!(
-                    "watchdog timeout is {t:?}, supervisor.toml says {:?}: fix the board's driver parameter",
-                    w.timeout
-                );
-            }
-            Watchdog::open(&w.device).map_err(|e| log::error!("{e}: running without the hardware watchdog")).ok()
-        }
-        None => None,
-    };
     let _ = std::fs::remove_file(&cfg.socket);
     let listener =
         UnixListener::bind(&cfg.socket).map_err(|source| RunnerError::Socket { path: cfg.socket.clone(), source })?;

@@ -223,7 +223,7 @@ const NVME_ADMIN_GET_LOG_PAGE: u8 = 0x02;
 /// controller), filling `buf` (a multiple of 4 bytes). Returns the NVMe status field
 /// (0 = success).
 pub fn nvme_get_log_page(fd: impl AsFd, nsid: u32, log_id: u8, buf: &mut [u8]) -> Result<u32, Errno> {
-    if buf.is_empty() || buf.len() % 4 != 0 {
+    if buf.is_empty() || !buf.len().is_multiple_of(4) {
         return Err(Errno::INVAL);
     }
     let numd = u32::try_from(buf.len() / 4 - 1).map_err(|_| Errno::INVAL)?;

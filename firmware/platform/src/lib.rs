@@ -14,4 +14,5 @@ pub mod disk;
 pub mod ioctl;
 pub mod mdstat;
 pub mod process;
+pub mod smart;
 pub mod volume;

@@ -62,7 +62,26 @@ pub struct BayHealth {
 pub struct SmartHealth {
     /// e.g. `sda`, `nvme0`.
     pub device: String,
+    /// The worst finding (`None`: none).
     pub severity: Option<Severity>,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub serial: String,
+    /// `ata` (SATA) or `nvme`; empty if the disk was never read.
+    #[serde(default)]
+    pub kind: String,
+    /// SMART overall health (ATA RETURN STATUS; NVMe: no critical warning); `None`: unread.
+    #[serde(default)]
+    pub passed: Option<bool>,
+    #[serde(default)]
+    pub temperature_c: Option<i32>,
+    #[serde(default)]
+    pub power_on_hours: Option<u64>,
+    /// What smartd would say, one line each (e.g. `sda: 197 Current_Pending_Sector
+    /// increased from 0 to 8`).
+    #[serde(default)]
+    pub findings: Vec<String>,
 }
 
 /// A recording volume: can it be written?
@@ -127,7 +146,11 @@ mod tests {
         let mut r = HealthReport::default();
         assert_eq!(r.worst(), None);
         r.arrays.push(ArrayHealth { device: "md0".into(), severity: Some(Severity::Warning) });
-        r.smart.push(SmartHealth { device: "sda".into(), severity: Some(Severity::Critical) });
+        r.smart.push(SmartHealth {
+            device: "sda".into(),
+            severity: Some(Severity::Critical),
+            ..SmartHealth::default()
+        });
         assert_eq!(r.worst(), Some(Severity::Critical));
         for i in 0..(MAX_NOTICES as i64 + 5) {
             let n =

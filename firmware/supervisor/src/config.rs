@@ -27,6 +27,7 @@ struct Raw {
     rescue: RawRescue,
     #[serde(default)]
     service: Vec<RawService>,
+    smart: Option<crate::smart::RawSmart>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -127,6 +128,8 @@ pub struct SupervisorConfig {
     pub rescue_resets: u32,
     pub rescue_window: Duration,
     pub services: Vec<ServiceConfig>,
+    /// `[smart]`: the SMART monitor runs only with it.
+    pub smart: Option<crate::smart::SmartConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -214,6 +217,10 @@ impl SupervisorConfig {
                 args: s.args,
             });
         }
+        let smart = match raw.smart.map(crate::smart::SmartConfig::from_raw).transpose() {
+            Ok(s) => s,
+            Err((key, problem)) => return Err(bad(key, problem)),
+        };
         Ok(SupervisorConfig {
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
             state_dir: raw.state_dir,
@@ -223,6 +230,7 @@ impl SupervisorConfig {
             rescue_resets: raw.rescue.resets,
             rescue_window: Duration::from_secs(raw.rescue.window_min * 60),
             services,
+            smart,
         })
     }
 }

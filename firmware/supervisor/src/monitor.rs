@@ -42,7 +42,9 @@ pub type ReportTx = mpsc::UnboundedSender<Report>;
 
 /// Starts the monitors the configuration asks for; each sends on `tx` until the supervisor
 /// ends.
-pub fn spawn_all(_cfg: &SupervisorConfig, _tx: &ReportTx) {}
+pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
+    crate::smart::spawn(cfg.smart.as_ref(), &cfg.state_dir, tx);
+}
 
 /// The runner's view of the box's health.
 #[derive(Debug)]

@@ -37,6 +37,8 @@ pub enum Command {
     #[cfg(feature = "dev-tools")]
     #[command(hide = true)]
     DevHeartbeat(crate::supervisor_cmd::DevHeartbeatArgs),
+    /// Reads a disk's SMART once and prints the verdict (exit 0 healthy, 1 warning, 2 critical, 3 cannot read).
+    Smart(crate::smart_cmd::SmartArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

@@ -15,6 +15,7 @@ mod nvr_cmd;
 mod record;
 #[cfg(feature = "dev-tools")]
 mod site;
+mod smart_cmd;
 mod supervisor_cmd;
 mod times;
 
@@ -26,6 +27,8 @@ fn main() -> std::process::ExitCode {
         .format_timestamp_millis()
         .init();
     let r = match args.command {
+        // Its own exit statuses (0 healthy, 1 warning, 2 critical, 3 cannot read).
+        cli::Command::Smart(a) => return smart_cmd::run(a),
         #[cfg(feature = "dev-tools")]
         cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),

@@ -91,7 +91,11 @@ pub fn read(t: &Target, sys_class_nvme: &Path) -> Result<Snapshot, SmartError> {
 }
 
 fn not_a_disk(t: &Target, e: Errno) -> SmartError {
-    SmartError::NotADisk(t.path.display().to_string(), e.to_string())
+    let what = match t.kind {
+        Kind::Ata => "SG_IO",
+        Kind::Nvme => "NVMe admin commands",
+    };
+    SmartError::NotADisk(t.path.display().to_string(), format!("it does not take {what}: {e}"))
 }
 
 /// One 512-byte data-in command; a CHECK CONDITION or transport error is an error.

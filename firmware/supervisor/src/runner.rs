@@ -86,10 +86,16 @@ pub async fn run(
         log::error!("state directory {}: {e}", cfg.state_dir.display());
     }
     let files = BootFiles { dir: cfg.state_dir.clone() };
+    let mut limits = cfg.limits;
     let (mut wd, ioctl_fired) = match &cfg.watchdog {
         Some(w) => match Watchdog::open(&w.device, w.timeout) {
             Ok((wd, opened)) => {
                 log_opened(w, &opened);
+                // A driver that clamped the timeout below the configured one: pet every
+                // quarter of what it accepted, or it would reset a healthy box.
+                if let Some(t) = opened.timeout.filter(|&t| t < w.timeout && !t.is_zero()) {
+                    limits.pet_interval = t / 4;
+                }
                 (Some(wd), opened.fired)
             }
             Err(e) => {
@@ -121,7 +127,7 @@ pub async fn run(
     monitor::spawn_all(&cfg, &report_tx);
     let specs = cfg.services.iter().map(|s| s.spec.clone()).collect();
     let started = Instant::now();
-    let mut core = Core::new(Duration::ZERO, specs, cfg.limits, verdict);
+    let mut core = Core::new(Duration::ZERO, specs, limits, verdict);
     let mut queue = VecDeque::from([Input::Tick]);
     let mut reset: Option<String> = None;
     tokio::pin!(shutdown);

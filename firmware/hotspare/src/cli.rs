@@ -31,7 +31,7 @@ pub enum Command {
     NvrRecorder(NvrArgs),
     /// The failover spare: monitors NVRs, takes over, fails back, re-inserts.
     Failover(crate::failover_cmd::FailoverArgs),
-    /// The appliance's root service: runs the other services, pets the hardware watchdog while healthy.
+    /// The appliance's root service: runs the other services, pets the hardware watchdog while healthy (SIGUSR1: check SMART now).
     Supervisor(crate::supervisor_cmd::SupervisorArgs),
     /// A service speaking the supervisor's heartbeat IPC that crashes, hangs or stops recording on cue.
     #[cfg(feature = "dev-tools")]

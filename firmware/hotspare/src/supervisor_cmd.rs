@@ -15,6 +15,7 @@ pub struct SupervisorArgs {
 }
 
 /// Runs the supervisor until SIGTERM / SIGINT (a deliberate shutdown) or its reset path.
+/// SIGUSR1 re-checks SMART at once (with `[smart]` in supervisor.toml).
 pub async fn run(a: SupervisorArgs) -> Result<(), CliError> {
     let cfg = hotspare_supervisor::config::SupervisorConfig::load(&a.config).map_err(CliError::wrap)?;
     let exe = std::env::current_exe().map_err(|e| CliError::new(format!("cannot find the hotspare binary: {e}")))?;

@@ -44,7 +44,8 @@ fn controller(name: &str) -> String {
 
 /// The disks of `/sys/block` (`sys_block`): `sd*` through their `sg` node when the SCSI
 /// generic driver is loaded (`device/scsi_generic/sgN`), else the `sd` node itself; `nvme*`
-/// namespaces through their controller, once per controller. Device nodes under `dev`.
+/// namespaces through their controller (the `device` link, else the name), once per
+/// controller. Device nodes under `dev`.
 pub fn autodetect(sys_block: &Path, dev: &Path) -> Vec<Target> {
     let Ok(dir) = std::fs::read_dir(sys_block) else { return Vec::new() };
     let mut names: Vec<String> = dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
@@ -60,7 +61,12 @@ pub fn autodetect(sys_block: &Path, dev: &Path) -> Vec<Target> {
             let path = dev.join(sg.as_deref().unwrap_or(&n));
             out.push(Target { name: n, path, kind: Kind::Ata });
         } else if n.starts_with("nvme") && !n.contains('c') {
-            let c = controller(&n);
+            let linked = std::fs::read_link(sys_block.join(&n).join("device")).ok();
+            let linked = linked.as_deref().and_then(Path::file_name).map(|f| f.to_string_lossy().into_owned());
+            // A multipath namespace links to its subsystem, not a controller.
+            let c = linked
+                .filter(|l| l.starts_with("nvme") && !l.starts_with("nvme-subsys"))
+                .unwrap_or_else(|| controller(&n));
             if !out.iter().any(|t| t.name == c) {
                 out.push(Target { path: dev.join(&c), name: c, kind: Kind::Nvme });
             }
@@ -195,14 +201,16 @@ mod tests {
         let sb = d.path();
         std::fs::create_dir_all(sb.join("sda/device/scsi_generic/sg0")).unwrap();
         std::fs::create_dir_all(sb.join("sdb/device")).unwrap();
-        for n in ["nvme0n1", "nvme0n2", "nvme1n1", "loop0", "md0", "mmcblk0"] {
+        for n in ["nvme0n1", "nvme0n2", "nvme1n1", "nvme4n1", "loop0", "md0", "mmcblk0"] {
             std::fs::create_dir_all(sb.join(n)).unwrap();
         }
+        std::os::unix::fs::symlink("../../nvme2", sb.join("nvme4n1/device")).unwrap();
         let got: Vec<(String, PathBuf, Kind)> =
             autodetect(sb, Path::new("/dev")).into_iter().map(|t| (t.name, t.path, t.kind)).collect();
         let want = [
             ("nvme0", "/dev/nvme0", Kind::Nvme),
             ("nvme1", "/dev/nvme1", Kind::Nvme),
+            ("nvme2", "/dev/nvme2", Kind::Nvme),
             ("sda", "/dev/sg0", Kind::Ata),
             ("sdb", "/dev/sdb", Kind::Ata),
         ];

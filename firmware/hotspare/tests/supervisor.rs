@@ -111,6 +111,12 @@ fn a_crashing_child_is_restarted_and_a_deliberate_shutdown_disarms_the_watchdog(
         std::fs::read_to_string(&runs_file).unwrap_or_default().lines().count() >= 3
     });
     until("the watchdog petted", || b.pets() >= 2);
+    // SIGUSR1 ("check the disks now") without a [smart] table is logged, never the default
+    // action that would end the supervisor and every service with it.
+    let pid = rustix::process::Pid::from_raw(b.child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::USR1).unwrap();
+    let pets = b.pets();
+    until("petting after SIGUSR1", || b.pets() > pets);
     let (st, b) = b.stop();
     assert!(st.success(), "{st}");
     assert_eq!(std::fs::read(b.path("watchdog")).unwrap().last(), Some(&b'V'), "magic close");

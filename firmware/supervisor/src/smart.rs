@@ -15,6 +15,7 @@ use hotspare_base::fs::write_atomic_unsynced;
 use hotspare_platform::smart::device::{self, Target};
 use hotspare_platform::smart::{self, Finding, FindingKind, Snapshot};
 use serde::Deserialize;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::monitor::{Report, ReportTx};
 
@@ -202,18 +203,33 @@ impl SmartBook {
     }
 }
 
-/// Starts the SMART monitor if supervisor.toml has a `[smart]` table.
+/// Starts the SMART monitor if supervisor.toml has a `[smart]` table. SIGUSR1 is caught
+/// from here on either way (without `[smart]` it is logged and ignored): its default action
+/// would end the supervisor, and with it every service.
 pub fn spawn(smart: Option<&SmartConfig>, state_dir: &Path, tx: &ReportTx) {
-    if let Some(c) = smart {
-        tokio::spawn(run(c.clone(), state_dir.join("smart.json"), tx.clone()));
+    let usr1 = signal(SignalKind::user_defined1()).map_err(|e| log::error!("SIGUSR1: {e}")).ok();
+    match smart {
+        Some(c) => drop(tokio::spawn(run_with(c.clone(), state_dir.join("smart.json"), tx.clone(), usr1))),
+        None => {
+            if let Some(mut s) = usr1 {
+                tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        log::info!("SIGUSR1: no [smart] table in supervisor.toml: nothing to check");
+                    }
+                });
+            }
+        }
     }
 }
 
 /// The monitor's loop; ends when the runner stops listening.
 pub async fn run(cfg: SmartConfig, state: PathBuf, tx: ReportTx) {
-    use tokio::signal::unix::{signal, SignalKind};
+    let usr1 = signal(SignalKind::user_defined1()).map_err(|e| log::error!("SIGUSR1: {e}")).ok();
+    run_with(cfg, state, tx, usr1).await
+}
+
+async fn run_with(cfg: SmartConfig, state: PathBuf, tx: ReportTx, mut usr1: Option<Signal>) {
     let mut book = SmartBook::load(&state);
-    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| log::error!("SIGUSR1: {e}")).ok();
     loop {
         let (targets, nvme) = (cfg.targets(), cfg.sys_class_nvme.clone());
         let read = tokio::task::spawn_blocking(move || {

@@ -230,6 +230,20 @@ def main():
     write("import_validate", "audio-pcma", audio_input(1, 8000, b"", [(160, k * 160, 160) for k in range(3)], 480))
     write("import_validate", "audio-aac", audio_input(0, 16000, b"\x14\x08", [(100, k * 1024, 1024) for k in range(2)], 200))
 
+    # smart: [checksum flag][ATA block 1][ATA block 2 / NVMe log][sense], from the recorded
+    # blocks of firmware/platform/testdata/smart (written by its gen.py).
+    def smart_block(name):
+        text = open(os.path.join(ROOT, "firmware", "platform", "testdata", "smart", name)).read()
+        return bytes(int(h, 16) for l in text.splitlines() if ":" in l for h in l.split(":", 1)[1].split())
+    # Descriptor-format sense of SMART RETURN STATUS: ATA Return descriptor, LBA mid/high 4f c2.
+    sense_ok = bytes([0x72, 1, 0, 0x1d, 0, 0, 0, 14, 9, 12, 0, 0, 0, 0, 0, 0, 0, 0x4f, 0, 0xc2, 0, 0x50])
+    sense_bad = bytes([0x72, 1, 0, 0x1d, 0, 0, 0, 14, 9, 12, 0, 0, 0, 0, 0, 0, 0, 0xf4, 0, 0x2c, 0, 0x50])
+    thr = smart_block("ata-thresholds.hex")
+    write("smart", "ata-healthy", b"\x00" + smart_block("ata-data-healthy.hex") + thr + sense_ok)
+    write("smart", "ata-failing", b"\x00" + smart_block("ata-data-failing.hex") + thr + sense_bad)
+    write("smart", "ata-logs", b"\x00" + smart_block("ata-errorlog-3.hex") + smart_block("ata-selftest-failed.hex"))
+    write("smart", "nvme-worn", b"\x00" + smart_block("ata-identify.hex") + smart_block("nvme-worn.hex"))
+
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
     print(f"seeds: {total} bytes", file=sys.stderr)
 

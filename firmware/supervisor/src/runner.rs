@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hotspare_base::fs::write_atomic_unsynced;
-use hotspare_ipc::client::{read_message, write_message, SERVICE_ENV, SOCKET_ENV};
+use hotspare_ipc::client::{read_message, write_message, INTERVAL_ENV, SERVICE_ENV, SOCKET_ENV};
 use hotspare_ipc::{FrameBuf, Message, Status};
 use hotspare_platform::process::{self, ChildSpec};
 use tokio::net::{UnixListener, UnixStream};
@@ -198,7 +198,8 @@ fn start(cfg: &SupervisorConfig, exe: &std::path::Path, name: &str, tx: &mpsc::U
         program: svc.program.clone().unwrap_or_else(|| exe.to_owned()),
         args: svc.args.iter().map(Into::into).collect(),
     };
-    let env = [(SOCKET_ENV, cfg.socket.as_os_str()), (SERVICE_ENV, OsStr::new(name))];
+    let interval = svc.spec.heartbeat_deadline.map_or(String::new(), |d| (d.as_millis() / 3).max(1).to_string());
+    let env = [(SOCKET_ENV, cfg.socket.as_os_str()), (SERVICE_ENV, OsStr::new(name)), (INTERVAL_ENV, OsStr::new(&interval))];
     match process::spawn(&spec, &env) {
         Ok(mut child) => {
             let Some(pid) = child.id() else {

@@ -15,6 +15,7 @@ mod nvr_cmd;
 mod record;
 #[cfg(feature = "dev-tools")]
 mod site;
+mod spare_heartbeat;
 mod supervisor_cmd;
 mod times;
 

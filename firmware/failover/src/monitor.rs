@@ -240,10 +240,14 @@ impl Monitor {
     /// takeovers): back to watching. The misses are kept, so the next failed check decides
     /// again (and takes over once takeovers are allowed).
     pub fn refuse_takeover(&mut self) {
-        if matches!(&self.phase, Phase::TakenOver { covering, handed_back, .. } if covering.is_empty() && handed_back.is_empty())
-        {
-            self.phase = Phase::Watching;
+        let Phase::TakenOver { reason, covering, handed_back, .. } = &self.phase else { return };
+        if !covering.is_empty() || !handed_back.is_empty() {
+            return;
         }
+        if let Reason::NetworkDisconnection { checks, .. } = reason {
+            self.misses = *checks;
+        }
+        self.phase = Phase::Watching;
     }
 
     fn take_over(&mut self, now_us: i64, reason: Reason) -> Vec<Action> {

@@ -24,6 +24,7 @@ fn no_new_takeover_while_the_supervisor_forbids_them() {
     assert!(sim.recording("b").is_empty());
     let refused = sim.core.nvr("b").unwrap().refused().map(str::to_string);
     assert!(refused.as_deref().is_some_and(|r| r.starts_with("network disconnection")), "{refused:?}");
+    assert!(sim.core.nvr("b").unwrap().monitor().misses() >= 10, "the misses go on counting");
     assert!(sim.core.nvr("b").unwrap().takeovers().is_empty());
     assert!(
         !sim.effects_since(t).iter().any(|e| matches!(e, Effect::Email { nvr, .. } | Effect::StartRecorder { nvr, .. } if nvr == "b")),
@@ -37,6 +38,7 @@ fn no_new_takeover_while_the_supervisor_forbids_them() {
     assert!(!sim.taken_over("a"), "failback while takeovers are forbidden");
 
     // Allowed again: b (still down, its misses kept) is taken over at the next check.
+    sim.run_for(S / 2);
     let t = sim.now;
     sim.input(Input::Takeovers { blocked: None });
     assert_eq!(sim.core.nvr("b").unwrap().refused(), None);

@@ -1,0 +1,215 @@
+//! The supervisor running the real services (not `dev-heartbeat`): `hotspare record` against
+//! the simulator camera, whose heartbeats carry its fsynced bytes (frozen with SIGSTOP, its
+//! heartbeats stop, the watchdog stand-in is no longer petted and it is killed and
+//! restarted), and `hotspare failover` protecting a real `hotspare nvr`, which takes over a
+//! stopped NVR except when the supervisor boots into rescue mode (no takeovers: the spare's
+//! status says why).
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "failover_common/mod.rs"]
+mod failover_common;
+#[path = "nvr_common/mod.rs"]
+mod nvr_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{bin, children, free_port, Sim};
+use failover_common::{Group, NvrProc, Site, SpareProc, SPARE_VIEWER};
+use rustix::process::Signal;
+
+/// A supervisor's directory: its config (a file standing in for the watchdog, petted every
+/// 0.5 s) and state.
+struct SupDir {
+    dir: tempfile::TempDir,
+}
+
+impl SupDir {
+    fn new() -> SupDir {
+        SupDir { dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Puts two watchdog resets of the last minutes in the state directory, and a boot status
+    /// saying the watchdog fired again: the supervisor boots into rescue mode.
+    fn after_repeated_resets(self) -> SupDir {
+        let state = self.path("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let now_us = common::now_us();
+        let earlier = format!("{} watchdog\n{} watchdog\n", now_us - 120_000_000, now_us - 60_000_000);
+        std::fs::write(state.join("boot-history"), earlier).unwrap();
+        std::fs::write(state.join("shutdown-marker"), "running\n").unwrap();
+        std::fs::write(self.path("bootstatus"), "32\n").unwrap();
+        self
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The supervisor's command running `services`.
+    fn command(&self, services: &str) -> Command {
+        std::fs::write(self.path("watchdog"), b"").unwrap();
+        let bootstatus = self.path("bootstatus");
+        let bootstatus =
+            if bootstatus.exists() { format!("bootstatus = \"{}\"\n", bootstatus.display()) } else { String::new() };
+        let config = format!(
+            "state_dir = \"{state}\"\nreset_command = [\"sh\", \"-c\", \"echo reset > '{reset}'\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\
+             [restart]\nbackoff_min_ms = 100\nbackoff_max_s = 1\n\n\
+             [watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{bootstatus}\n{services}",
+            state = self.path("state").display(),
+            reset = self.path("reset").display(),
+            wd = self.path("watchdog").display(),
+        );
+        std::fs::write(self.path("supervisor.toml"), config).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.args(["supervisor", "--config"]).arg(self.path("supervisor.toml")).env("RUST_LOG", "info");
+        cmd
+    }
+
+    fn pets(&self) -> usize {
+        std::fs::read(self.path("watchdog")).unwrap_or_default().iter().filter(|&&b| b == b'k').count()
+    }
+
+    fn status(&self) -> String {
+        std::fs::read_to_string(self.path("state/status.json")).unwrap_or_default()
+    }
+}
+
+fn service(name: &str, critical: bool, args: &[&str], extra: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
+    format!("[[service]]\nname = \"{name}\"\ncritical = {critical}\nargs = [{}]\n{extra}\n", args.join(", "))
+}
+
+fn until(what: &str, limit: Duration, log: impl Fn() -> String, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+#[test]
+fn a_frozen_recorder_stops_the_petting_and_is_killed_and_restarted() {
+    let sim = Sim::start("h264", free_port(), &[]);
+    let sup = SupDir::new();
+    let store = sup.path("store");
+    let svc = service(
+        "recorder",
+        true,
+        &["record", &sim.url(), "--store", &store.display().to_string(), "--camera", "cam", "--segment", "2s"],
+        "heartbeat_deadline_ms = 1500\nstart_deadline_s = 10\nprogress_deadline_s = 3",
+    );
+    let group = Group::spawn("supervisor", sup.command(&svc));
+    let log = || format!("--- status.json\n{}\n--- supervisor log\n{}", sup.status(), group.log());
+    let recorder = || children(group.pid()).first().copied();
+    until("the recorder started", Duration::from_secs(20), log, || recorder().is_some());
+    let pid = recorder().unwrap();
+    // Recording: the bytes grow, the watchdog is petted (well past the progress deadline).
+    std::thread::sleep(Duration::from_secs(5));
+    let pets = sup.pets();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(sup.pets() >= pets + 3, "petted {} times in 2 s while recording\n{}", sup.pets() - pets, log());
+    assert!(sup.status().contains("\"healthy\": true"), "{}", log());
+
+    // Frozen: no heartbeat from its runtime, so no petting past the heartbeat deadline, and
+    // it is killed (SIGTERM stays pending while stopped; SIGKILL after the grace).
+    failover_common::signal_pid(pid, Signal::STOP);
+    let stopped = Instant::now();
+    std::thread::sleep(Duration::from_millis(1800));
+    let overdue = sup.pets();
+    until("the frozen recorder killed", Duration::from_secs(20), log, || !alive(pid));
+    let killed_after = stopped.elapsed();
+    assert!(
+        sup.pets() <= overdue + 1,
+        "petted {} times between the heartbeat deadline and the kill ({killed_after:?} after SIGSTOP)\n{}",
+        sup.pets() - overdue,
+        log()
+    );
+    // Restarted; recording (and the petting) resumes.
+    until("a new recorder", Duration::from_secs(20), log, || recorder().is_some_and(|p| p != pid));
+    let resumed = sup.pets();
+    until("petting again", Duration::from_secs(30), log, || sup.pets() >= resumed + 3);
+    let text = group.log();
+    assert!(text.contains("hung") || text.contains("no heartbeat"), "{text}");
+    eprintln!("frozen recorder killed {killed_after:?} after SIGSTOP; petting resumed after the restart");
+}
+
+/// `hotspare failover` under a supervisor (in rescue mode or not) protecting one real NVR,
+/// which is then killed.
+fn spare_under_supervisor(rescue: bool) {
+    let mut site = Site::prepare(1, 1);
+    let spec = hotspare::kit::SpareSpec {
+        serial: site.spare_serial.clone(),
+        port: site.spare_port,
+        dir: site.dir().to_owned(),
+        config: site.spare_config.clone(),
+        extra: site.spare_extra.clone(),
+        viewer: (SPARE_VIEWER.0.into(), SPARE_VIEWER.1.into()),
+    };
+    hotspare::kit::pair(Path::new(bin()), &spec, &mut site.nvrs).unwrap_or_else(|e| panic!("pairing: {e}"));
+    site.procs[0] = Some(NvrProc::start(&site.nvrs[0]));
+    let sup = if rescue { SupDir::new().after_repeated_resets() } else { SupDir::new() };
+    let config = site.spare_config.display().to_string();
+    let svc = service(
+        "failover",
+        true,
+        &["failover", "--config", &config, "--ssdp", "off"],
+        "heartbeat_deadline_ms = 3000\nstart_deadline_s = 20",
+    );
+    if let Some(fp) = nvr_common::box_fingerprint("failover", &site.spare_config) {
+        nvr_common::pin(site.spare_port, fp);
+    }
+    let group = Group::spawn("supervisor", sup.command(&svc));
+    let end = Instant::now() + Duration::from_secs(30);
+    while failover_common::try_get(site.spare_port, "/api/v1/status", &[failover_common::spare_viewer()])
+        .map(|r| r.status)
+        != Ok(200)
+    {
+        assert!(Instant::now() < end, "the spare never answered\n{}", group.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    site.spare = Some(SpareProc { group, port: site.spare_port });
+    site.wait_healthy();
+    if rescue {
+        assert!(sup.status().contains("\"Rescue\""), "{}", sup.status());
+        let s = site.spare_status().unwrap();
+        let why = s.takeovers_blocked.unwrap_or_else(|| panic!("no takeovers_blocked\n{}", site.dump()));
+        assert!(why.contains("rescue"), "{why}");
+    } else {
+        assert_eq!(site.spare_status().unwrap().takeovers_blocked, None, "{}", site.dump());
+    }
+    let killed = site.kill_nvr(0);
+    if rescue {
+        // Well past the fast profile's 3 missed checks: still watching, and the spare says why.
+        std::thread::sleep(Duration::from_secs(8));
+        let v = site.view(0).unwrap();
+        assert_eq!(v.phase, "watching", "{}", site.dump());
+        assert!(v.takeovers.is_empty() && v.misses >= 3, "{v:#?}");
+        assert!(site.spare_status().unwrap().takeovers_blocked.is_some_and(|w| w.contains("rescue")));
+        let log = site.spare_log();
+        assert_eq!(log.matches("takeovers are not allowed").count(), 1, "logged once\n{log}");
+        assert!(!log.contains("TAKEOVER"), "{log}");
+        eprintln!("rescue mode: NVR down 8 s, {} missed checks, no takeover", v.misses);
+    } else {
+        let v = site.wait_takeover(0, Duration::from_secs(30));
+        let at = v.takeovers[0].at_us;
+        eprintln!("normal mode: taken over {:.1} s after the NVR was killed", (at - killed) as f64 / 1e6);
+    }
+}
+
+#[test]
+fn in_rescue_mode_the_spare_does_not_take_over_and_says_why() {
+    spare_under_supervisor(true);
+}
+
+#[test]
+fn without_rescue_the_supervised_spare_takes_over() {
+    spare_under_supervisor(false);
+}

@@ -27,6 +27,7 @@ struct Raw {
     rescue: RawRescue,
     #[serde(default)]
     service: Vec<RawService>,
+    email: Option<hotspare_api::EmailSettings>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -127,6 +128,8 @@ pub struct SupervisorConfig {
     pub rescue_resets: u32,
     pub rescue_window: Duration,
     pub services: Vec<ServiceConfig>,
+    /// Where critical events are mailed (`[email]`); `None`: not mailed.
+    pub email: Option<hotspare_api::EmailSettings>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -178,6 +181,9 @@ impl SupervisorConfig {
             boot_grace: Duration::from_secs(raw.boot_grace_s),
             pet_interval: watchdog.as_ref().map_or(NO_WATCHDOG_PET, |w| w.timeout / 4),
         };
+        if let Some(e) = &raw.email {
+            hotspare_email::check_settings(e).map_err(|(k, problem)| bad(&format!("email.{k}"), &problem))?;
+        }
         let mut services: Vec<ServiceConfig> = Vec::new();
         for (i, s) in raw.service.into_iter().enumerate() {
             let key = |k: &str| format!("service[{i}].{k}");
@@ -223,6 +229,7 @@ impl SupervisorConfig {
             rescue_resets: raw.rescue.resets,
             rescue_window: Duration::from_secs(raw.rescue.window_min * 60),
             services,
+            email: raw.email,
         })
     }
 }

@@ -88,7 +88,7 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let (status_tx, _) = watch::channel::<Option<Status>>(None);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
-    let mut book = HealthBook::new(cfg.state_dir.join("health.json"));
+    let mut book = HealthBook::new(cfg.state_dir.join("health.json")).with_email(cfg.email.clone());
     monitor::spawn_all(&cfg, &report_tx);
     let specs = cfg.services.iter().map(|s| s.spec.clone()).collect();
     let started = Instant::now();
@@ -122,6 +122,7 @@ pub async fn run(
                     }
                     Effect::Reset { reason } => {
                         log::error!("reset path: {reason}");
+                        book.critical(monitor::supervisor_notice("ResetPath", format!("reset path: {reason}")));
                         if let Err(e) = files.mark(&Marker::Reset(reason.clone())) {
                             log::error!("shutdown marker: {e}");
                         }
@@ -140,7 +141,10 @@ pub async fn run(
                         book.write();
                         status_tx.send_replace(Some(status));
                     }
-                    Effect::Report(event) => report(&event),
+                    Effect::Report(event) => {
+                        report(&event);
+                        book.event(&event);
+                    }
                     Effect::AllStopped => {
                         rustix::fs::sync();
                         return Ok(match reset {

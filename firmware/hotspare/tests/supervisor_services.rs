@@ -48,15 +48,20 @@ impl SupDir {
         self.dir.path().join(name)
     }
 
-    /// The supervisor's command running `services`.
+    /// The supervisor's command running `services` (and other tables after them).
     fn command(&self, services: &str) -> Command {
+        self.command_with(DEFAULT_RESTART, services)
+    }
+
+    /// As [`SupDir::command`] with this `[restart]` table.
+    fn command_with(&self, restart: &str, services: &str) -> Command {
         std::fs::write(self.path("watchdog"), b"").unwrap();
         let bootstatus = self.path("bootstatus");
         let bootstatus =
             if bootstatus.exists() { format!("bootstatus = \"{}\"\n", bootstatus.display()) } else { String::new() };
         let config = format!(
             "state_dir = \"{state}\"\nreset_command = [\"sh\", \"-c\", \"echo reset > '{reset}'\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\
-             [restart]\nbackoff_min_ms = 100\nbackoff_max_s = 1\n\n\
+             {restart}\n\
              [watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{bootstatus}\n{services}",
             state = self.path("state").display(),
             reset = self.path("reset").display(),
@@ -76,6 +81,8 @@ impl SupDir {
         std::fs::read_to_string(self.path("state/status.json")).unwrap_or_default()
     }
 }
+
+const DEFAULT_RESTART: &str = "[restart]\nbackoff_min_ms = 100\nbackoff_max_s = 1\n";
 
 fn service(name: &str, critical: bool, args: &[&str], extra: &str) -> String {
     let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
@@ -212,4 +219,65 @@ fn in_rescue_mode_the_spare_does_not_take_over_and_says_why() {
 #[test]
 fn without_rescue_the_supervised_spare_takes_over() {
     spare_under_supervisor(false);
+}
+
+/// `python3 -m aiosmtpd` storing each message in a maildir (as the failover's e-mail tests).
+struct Smtp {
+    child: std::process::Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Smtp {
+    fn start(dir: &Path) -> Smtp {
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start python3 -m aiosmtpd (apt install python3-aiosmtpd): {e}"));
+        common::wait_port(port, Duration::from_secs(40));
+        Smtp { child, port, maildir }
+    }
+
+    fn mails(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        dir.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default()).collect()
+    }
+}
+
+/// A box that boots into rescue mode while a critical service crash-loops: one mail (the
+/// events gathered and batched) names both, sent by the supervisor as a real process.
+#[test]
+fn critical_events_are_mailed_in_one_batch() {
+    let sup = SupDir::new().after_repeated_resets();
+    let smtp = Smtp::start(sup.dir.path());
+    let svc = service("failover", true, &["dev-heartbeat", "--exit-after", "0s"], "heartbeat_deadline_ms = 2000");
+    let email = format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"box@site.example\"\nto = [\"admin@site.example\"]\ntls = \"none\"\n",
+        smtp.port
+    );
+    let restart =
+        "[restart]\nbackoff_min_ms = 10\nbackoff_max_s = 1\nstart_limit_burst = 3\nstart_limit_interval_s = 1\ncrash_loops_before_reset = 1\n";
+    let group = Group::spawn("supervisor", sup.command_with(restart, &format!("{svc}\n{email}")));
+    let log = || format!("--- mails {:?}\n--- supervisor log\n{}", smtp.mails(), group.log());
+    until("a mail", Duration::from_secs(30), log, || !smtp.mails().is_empty());
+    std::thread::sleep(Duration::from_secs(4));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "one mail per 30 s at most\n{}", log());
+    let mail = &mails[0];
+    assert!(mail.contains("admin@site.example") && mail.contains("Subject: [Hotspare]"), "{mail}");
+    assert!(mail.contains("RescueMode") && mail.contains("RESCUE MODE"), "{mail}");
+    assert!(mail.contains("CrashLoop") && mail.contains("failover"), "{mail}");
+    assert!(!sup.path("reset").exists(), "no reset in rescue mode");
+    let first_line = mail.lines().find(|l| l.starts_with("Subject:")).unwrap_or_default().to_string();
+    eprintln!("one mail for the rescue boot and the crash loops: {first_line}");
 }

@@ -20,7 +20,11 @@ pub fn blocked_reason(s: &Status) -> Option<String> {
         return None;
     }
     let mode = format!("{:?}", s.mode).to_lowercase();
-    Some(if s.reason.is_empty() { format!("supervisor: {mode} mode") } else { format!("supervisor ({mode}): {}", s.reason) })
+    Some(if s.reason.is_empty() {
+        format!("supervisor: {mode} mode")
+    } else {
+        format!("supervisor ({mode}): {}", s.reason)
+    })
 }
 
 /// The role state the spare's status shows.
@@ -87,7 +91,8 @@ mod tests {
         assert_eq!(blocked_reason(&st), None);
 
         let view = |phase: &str| NvrView { phase: phase.into(), ..Default::default() };
-        let mut s = SpareStatus { nvrs_licensed: 2, nvrs: vec![view("watching"), view("taken_over")], ..Default::default() };
+        let mut s =
+            SpareStatus { nvrs_licensed: 2, nvrs: vec![view("watching"), view("taken_over")], ..Default::default() };
         assert_eq!(role(&s), RoleState::Spare { armed: true, covering: 1 });
         s.takeovers_blocked = Some("x".into());
         assert_eq!(role(&s), RoleState::Spare { armed: false, covering: 1 });

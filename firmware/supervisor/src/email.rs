@@ -120,7 +120,8 @@ impl Outbox {
 
 /// The mail of one batch: subject and body, naming every event.
 pub fn message(events: &[Notice], dropped: u64) -> (String, String) {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "hotspare".into(), |h| h.trim().to_string());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "hotspare".into(), |h| h.trim().to_string());
     let first = events.first().map(|n| n.text.as_str()).unwrap_or("events were dropped");
     let count = events.len() as u64 + dropped;
     let subject = if count == 1 {
@@ -147,7 +148,13 @@ pub fn critical_event(e: &Event, at_us: i64) -> Option<Notice> {
         Event::CrashLoop { .. } => "CrashLoop",
         _ => return None,
     };
-    Some(Notice { at_us, severity: Severity::Critical, source: "supervisor".into(), kind: kind.into(), text: e.to_string() })
+    Some(Notice {
+        at_us,
+        severity: Severity::Critical,
+        source: "supervisor".into(),
+        kind: kind.into(),
+        text: e.to_string(),
+    })
 }
 
 /// The runner's handle on the mail task.

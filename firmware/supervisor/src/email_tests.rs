@@ -36,7 +36,7 @@ fn events_are_gathered_then_batched_one_mail_per_interval() {
 #[test]
 fn a_failed_send_is_retried_with_backoff_and_the_queue_stays_bounded() {
     let mut o = Outbox::default();
-    o.push(0 * S, notice(0));
+    o.push(Duration::ZERO, notice(0));
     let _ = o.take(2 * S).unwrap();
     for i in 1..=MAX_QUEUED + 10 {
         o.push(3 * S, notice(i));

@@ -203,7 +203,8 @@ fn start(cfg: &SupervisorConfig, exe: &std::path::Path, name: &str, tx: &mpsc::U
         args: svc.args.iter().map(Into::into).collect(),
     };
     let interval = svc.spec.heartbeat_deadline.map_or(String::new(), |d| (d.as_millis() / 3).max(1).to_string());
-    let env = [(SOCKET_ENV, cfg.socket.as_os_str()), (SERVICE_ENV, OsStr::new(name)), (INTERVAL_ENV, OsStr::new(&interval))];
+    let env =
+        [(SOCKET_ENV, cfg.socket.as_os_str()), (SERVICE_ENV, OsStr::new(name)), (INTERVAL_ENV, OsStr::new(&interval))];
     match process::spawn(&spec, &env) {
         Ok(mut child) => {
             let Some(pid) = child.id() else {

@@ -5,5 +5,5 @@ mod nvr_model;
 mod random;
 mod restarts;
 mod scenarios;
-mod takeover_gate;
 mod sim;
+mod takeover_gate;

@@ -27,7 +27,9 @@ fn no_new_takeover_while_the_supervisor_forbids_them() {
     assert!(sim.core.nvr("b").unwrap().monitor().misses() >= 10, "the misses go on counting");
     assert!(sim.core.nvr("b").unwrap().takeovers().is_empty());
     assert!(
-        !sim.effects_since(t).iter().any(|e| matches!(e, Effect::Email { nvr, .. } | Effect::StartRecorder { nvr, .. } if nvr == "b")),
+        !sim.effects_since(t)
+            .iter()
+            .any(|e| matches!(e, Effect::Email { nvr, .. } | Effect::StartRecorder { nvr, .. } if nvr == "b")),
         "no email, no recorder for the refused takeover"
     );
     // The NVR already covered stays covered, and fails back when it records again.

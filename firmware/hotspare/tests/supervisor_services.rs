@@ -1,7 +1,8 @@
 //! The supervisor running the real services (not `dev-heartbeat`): `hotspare record` against
 //! the simulator camera, whose heartbeats carry its fsynced bytes (frozen with SIGSTOP, its
 //! heartbeats stop, the watchdog stand-in is no longer petted and it is killed and
-//! restarted), and `hotspare failover` protecting a real `hotspare nvr`, which takes over a
+//! restarted), `hotspare nvr` relaying its recorder child's progress (the child frozen: no
+//! petting), critical events mailed in one batch, and `hotspare failover` protecting a real `hotspare nvr`, which takes over a
 //! stopped NVR except when the supervisor boots into rescue mode (no takeovers: the spare's
 //! status says why).
 
@@ -283,4 +284,49 @@ fn critical_events_are_mailed_in_one_batch() {
     assert!(!sup.path("reset").exists(), "no reset in rescue mode");
     let first_line = mail.lines().find(|l| l.starts_with("Subject:")).unwrap_or_default().to_string();
     eprintln!("one mail for the rescue boot and the crash loops: {first_line}");
+}
+
+/// `hotspare nvr` under the supervisor: its API process heartbeats and relays the recorder
+/// child's fsynced bytes. Freezing the child (not the API process) stalls the relayed
+/// progress: the watchdog is no longer petted, although the NVR's heartbeats go on; thawed,
+/// it records and the petting resumes.
+#[test]
+fn a_supervised_nvr_relays_its_recorder_progress() {
+    let sim = Sim::start("h264", free_port(), &[]);
+    let sup = SupDir::new();
+    let port = free_port();
+    let cams = [("cam1", sim.url())];
+    let text = nvr_common::config_text(port, &sup.path("store"), &cams, "", "");
+    let config = sup.path("nvr.toml");
+    std::fs::write(&config, text).unwrap();
+    let svc = service(
+        "nvr",
+        true,
+        &["nvr", "--config", &config.display().to_string()],
+        "heartbeat_deadline_ms = 1500\nstart_deadline_s = 20\nprogress_deadline_s = 3",
+    );
+    let group = Group::spawn("supervisor", sup.command(&svc));
+    let log = || format!("--- status.json\n{}\n--- supervisor log\n{}", sup.status(), group.log());
+    let nvr = || children(group.pid()).first().copied();
+    until("the NVR started", Duration::from_secs(20), log, || nvr().is_some());
+    let api = nvr().unwrap();
+    until("its recorder child", Duration::from_secs(20), log, || !children(api).is_empty());
+    let recorder = children(api)[0];
+    std::thread::sleep(Duration::from_secs(6));
+    let pets = sup.pets();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(sup.pets() >= pets + 3, "petted {} times in 2 s while recording\n{}", sup.pets() - pets, log());
+
+    failover_common::signal_pid(recorder, Signal::STOP);
+    let stopped = Instant::now();
+    until("recording progress stalled", Duration::from_secs(20), log, || sup.status().contains("nvr records nothing"));
+    let stalled_after = stopped.elapsed();
+    std::thread::sleep(Duration::from_millis(600));
+    let at_stall = sup.pets();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sup.pets(), at_stall, "petted while the NVR's recorder is frozen\n{}", log());
+    assert!(alive(api) && nvr() == Some(api), "the NVR's API process goes on (its heartbeats are fine)");
+    failover_common::signal_pid(recorder, Signal::CONT);
+    until("petting again", Duration::from_secs(30), log, || sup.pets() >= at_stall + 3);
+    eprintln!("supervised NVR: recorder frozen, progress stalled after {stalled_after:?} (deadline 3 s), no petting");
 }

@@ -1,8 +1,8 @@
 //! The supervisor running the real services (not `dev-heartbeat`): `hotspare record` against
 //! the simulator camera, whose heartbeats carry its fsynced bytes (frozen with SIGSTOP, its
-//! heartbeats stop, the watchdog stand-in is no longer petted and it is killed and
-//! restarted), `hotspare nvr` relaying its recorder child's progress (the child frozen: no
-//! petting), critical events mailed in one batch, and `hotspare failover` protecting a real `hotspare nvr`, which takes over a
+//! heartbeats stop: killed, restarted, no petting in between); `hotspare nvr` relaying its
+//! recorder child's progress (the child frozen: no petting); critical events mailed in one
+//! batch; and `hotspare failover` protecting a real `hotspare nvr`, which takes over a
 //! stopped NVR except when the supervisor boots into rescue mode (no takeovers: the spare's
 //! status says why).
 

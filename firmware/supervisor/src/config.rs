@@ -292,4 +292,19 @@ critical = false
         let e = parse(&format!("{OK}\nsurprise = 1\n")).unwrap_err().to_string();
         assert!(e.contains("surprise"), "{e}");
     }
+
+    #[test]
+    fn the_email_table_is_checked_at_load() {
+        assert_eq!(parse(OK).unwrap().email, None);
+        let email =
+            "\n[email]\nsmtp_host = \"mail.site\"\nsmtp_port = 587\nfrom = \"box@site\"\nto = [\"admin@site\"]\n";
+        let c = parse(&format!("{OK}{email}")).unwrap();
+        assert_eq!(c.email.map(|e| (e.smtp_host, e.to)), Some(("mail.site".into(), vec!["admin@site".into()])));
+        let e = parse(&format!("{OK}{}", email.replace("[\"admin@site\"]", "[\"not an address\"]")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("email.to") && e.contains("not an address"), "{e}");
+        let e = parse(&format!("{OK}{email}smtp_pot = 25\n")).unwrap_err().to_string();
+        assert!(e.contains("smtp_pot"), "{e}");
+    }
 }

@@ -254,7 +254,9 @@ impl Smtp {
 
     fn mails(&self) -> Vec<String> {
         let Ok(dir) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
-        dir.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default()).collect()
+        // The body is quoted-printable: soft line breaks joined (enough for the words checked).
+        let unfold = |t: String| t.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+        dir.flatten().map(|e| unfold(std::fs::read_to_string(e.path()).unwrap_or_default())).collect()
     }
 }
 
@@ -329,4 +331,27 @@ fn a_supervised_nvr_relays_its_recorder_progress() {
     failover_common::signal_pid(recorder, Signal::CONT);
     until("petting again", Duration::from_secs(30), log, || sup.pets() >= at_stall + 3);
     eprintln!("supervised NVR: recorder frozen, progress stalled after {stalled_after:?} (deadline 3 s), no petting");
+}
+
+/// A critical crash loop takes the reset path: the mail of it leaves before the reset
+/// command runs (the reset path waits up to 5 s for it), naming the crash loop and the reset.
+#[test]
+fn the_reset_path_is_mailed_before_the_reset() {
+    let sup = SupDir::new();
+    let smtp = Smtp::start(sup.dir.path());
+    let svc = service("failover", true, &["dev-heartbeat", "--exit-after", "0s"], "heartbeat_deadline_ms = 2000");
+    let email = format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"box@site.example\"\nto = [\"admin@site.example\"]\ntls = \"none\"\n",
+        smtp.port
+    );
+    let restart = "[restart]\nbackoff_min_ms = 10\nbackoff_max_s = 1\nstart_limit_burst = 3\nstart_limit_interval_s = 60\ncrash_loops_before_reset = 1\n";
+    let cmd = sup.command_with(restart, &format!("{svc}\n{email}"));
+    let st = common::Proc::spawn("supervisor", cmd).finish(Duration::from_secs(30));
+    assert!(st.success(), "{}", st.dump());
+    assert_eq!(std::fs::read_to_string(sup.path("reset")).unwrap_or_default(), "reset\n", "the reset command ran");
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}\n{}", st.dump());
+    let mail = &mails[0];
+    assert!(mail.contains("ResetPath") && mail.contains("failover crash-looped"), "{mail}");
+    assert!(mail.contains("CrashLoop"), "{mail}");
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use hotspare_api::health::{Notice, Severity};
 use hotspare_api::EmailSettings;
 use hotspare_base::Backoff;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::core::Event;
@@ -89,6 +89,15 @@ impl Outbox {
         if self.due().is_none_or(|at| at > now) {
             return None;
         }
+        self.take_now()
+    }
+
+    /// Everything waiting, whatever the timing (the reset path's last chance); `None` when
+    /// nothing waits or a send is in flight.
+    pub fn take_now(&mut self) -> Option<(Vec<Notice>, u64)> {
+        if self.in_flight.is_some() || (self.queue.is_empty() && self.dropped == 0) {
+            return None;
+        }
         let batch = (self.queue.drain(..).collect::<Vec<_>>(), std::mem::take(&mut self.dropped));
         self.first_queued = None;
         self.in_flight = Some(batch.clone());
@@ -157,10 +166,18 @@ pub fn critical_event(e: &Event, at_us: i64) -> Option<Notice> {
     })
 }
 
+/// What the runner tells the mail task.
+#[derive(Debug)]
+enum Msg {
+    Notice(Notice),
+    /// Send what waits now and say when done (before the reset command).
+    Flush(oneshot::Sender<()>),
+}
+
 /// The runner's handle on the mail task.
 #[derive(Clone, Debug)]
 pub struct Mailer {
-    tx: mpsc::Sender<Notice>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl Mailer {
@@ -177,31 +194,57 @@ impl Mailer {
         if n.severity != Severity::Critical {
             return;
         }
-        if self.tx.try_send(n.clone()).is_err() {
+        if self.tx.try_send(Msg::Notice(n.clone())).is_err() {
             log::warn!("e-mail queue full: not mailing {}: {}", n.source, n.text);
+        }
+    }
+
+    /// Sends what waits now, waiting at most `limit` (the reset path: the box goes down next).
+    pub async fn flush(&self, limit: Duration) {
+        let (done, wait) = oneshot::channel();
+        let flushed = async {
+            self.tx.send(Msg::Flush(done)).await.ok()?;
+            wait.await.ok()
+        };
+        if tokio::time::timeout(limit, flushed).await.is_err() {
+            log::warn!("critical events e-mail: not sent within {limit:?} before the reset");
         }
     }
 }
 
-async fn run(settings: EmailSettings, mut rx: mpsc::Receiver<Notice>) {
+async fn run(settings: EmailSettings, mut rx: mpsc::Receiver<Msg>) {
     let start = Instant::now();
     let mut outbox = Outbox::default();
     loop {
         let wake = outbox.due().map(|d| start + d);
+        let mut flushed = Vec::new();
+        let mut take = |m: Msg, outbox: &mut Outbox| match m {
+            Msg::Notice(n) => outbox.push(start.elapsed(), n),
+            Msg::Flush(done) => flushed.push(done),
+        };
         tokio::select! {
-            n = rx.recv() => match n {
-                Some(n) => outbox.push(start.elapsed(), n),
+            m = rx.recv() => match m {
+                Some(m) => take(m, &mut outbox),
                 None => return,
             },
             _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
         }
-        let Some((events, dropped)) = outbox.take(start.elapsed()) else { continue };
-        let (subject, body) = message(&events, dropped);
-        let r = hotspare_email::send(&settings, &subject, &body).await;
-        if let Err(e) = &r {
-            log::error!("critical events e-mail not sent ({} events; retrying later): {e}", events.len());
+        // What else is in the channel (the notices sent just before a flush) goes too.
+        while let Ok(m) = rx.try_recv() {
+            take(m, &mut outbox);
         }
-        outbox.sent(start.elapsed(), r.is_ok());
+        let batch = if flushed.is_empty() { outbox.take(start.elapsed()) } else { outbox.take_now() };
+        if let Some((events, dropped)) = batch {
+            let (subject, body) = message(&events, dropped);
+            let r = hotspare_email::send(&settings, &subject, &body).await;
+            if let Err(e) = &r {
+                log::error!("critical events e-mail not sent ({} events; retrying later): {e}", events.len());
+            }
+            outbox.sent(start.elapsed(), r.is_ok());
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
     }
 }
 

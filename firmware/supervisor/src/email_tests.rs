@@ -66,3 +66,16 @@ fn the_mail_names_every_event() {
     assert!(rescue.text.contains("3 resets in 30 min"), "{}", rescue.text);
     assert!(critical_event(&Event::PettingResumed, 5).is_none());
 }
+
+#[test]
+fn the_reset_path_takes_everything_at_once() {
+    let mut o = Outbox::default();
+    assert!(o.take_now().is_none(), "nothing waits");
+    o.push(S, notice(0));
+    let _ = o.take(3 * S).unwrap();
+    o.sent(3 * S, true);
+    o.push(4 * S, notice(1));
+    assert!(o.take(5 * S).is_none(), "not due for 30 s");
+    let (b, _) = o.take_now().unwrap();
+    assert_eq!(b[0].text, "event 1");
+}

@@ -85,6 +85,13 @@ impl HealthBook {
         }
     }
 
+    /// Sends the mail of what waits, within `limit` (before the reset command).
+    pub async fn flush_mail(&self, limit: std::time::Duration) {
+        if let Some(m) = &self.mailer {
+            m.flush(limit).await;
+        }
+    }
+
     /// A critical notice of the supervisor itself (kept and mailed).
     pub fn critical(&mut self, n: Notice) {
         if let Some(m) = &self.mailer {

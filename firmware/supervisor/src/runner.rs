@@ -47,6 +47,9 @@ pub enum Ending {
     Reset { reason: String, command_ok: bool },
 }
 
+/// The reset path waits at most this long for the critical-events mail to leave.
+const MAIL_BEFORE_RESET: Duration = Duration::from_secs(5);
+
 /// Runs the supervisor until `shutdown` resolves (a deliberate shutdown) or the reset path
 /// is taken. `exe` is the hotspare binary (the program of services without `program`).
 pub async fn run(
@@ -149,6 +152,7 @@ pub async fn run(
                         rustix::fs::sync();
                         return Ok(match reset {
                             Some(reason) => {
+                                book.flush_mail(MAIL_BEFORE_RESET).await;
                                 // The watchdog stays armed and unpetted (dropped without the magic close).
                                 let command_ok = reset_command(&cfg.reset_command);
                                 Ending::Reset { reason, command_ok }

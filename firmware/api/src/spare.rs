@@ -20,6 +20,10 @@ pub struct SpareStatus {
     /// absent with `[tls] insecure`.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// Why the spare takes over no NVR now (the supervisor's reason: rescue mode, a critical
+    /// hardware fault); absent when takeovers are allowed. NVRs already taken over stay covered.
+    #[serde(default)]
+    pub takeovers_blocked: Option<String>,
 }
 
 /// One takeover, for the log.

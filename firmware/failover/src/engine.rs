@@ -46,6 +46,19 @@ pub struct EngineOptions {
     pub recorder: RecorderOptions,
     /// The spare's TLS certificate fingerprint, shown in the status (`None`: plain HTTP).
     pub fingerprint: Option<String>,
+    /// From the supervisor (when one runs the spare): `Some(reason)` while new takeovers are
+    /// not allowed.
+    pub takeovers_blocked: Option<watch::Receiver<Option<String>>>,
+}
+
+/// The next value of the supervisor's takeover gate; never resolves without one (or once
+/// its sender is gone).
+async fn gate_changed(gate: &mut Option<watch::Receiver<Option<String>>>) -> Option<Option<String>> {
+    let Some(g) = gate else { return std::future::pending().await };
+    if g.changed().await.is_err() {
+        return std::future::pending().await;
+    }
+    Some(g.borrow_and_update().clone())
 }
 
 /// The I/O side of one NVR.
@@ -147,6 +160,11 @@ impl Engine {
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.step(Input::Started, &tx).await;
         let mut housekeeping = tokio::time::interval(Duration::from_secs(5));
+        let mut gate = self.opts.takeovers_blocked.take();
+        if let Some(g) = gate.as_mut() {
+            let blocked = g.borrow_and_update().clone();
+            self.step(Input::Takeovers { blocked }, &tx).await;
+        }
         self.publish();
         loop {
             let wait = self.core.poll_at().map(|t| Duration::from_micros(t.saturating_sub(now_us()).max(0) as u64));
@@ -155,6 +173,7 @@ impl Engine {
                 Some(input) = rx.recv() => self.step(input, &tx).await,
                 _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => self.step(Input::Tick, &tx).await,
                 _ = housekeeping.tick() => self.housekeeping(),
+                Some(blocked) = gate_changed(&mut gate) => self.step(Input::Takeovers { blocked }, &tx).await,
             }
             while self.checks.try_join_next().is_some() {}
             self.publish();
@@ -311,6 +330,7 @@ impl Engine {
             channels_used: self.core.channels_used(),
             nvrs,
             fingerprint: self.opts.fingerprint.clone(),
+            takeovers_blocked: self.core.takeovers_blocked().map(str::to_string),
         };
     }
 

@@ -236,6 +236,20 @@ impl Monitor {
         }
     }
 
+    /// The takeover just decided from watching is not allowed (the supervisor says no
+    /// takeovers): back to watching. The misses are kept, so the next failed check decides
+    /// again (and takes over once takeovers are allowed).
+    pub fn refuse_takeover(&mut self) {
+        let Phase::TakenOver { reason, covering, handed_back, .. } = &self.phase else { return };
+        if !covering.is_empty() || !handed_back.is_empty() {
+            return;
+        }
+        if let Reason::NetworkDisconnection { checks, .. } = reason {
+            self.misses = *checks;
+        }
+        self.phase = Phase::Watching;
+    }
+
     fn take_over(&mut self, now_us: i64, reason: Reason) -> Vec<Action> {
         self.phase = Phase::TakenOver {
             reason: reason.clone(),

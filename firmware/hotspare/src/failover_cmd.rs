@@ -75,7 +75,15 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         );
     }
     let fingerprint = identity.as_ref().map(|i| i.fingerprint.to_string());
-    let opts = EngineOptions { ssdp_bind, ssdp_multicast, recorder: RecorderOptions::default(), fingerprint };
+    let supervised = crate::spare_heartbeat::spawn(shared.clone()).await;
+    let (takeovers_blocked, heartbeat) = supervised.map(|(g, t)| (Some(g), Some(t))).unwrap_or_default();
+    let opts = EngineOptions {
+        ssdp_bind,
+        ssdp_multicast,
+        recorder: RecorderOptions::default(),
+        fingerprint,
+        takeovers_blocked,
+    };
     let listen = cfg.spare.listen;
     let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
@@ -101,5 +109,8 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     log::info!("stopping");
     let _ = stop_tx.send(true);
     server.abort();
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     engine_task.await.map_err(|e| CliError::new(format!("engine task: {e}")))?.map_err(|e| CliError::new(e.to_string()))
 }

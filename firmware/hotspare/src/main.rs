@@ -16,6 +16,7 @@ mod record;
 #[cfg(feature = "dev-tools")]
 mod site;
 mod smart_cmd;
+mod spare_heartbeat;
 mod supervisor_cmd;
 mod times;
 

@@ -77,6 +77,23 @@ impl Recording {
     }
 }
 
+/// When a supervisor runs this recorder (`HOTSPARE_SUPERVISOR_SOCKET`): heartbeats from this
+/// runtime carrying the store's fsynced bytes and the cameras expected (all of them), so a
+/// wedged runtime or a stalled disk shows up in the supervisor. The task runs until aborted.
+fn heartbeat(store: Arc<Store>, cameras_expected: u32) -> Option<JoinHandle<()>> {
+    use hotspare_ipc::client::{ClientConfig, HeartbeatClient};
+    let cfg = ClientConfig::from_env()?;
+    log::info!("heartbeats to the supervisor at {} as {:?}", cfg.socket.display(), cfg.service);
+    let client = HeartbeatClient::spawn(cfg);
+    Some(tokio::spawn(async move {
+        loop {
+            let p = hotspare_ipc::Progress { bytes_fsynced: store.bytes_fsynced(), cameras_expected };
+            client.progress.send_replace(Some(p));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }))
+}
+
 /// Environment variable holding the camera password of `hotspare record`.
 pub const PASSWORD_ENV: &str = "HOTSPARE_CAMERA_PASSWORD";
 
@@ -154,7 +171,9 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
     let store =
         Store::open(&a.store, cfg).map_err(|e| CliError::new(format!("opening store {}: {e}", a.store.display())))?;
     let opts = RecorderOptions { stall_timeout: a.stall_timeout, ..RecorderOptions::default() };
+    let expected = cams.len() as u32;
     let rec = Recording::start(store.clone(), cams, opts);
+    let heartbeat = heartbeat(store.clone(), expected);
     let deadline = async {
         match a.duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -166,6 +185,9 @@ pub async fn run(a: RecordArgs) -> Result<(), CliError> {
         _ = terminated() => log::info!("stopping on signal"),
     }
     let done = rec.stop().await?;
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     let mut failures = Vec::new();
     for (cam, s) in &done {
         let segs = store.segments(&cam.id).map_err(|e| CliError::new(e.to_string()))?;

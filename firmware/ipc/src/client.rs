@@ -52,6 +52,30 @@ pub struct ClientConfig {
 pub const SOCKET_ENV: &str = "HOTSPARE_SUPERVISOR_SOCKET";
 /// The environment variable in which the supervisor passes each service its name.
 pub const SERVICE_ENV: &str = "HOTSPARE_SERVICE";
+/// The environment variable in which the supervisor passes the heartbeat interval in
+/// milliseconds (a third of the service's `heartbeat_deadline_ms`); absent: [`DEFAULT_INTERVAL`].
+pub const INTERVAL_ENV: &str = "HOTSPARE_HEARTBEAT_MS";
+/// Between heartbeats when the supervisor does not say.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+
+impl ClientConfig {
+    /// The configuration the supervisor passed in the environment ([`SOCKET_ENV`],
+    /// [`SERVICE_ENV`], [`INTERVAL_ENV`]); `None` when not started by a supervisor.
+    pub fn from_env() -> Option<ClientConfig> {
+        ClientConfig::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// [`ClientConfig::from_env`] over any variable lookup.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<ClientConfig> {
+        let socket = PathBuf::from(var(SOCKET_ENV).filter(|s| !s.is_empty())?);
+        let service = var(SERVICE_ENV).filter(|s| !s.is_empty())?;
+        let interval = var(INTERVAL_ENV)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map_or(DEFAULT_INTERVAL, Duration::from_millis);
+        Some(ClientConfig { socket, service, interval })
+    }
+}
 
 /// A running heartbeat client.
 #[derive(Debug)]
@@ -127,7 +151,23 @@ async fn session(
 mod tests {
     use super::*;
     use crate::messages::{Level, Mode, ResetCause};
+    use std::path::Path;
     use tokio::net::UnixListener;
+
+    #[test]
+    fn config_from_the_environment() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        assert!(ClientConfig::from_vars(vars(&[])).is_none());
+        assert!(ClientConfig::from_vars(vars(&[(SOCKET_ENV, "/s")])).is_none());
+        let c = ClientConfig::from_vars(vars(&[(SOCKET_ENV, "/s"), (SERVICE_ENV, "nvr")])).unwrap();
+        assert_eq!((c.socket.as_path(), c.service.as_str(), c.interval), (Path::new("/s"), "nvr", DEFAULT_INTERVAL));
+        let c = ClientConfig::from_vars(vars(&[(SOCKET_ENV, "/s"), (SERVICE_ENV, "nvr"), (INTERVAL_ENV, "250")]));
+        assert_eq!(c.unwrap().interval, Duration::from_millis(250));
+        let c = ClientConfig::from_vars(vars(&[(SOCKET_ENV, "/s"), (SERVICE_ENV, "nvr"), (INTERVAL_ENV, "x")]));
+        assert_eq!(c.unwrap().interval, DEFAULT_INTERVAL);
+    }
 
     /// A client started before the supervisor listens connects once it does, says hello with
     /// its pid, sends numbered heartbeats carrying the published progress, and keeps the

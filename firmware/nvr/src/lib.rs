@@ -21,6 +21,7 @@
 pub mod config;
 pub mod handlers;
 pub mod health;
+pub mod heartbeat;
 pub mod recorder;
 pub mod recorder_child;
 pub mod status_file;
@@ -101,6 +102,7 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         .map_err(|source| NvrError::Bind { addr: cfg.listen(), source })?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let child = recorder_child::supervise(recorder_exe, config_path.to_owned(), stop_rx);
+    let heartbeat = heartbeat::spawn(dir.clone());
     let state = handlers::AppState::new(cfg, identity.as_ref().map(|i| i.fingerprint))?;
     let health_task = state.health.spawn();
     let app = handlers::router(state.clone());
@@ -122,6 +124,9 @@ pub async fn run_nvr(config_path: &Path, recorder_exe: PathBuf) -> Result<(), Nv
         hotspare_http::serve(listener, app, hotspare_http::ServerLimits::for_this_process(), terminated(), tls).await;
     log::info!("nvr: stopping");
     health_task.abort();
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     let _ = stop.send(true);
     if let Err(e) = child.await {
         log::error!("recorder supervisor: {e}");

@@ -104,6 +104,8 @@ async fn status_loop(dir: std::path::PathBuf, store: Arc<Store>, cams: Vec<(Stri
                 RecycleState::Ok => RecycleEntry::default(),
                 RecycleState::Failing { reason } => RecycleEntry { failing: true, reason },
             },
+            bytes_fsynced: store.bytes_fsynced(),
+            cameras_expected: cams.len() as u32,
         };
         let d = dir.clone();
         let r = tokio::task::spawn_blocking(move || status_file::write(&d, &status)).await;

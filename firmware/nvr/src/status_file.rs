@@ -21,6 +21,13 @@ pub struct RecorderStatus {
     pub pid: u32,
     pub cameras: Vec<CameraEntry>,
     pub recycle: RecycleEntry,
+    /// Video bytes the recorder process made durable since it started (the store's count);
+    /// the API process relays it to the supervisor as recording progress.
+    #[serde(default)]
+    pub bytes_fsynced: u64,
+    /// Cameras that should be recording now (every configured camera).
+    #[serde(default)]
+    pub cameras_expected: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +106,8 @@ mod tests {
                 last_error: None,
             }],
             recycle: RecycleEntry::default(),
+            bytes_fsynced: 7,
+            cameras_expected: 1,
         };
         write(d.path(), &s).unwrap();
         assert_eq!(read(d.path()), Some(s));

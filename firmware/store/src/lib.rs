@@ -132,6 +132,7 @@ use hotspare_base::fs::sync_dir;
 use hotspare_base::{LockExt, SharedClock, SystemClock};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -191,6 +192,8 @@ pub struct Store {
     import_lock: Mutex<()>,
     /// The single-writer lock (`None` when read-only).
     _writer_lock: Option<Arc<lock::StoreLock>>,
+    /// Video bytes made durable (fdatasynced) by this store's writers since it was opened.
+    fsynced: AtomicU64,
 }
 
 impl Store {
@@ -225,6 +228,7 @@ impl Store {
             read_only: false,
             import_lock: Mutex::new(()),
             _writer_lock: Some(writer_lock),
+            fsynced: AtomicU64::new(0),
         }))
     }
 
@@ -234,6 +238,17 @@ impl Store {
 
     pub fn config(&self) -> &StoreConfig {
         &self.cfg
+    }
+
+    /// Video bytes made durable (fdatasynced) since the store was opened, all cameras
+    /// together; never decreases. The recorder's progress for the supervisor: it grows after
+    /// each synced batch (or at each segment close without `sync_each_batch`).
+    pub fn bytes_fsynced(&self) -> u64 {
+        self.fsynced.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_fsynced(&self, bytes: u64) {
+        self.fsynced.fetch_add(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn camera_dir(&self, camera: &str) -> PathBuf {

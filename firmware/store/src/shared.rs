@@ -83,6 +83,7 @@ impl Store {
             read_only: true,
             import_lock: Mutex::new(()),
             _writer_lock: None,
+            fsynced: std::sync::atomic::AtomicU64::new(0),
         });
         store.refresh()?;
         Ok(store)

@@ -363,6 +363,7 @@ impl CameraWriter {
         }
         self.with_space_retry(|w| w.try_append(iov), "appending frames")?;
         if self.store.cfg.sync_each_batch {
+            self.store.add_fsynced(iov.iter().map(|s| s.len() as u64).sum());
             self.sync_audio();
         }
         let Some(seg) = self.seg.as_mut() else { return Ok(()) };
@@ -446,6 +447,7 @@ impl CameraWriter {
             seg.sample.sync_data().map_err(|e| StoreError::io(&seg.sample_path, "fdatasync", e))?;
             seg.index.sync_data().map_err(|e| StoreError::io(&seg.index_path, "fdatasync", e))?;
             sync_dir(&self.dir)?;
+            self.store.add_fsynced(seg.sample_len);
         }
         Ok(())
     }

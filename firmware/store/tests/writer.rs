@@ -162,3 +162,33 @@ fn segments_of_a_run_join_when_the_wall_clock_mapping_moves() {
     }
     assert_eq!(segs[0].start_wall_us, WALL0);
 }
+
+/// The supervisor's recording progress: every video byte written with `sync_each_batch` is
+/// counted once synced (so the count equals the bytes in the segments), it only grows, and
+/// without `sync_each_batch` the bytes count when their segment is closed and synced.
+#[test]
+fn bytes_fsynced_counts_synced_video_and_never_decreases() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg(4)).unwrap();
+    assert_eq!(store.bytes_fsynced(), 0);
+    let clip = synthetic_h264(100, 25, 300);
+    let mut w = store.writer("cam1").unwrap();
+    feed(&mut w, &clip, 0..50, 25, 0);
+    let mid = store.bytes_fsynced();
+    assert!(mid > 0);
+    feed(&mut w, &clip, 50..100, 25, 0);
+    w.close().unwrap();
+    let total: u64 = store.segments("cam1").unwrap().iter().map(|s| s.bytes).sum();
+    assert!(store.bytes_fsynced() >= mid);
+    assert_eq!(store.bytes_fsynced(), total);
+
+    let dir = tempfile::tempdir().unwrap();
+    let lazy = StoreConfig { sync_each_batch: false, ..cfg(4) };
+    let store = Store::open(dir.path(), lazy).unwrap();
+    let mut w = store.writer("cam1").unwrap();
+    feed(&mut w, &clip, 0..10, 25, 0);
+    assert_eq!(store.bytes_fsynced(), 0, "nothing synced before the segment closes");
+    w.close().unwrap();
+    let total: u64 = store.segments("cam1").unwrap().iter().map(|s| s.bytes).sum();
+    assert_eq!(store.bytes_fsynced(), total);
+}

@@ -28,6 +28,7 @@ struct Raw {
     #[serde(default)]
     service: Vec<RawService>,
     smart: Option<crate::smart::RawSmart>,
+    email: Option<hotspare_api::EmailSettings>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -130,6 +131,8 @@ pub struct SupervisorConfig {
     pub services: Vec<ServiceConfig>,
     /// `[smart]`: the SMART monitor runs only with it.
     pub smart: Option<crate::smart::SmartConfig>,
+    /// Where critical events are mailed (`[email]`); `None`: not mailed.
+    pub email: Option<hotspare_api::EmailSettings>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -181,6 +184,9 @@ impl SupervisorConfig {
             boot_grace: Duration::from_secs(raw.boot_grace_s),
             pet_interval: watchdog.as_ref().map_or(NO_WATCHDOG_PET, |w| w.timeout / 4),
         };
+        if let Some(e) = &raw.email {
+            hotspare_email::check_settings(e).map_err(|(k, problem)| bad(&format!("email.{k}"), &problem))?;
+        }
         let mut services: Vec<ServiceConfig> = Vec::new();
         for (i, s) in raw.service.into_iter().enumerate() {
             let key = |k: &str| format!("service[{i}].{k}");
@@ -231,6 +237,7 @@ impl SupervisorConfig {
             rescue_window: Duration::from_secs(raw.rescue.window_min * 60),
             services,
             smart,
+            email: raw.email,
         })
     }
 }
@@ -292,5 +299,20 @@ critical = false
         assert!(e.contains("reset_command: needs the program"), "{e}");
         let e = parse(&format!("{OK}\nsurprise = 1\n")).unwrap_err().to_string();
         assert!(e.contains("surprise"), "{e}");
+    }
+
+    #[test]
+    fn the_email_table_is_checked_at_load() {
+        assert_eq!(parse(OK).unwrap().email, None);
+        let email =
+            "\n[email]\nsmtp_host = \"mail.site\"\nsmtp_port = 587\nfrom = \"box@site\"\nto = [\"admin@site\"]\n";
+        let c = parse(&format!("{OK}{email}")).unwrap();
+        assert_eq!(c.email.map(|e| (e.smtp_host, e.to)), Some(("mail.site".into(), vec!["admin@site".into()])));
+        let e = parse(&format!("{OK}{}", email.replace("[\"admin@site\"]", "[\"not an address\"]")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("email.to") && e.contains("not an address"), "{e}");
+        let e = parse(&format!("{OK}{email}smtp_pot = 25\n")).unwrap_err().to_string();
+        assert!(e.contains("smtp_pot"), "{e}");
     }
 }

@@ -3,11 +3,13 @@
 //! watchdog ([`core`], pure, tested in simulated time), the boot history and last-reset
 //! verdict ([`boot`]), the watchdog device ([`watchdog`]), its configuration ([`config`]) and
 //! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
-//! reports and the `health.json` they fill ([`monitor`]); the SMART monitor ([`smart`]).
+//! reports and the `health.json` they fill ([`monitor`]), the SMART monitor ([`smart`]) and
+//! the e-mail of critical events ([`email`]).
 
 pub mod boot;
 pub mod config;
 pub mod core;
+pub mod email;
 pub mod monitor;
 pub mod runner;
 pub mod smart;

@@ -18,7 +18,8 @@ use hotspare_ipc::{Level, Status};
 use tokio::sync::mpsc;
 
 use crate::config::SupervisorConfig;
-use crate::core::Input;
+use crate::core::{Event, Input};
+use crate::email::Mailer;
 
 /// One message of a monitor.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,19 +47,59 @@ pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
     crate::smart::spawn(cfg.smart.as_ref(), &cfg.state_dir, tx);
 }
 
+/// A critical notice of the supervisor itself, now.
+pub fn supervisor_notice(kind: &str, text: String) -> Notice {
+    Notice {
+        at_us: hotspare_base::clock::now_us(),
+        severity: Severity::Critical,
+        source: "supervisor".into(),
+        kind: kind.into(),
+        text,
+    }
+}
+
 /// The runner's view of the box's health.
 #[derive(Debug)]
 pub struct HealthBook {
     report: HealthReport,
     path: PathBuf,
     hardware: Level,
+    mailer: Option<Mailer>,
 }
 
 impl HealthBook {
     /// A book written to `path` (`<state_dir>/health.json`).
     pub fn new(path: PathBuf) -> HealthBook {
         let report = HealthReport { firmware_version: env!("CARGO_PKG_VERSION").into(), ..HealthReport::default() };
-        HealthBook { report, path, hardware: Level::Ok }
+        HealthBook { report, path, hardware: Level::Ok, mailer: None }
+    }
+
+    /// Mails critical notices with these settings (a task started now), when given.
+    pub fn with_email(mut self, settings: Option<hotspare_api::EmailSettings>) -> HealthBook {
+        self.mailer = settings.map(Mailer::spawn);
+        self
+    }
+
+    /// A core event: the critical ones (rescue mode, crash loops) are kept and mailed.
+    pub fn event(&mut self, e: &Event) {
+        if let Some(n) = crate::email::critical_event(e, hotspare_base::clock::now_us()) {
+            self.critical(n);
+        }
+    }
+
+    /// Sends the mail of what waits, within `limit` (before the reset command).
+    pub async fn flush_mail(&self, limit: std::time::Duration) {
+        if let Some(m) = &self.mailer {
+            m.flush(limit).await;
+        }
+    }
+
+    /// A critical notice of the supervisor itself (kept and mailed).
+    pub fn critical(&mut self, n: Notice) {
+        if let Some(m) = &self.mailer {
+            m.notify(&n);
+        }
+        self.report.push_notice(n);
     }
 
     pub fn report(&self) -> &HealthReport {
@@ -74,6 +115,9 @@ impl HealthBook {
                     Severity::Info => log::info!("{}: {}", n.source, n.text),
                     Severity::Warning => log::warn!("{}: {}", n.source, n.text),
                     Severity::Critical => log::error!("{}: {}", n.source, n.text),
+                }
+                if let Some(m) = &self.mailer {
+                    m.notify(&n);
                 }
                 self.report.push_notice(n);
             }

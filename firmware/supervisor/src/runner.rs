@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hotspare_base::fs::write_atomic_unsynced;
-use hotspare_ipc::client::{read_message, write_message, SERVICE_ENV, SOCKET_ENV};
+use hotspare_ipc::client::{read_message, write_message, INTERVAL_ENV, SERVICE_ENV, SOCKET_ENV};
 use hotspare_ipc::{FrameBuf, Message, Status};
 use hotspare_platform::process::{self, ChildSpec};
 use tokio::net::{UnixListener, UnixStream};
@@ -72,6 +72,8 @@ fn log_opened(w: &crate::config::WatchdogConfig, opened: &watchdog::Opened) {
         }
     }
 }
+/// The reset path waits at most this long for the critical-events mail to leave.
+const MAIL_BEFORE_RESET: Duration = Duration::from_secs(5);
 
 /// Runs the supervisor until `shutdown` resolves (a deliberate shutdown) or the reset path
 /// is taken. `exe` is the hotspare binary (the program of services without `program`).
@@ -123,7 +125,7 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let (status_tx, _) = watch::channel::<Option<Status>>(None);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
-    let mut book = HealthBook::new(cfg.state_dir.join("health.json"));
+    let mut book = HealthBook::new(cfg.state_dir.join("health.json")).with_email(cfg.email.clone());
     monitor::spawn_all(&cfg, &report_tx);
     let specs = cfg.services.iter().map(|s| s.spec.clone()).collect();
     let started = Instant::now();
@@ -157,6 +159,7 @@ pub async fn run(
                     }
                     Effect::Reset { reason } => {
                         log::error!("reset path: {reason}");
+                        book.critical(monitor::supervisor_notice("ResetPath", format!("reset path: {reason}")));
                         if let Err(e) = files.mark(&Marker::Reset(reason.clone())) {
                             log::error!("shutdown marker: {e}");
                         }
@@ -175,11 +178,15 @@ pub async fn run(
                         book.write();
                         status_tx.send_replace(Some(status));
                     }
-                    Effect::Report(event) => report(&event),
+                    Effect::Report(event) => {
+                        report(&event);
+                        book.event(&event);
+                    }
                     Effect::AllStopped => {
                         rustix::fs::sync();
                         return Ok(match reset {
                             Some(reason) => {
+                                book.flush_mail(MAIL_BEFORE_RESET).await;
                                 // The watchdog stays armed and unpetted (dropped without the magic close).
                                 let command_ok = reset_command(&cfg.reset_command);
                                 Ending::Reset { reason, command_ok }
@@ -233,7 +240,9 @@ fn start(cfg: &SupervisorConfig, exe: &std::path::Path, name: &str, tx: &mpsc::U
         program: svc.program.clone().unwrap_or_else(|| exe.to_owned()),
         args: svc.args.iter().map(Into::into).collect(),
     };
-    let env = [(SOCKET_ENV, cfg.socket.as_os_str()), (SERVICE_ENV, OsStr::new(name))];
+    let interval = svc.spec.heartbeat_deadline.map_or(String::new(), |d| (d.as_millis() / 3).max(1).to_string());
+    let env =
+        [(SOCKET_ENV, cfg.socket.as_os_str()), (SERVICE_ENV, OsStr::new(name)), (INTERVAL_ENV, OsStr::new(&interval))];
     match process::spawn(&spec, &env) {
         Ok(mut child) => {
             let Some(pid) = child.id() else {

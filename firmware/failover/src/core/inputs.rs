@@ -45,6 +45,9 @@ pub enum Input {
     /// The re-insertion started by [`Effect::StartReinsert`](super::Effect::StartReinsert) ended
     /// (finished, or there was nothing to re-insert).
     ReinsertEnded { nvr: String },
+    /// Whether new takeovers are allowed, from the supervisor's status: `Some(reason)` while
+    /// they are not (rescue mode, a critical fault). An NVR already taken over stays covered.
+    Takeovers { blocked: Option<String> },
     /// The time of [`Core::poll_at`](super::Core::poll_at) has come.
     Tick,
 }

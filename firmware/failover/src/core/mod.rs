@@ -66,6 +66,8 @@ pub struct NvrCore {
     last_check_us: Option<i64>,
     last_error: Option<String>,
     config_error: Option<String>,
+    /// The takeover refused while takeovers are blocked (logged once per blocking).
+    refused: Option<String>,
 }
 
 impl NvrCore {
@@ -99,6 +101,10 @@ impl NvrCore {
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
     }
+    /// The takeover refused now because takeovers are blocked, if any.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
 }
 
 /// The spare's decision core.
@@ -109,6 +115,8 @@ pub struct Core {
     /// Cameras recorded on the spare, (NVR id, camera id): what the effects started.
     recording: BTreeSet<(String, String)>,
     started: bool,
+    /// Why new takeovers are refused now (the supervisor's reason); `None`: allowed.
+    takeovers_blocked: Option<String>,
 }
 
 impl Core {
@@ -146,10 +154,11 @@ impl Core {
                 last_check_us: None,
                 last_error: None,
                 config_error: None,
+                refused: None,
             };
             nvrs.insert(spec.id.clone(), n);
         }
-        Core { cfg, nvrs, recording: BTreeSet::new(), started: false }
+        Core { cfg, nvrs, recording: BTreeSet::new(), started: false, takeovers_blocked: None }
     }
 
     pub fn nvrs(&self) -> impl Iterator<Item = &NvrCore> {
@@ -168,6 +177,10 @@ impl Core {
     }
     pub fn config(&self) -> &CoreConfig {
         &self.cfg
+    }
+    /// Why new takeovers are refused now; `None`: allowed.
+    pub fn takeovers_blocked(&self) -> Option<&str> {
+        self.takeovers_blocked.as_deref()
     }
 
     /// The phase of every NVR, as persisted.
@@ -207,6 +220,18 @@ impl Core {
                 if let Some(n) = self.nvrs.get_mut(&nvr) {
                     n.reinserting = false;
                 }
+            }
+            Input::Takeovers { blocked } => {
+                if blocked != self.takeovers_blocked {
+                    match &blocked {
+                        Some(why) => log::warn!("takeovers not allowed by the supervisor: {why}"),
+                        None => log::info!("takeovers allowed again by the supervisor"),
+                    }
+                    for n in self.nvrs.values_mut() {
+                        n.refused = None;
+                    }
+                }
+                self.takeovers_blocked = blocked;
             }
             Input::Tick => {}
         }
@@ -254,7 +279,9 @@ impl Core {
         mut config: Option<Result<Box<TakeoverConfig>, String>>,
         fx: &mut Vec<Effect>,
     ) {
+        let blocked = self.takeovers_blocked.clone();
         let Some(n) = self.nvrs.get_mut(id) else { return };
+        let was_watching = !n.is_taken_over();
         n.last_check_us = Some(now_us);
         n.last_error = match &obs {
             Observation::Unreachable { error } => Some(error.clone()),
@@ -271,7 +298,10 @@ impl Core {
             }
             match a {
                 Action::SyncConfig => self.sync_config(now_us, id, config.take(), fx),
-                Action::TakeOver { reason } => self.take_over(now_us, id, reason.to_string(), fx),
+                Action::TakeOver { reason } => match (&blocked, was_watching) {
+                    (Some(why), true) => self.refuse(id, &reason.to_string(), why),
+                    _ => self.take_over(now_us, id, reason.to_string(), fx),
+                },
                 Action::HandBack { camera } => {
                     self.hand_back(id, &camera, fx);
                     handed_back = true;
@@ -282,5 +312,16 @@ impl Core {
         if handed_back {
             self.after_hand_back(now_us, fx);
         }
+    }
+
+    /// A new takeover while the supervisor forbids them: the NVR stays watched, the refusal
+    /// is logged once (until takeovers are allowed again) and shown in the status.
+    fn refuse(&mut self, id: &str, reason: &str, why: &str) {
+        let Some(n) = self.nvrs.get_mut(id) else { return };
+        n.monitor.refuse_takeover();
+        if n.refused.is_none() {
+            log::error!("{id}: would take over ({reason}) but takeovers are not allowed: {why}");
+        }
+        n.refused = Some(reason.to_string());
     }
 }

@@ -6,3 +6,4 @@ mod random;
 mod restarts;
 mod scenarios;
 mod sim;
+mod takeover_gate;

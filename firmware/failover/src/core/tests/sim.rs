@@ -41,6 +41,8 @@ pub struct Sim {
     pub log: Vec<(i64, Effect)>,
     /// Per (NVR, takeover start): when each failback evaluation handed something back.
     handback_times: BTreeMap<(String, i64), Vec<i64>>,
+    /// When takeovers were last allowed again by the supervisor (0: never forbidden).
+    allowed_since: i64,
 }
 
 impl Sim {
@@ -64,6 +66,7 @@ impl Sim {
             announced: BTreeSet::new(),
             log: Vec::new(),
             handback_times: BTreeMap::new(),
+            allowed_since: 0,
         };
         sim.input(Input::Started);
         sim
@@ -71,6 +74,9 @@ impl Sim {
 
     /// Feeds one input at the current time, performs the effects (answering checks at once).
     pub fn input(&mut self, input: Input) {
+        if input == (Input::Takeovers { blocked: None }) && self.core.takeovers_blocked().is_some() {
+            self.allowed_since = self.now;
+        }
         let mut queue = vec![input];
         while !queue.is_empty() {
             let input = queue.remove(0);
@@ -245,7 +251,11 @@ impl Sim {
             // A camera is never recorded by nobody while its NVR is down and channels are left
             // (cameras the NVR recorded again in this takeover are its own until the spare has
             // had the time to see the NVR fail again).
-            if let Some(t) = sim.down_since.filter(|t| self.now >= t + detect) {
+            // While the supervisor forbids takeovers, none is required; once allowed again, the
+            // detection time counts from then (the misses are kept, so it is at most as long).
+            let down_since = sim.down_since.map(|t| t.max(self.allowed_since));
+            let forbidden = self.core.takeovers_blocked().is_some() && !n.is_taken_over();
+            if let Some(t) = down_since.filter(|t| self.now >= t + detect && !forbidden) {
                 assert!(n.is_taken_over(), "{id}: down since {:?}, not taken over", sim.down_since);
                 let seen_again = self.now >= t + detect.max(detect_again);
                 for cam in (0..sim.cameras).map(|i| format!("cam{i}")) {

@@ -3,11 +3,15 @@
 //! (watchdog, SMART, RAID, LEDs):
 //! - [`volume`]: the write probe of a recording volume;
 //! - [`mdstat`]: the parser of Linux `/proc/mdstat` (md RAID state);
+//! - [`md_sysfs`]: a snapshot of the md arrays from sysfs and the verdict on each;
+//! - [`md_events`]: the events of `mdadm --monitor` as a diff of two snapshots;
 //! - [`disk`]: disk serials from sysfs and the disk generation;
 //! - [`process`]: supervision of a child process (restart with capped
 //!   backoff, SIGTERM then SIGKILL at shutdown).
 
 pub mod disk;
+pub mod md_events;
+pub mod md_sysfs;
 pub mod mdstat;
 pub mod process;
 pub mod volume;

@@ -135,7 +135,7 @@ mod tests {
         assert!(book.apply(Report::Notice(n.clone())).is_empty(), "a notice alone changes no level");
         let fault = Report::Fault { source: "raid".into(), reason: Some("md0 failed".into()) };
         assert_eq!(book.apply(fault), vec![Input::Fault { source: "raid".into(), reason: Some("md0 failed".into()) }]);
-        let md0 = ArrayHealth { device: "md0".into(), severity: Some(Severity::Critical) };
+        let md0 = ArrayHealth { device: "md0".into(), severity: Some(Severity::Critical), ..Default::default() };
         assert_eq!(book.apply(Report::Arrays(vec![md0])), vec![Input::Hardware(Level::Critical)]);
         assert_eq!(book.apply(Report::Arrays(vec![])), vec![Input::Hardware(Level::Ok)]);
         book.write();

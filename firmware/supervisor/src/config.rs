@@ -27,6 +27,7 @@ struct Raw {
     rescue: RawRescue,
     #[serde(default)]
     service: Vec<RawService>,
+    raid: Option<crate::raid::RawRaid>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -127,6 +128,8 @@ pub struct SupervisorConfig {
     pub rescue_resets: u32,
     pub rescue_window: Duration,
     pub services: Vec<ServiceConfig>,
+    /// `[raid]`: the md RAID monitor (absent: not started).
+    pub raid: Option<crate::raid::RaidConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -214,7 +217,9 @@ impl SupervisorConfig {
                 args: s.args,
             });
         }
+        let raid = raw.raid.map(|r| r.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
         Ok(SupervisorConfig {
+            raid,
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
             state_dir: raw.state_dir,
             reset_command: raw.reset_command,

@@ -3,11 +3,12 @@
 //! watchdog ([`core`], pure, tested in simulated time), the boot history and last-reset
 //! verdict ([`boot`]), the watchdog device ([`watchdog`]), its configuration ([`config`]) and
 //! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
-//! reports and the `health.json` they fill ([`monitor`]).
+//! reports and the `health.json` they fill ([`monitor`]); the md RAID monitor ([`raid`]).
 
 pub mod boot;
 pub mod config;
 pub mod core;
 pub mod monitor;
+pub mod raid;
 pub mod runner;
 pub mod watchdog;

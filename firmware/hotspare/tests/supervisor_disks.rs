@@ -1,0 +1,166 @@
+//! `hotspare supervisor` watching disks as a real process, over a temp sysfs tree the test
+//! changes: an md array degrades (Fail + DegradedArray notices in `health.json`, takeovers
+//! still allowed: a degraded array records), fails (the `raid` fault: takeovers refused with
+//! the reason in `status.json`), is rebuilt (RebuildStarted, Rebuild20..80) and finishes
+//! (RebuildFinished, SpareActive, takeovers allowed); a recording volume on a read-only
+//! mount cannot record (Volumes report, notice and fault). Each waits for the behaviour
+//! with a generous limit, not for a timing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hotspare");
+
+struct Sup {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Sup {
+    fn start(dir: tempfile::TempDir, extra: &str) -> Sup {
+        let d = dir.path();
+        let config = format!(
+            "state_dir = \"{state}\"\nreset_command = [\"true\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\n{extra}\n",
+            state = d.join("state").display(),
+        );
+        std::fs::write(d.join("supervisor.toml"), config).unwrap();
+        let child = Command::new(BIN)
+            .args(["supervisor", "--config"])
+            .arg(d.join("supervisor.toml"))
+            .env("RUST_LOG", "debug")
+            .spawn()
+            .unwrap();
+        Sup { dir, child }
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join("state").join(name)).unwrap_or_default()
+    }
+
+    fn health(&self) -> serde_json::Value {
+        serde_json::from_str(&self.read("health.json")).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn notices(&self) -> Vec<String> {
+        let h = self.health();
+        let Some(n) = h["notices"].as_array() else { return Vec::new() };
+        n.iter().map(|n| n["kind"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    fn takeovers(&self) -> Option<bool> {
+        let s: serde_json::Value = serde_json::from_str(&self.read("status.json")).ok()?;
+        s["takeovers_allowed"].as_bool()
+    }
+}
+
+impl Drop for Sup {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes the md0 attributes (a raid5 of 3) and its members' `(state, slot)`. `sys/md0` is a
+/// symbolic link (as in sysfs) replaced at once: the monitor never sees half a change.
+fn md0(sys: &Path, degraded: u32, action: &str, completed: &str, members: &[(&str, &str, &str)]) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = sys.parent().unwrap().join(format!("devices/md0.{n}"));
+    let md = root.join("md");
+    std::fs::create_dir_all(&md).unwrap();
+    std::fs::create_dir_all(sys).unwrap();
+    for (k, v) in [
+        ("array_state", "clean"),
+        ("level", "raid5"),
+        ("raid_disks", "3"),
+        ("degraded", &degraded.to_string()),
+        ("sync_action", action),
+        ("sync_completed", completed),
+    ] {
+        std::fs::write(md.join(k), format!("{v}\n")).unwrap();
+    }
+    for (name, state, slot) in members {
+        let d = md.join(format!("dev-{name}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("state"), format!("{state}\n")).unwrap();
+        std::fs::write(d.join("slot"), format!("{slot}\n")).unwrap();
+    }
+    let tmp = sys.join(".md0.tmp");
+    std::os::unix::fs::symlink(&root, &tmp).unwrap();
+    std::fs::rename(&tmp, sys.join("md0")).unwrap();
+}
+
+fn count(v: &[String], kind: &str) -> usize {
+    v.iter().filter(|k| *k == kind).count()
+}
+
+#[test]
+fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys: PathBuf = dir.path().join("sys/block");
+    let ok = [("sda", "in_sync", "0"), ("sdb", "in_sync", "1"), ("sdc", "in_sync", "2")];
+    md0(&sys, 0, "idle", "none", &ok);
+    std::fs::write(dir.path().join("mdstat"), "Personalities : [raid5]\nunused devices: <none>\n").unwrap();
+    let raid = format!(
+        "[raid]\nsys_block = \"{}\"\nmdstat = \"{}\"\ninterval_ms = 100\n",
+        sys.display(),
+        dir.path().join("mdstat").display()
+    );
+    let s = Sup::start(dir, &raid);
+    until("md0 reported ok", || s.health()["arrays"][0]["state"] == "ok");
+    until("takeovers allowed", || s.takeovers() == Some(true));
+    assert!(s.notices().is_empty(), "a clean array at start says nothing: {:?}", s.notices());
+
+    md0(&sys, 1, "idle", "none", &[ok[0], ok[1], ("sdc", "faulty", "none")]);
+    until("Fail and DegradedArray", || {
+        let n = s.notices();
+        count(&n, "Fail") == 1 && count(&n, "DegradedArray") == 1
+    });
+    let h = s.health();
+    assert_eq!(h["arrays"][0]["state"], "degraded");
+    assert_eq!(h["arrays"][0]["severity"], "critical");
+    let fail = h["notices"].as_array().unwrap().iter().find(|n| n["kind"] == "Fail").unwrap().clone();
+    assert_eq!((fail["severity"].as_str(), fail["source"].as_str()), (Some("critical"), Some("raid")));
+    assert!(fail["text"].as_str().unwrap().contains("sdc"), "{fail}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.takeovers(), Some(true), "a degraded array still records: takeovers allowed");
+
+    md0(&sys, 2, "idle", "none", &[ok[0], ("sdb", "faulty", "none"), ("sdc", "faulty", "none")]);
+    until("takeovers refused", || s.takeovers() == Some(false));
+    let status = s.read("status.json");
+    assert!(status.contains("RAID md0 failed (raid5, 2 of 3 members missing)"), "{status}");
+    assert_eq!(s.health()["arrays"][0]["state"], "failed");
+
+    // Repaired and reassembled: sdb back, sdd rebuilding in slot 2.
+    let rebuilding = |pct: u64| {
+        let done = format!("{} / 1000", pct * 10);
+        md0(&sys, 1, "recover", &done, &[ok[0], ok[1], ("sdd", "spare", "2")]);
+    };
+    rebuilding(25);
+    until("RebuildStarted, Rebuild20, takeovers allowed again", || {
+        let n = s.notices();
+        count(&n, "RebuildStarted") == 1 && count(&n, "Rebuild20") == 1 && s.takeovers() == Some(true)
+    });
+    assert_eq!(s.health()["arrays"][0]["sync_percent"], 25.0);
+    rebuilding(85);
+    until("Rebuild40..80", || {
+        let n = s.notices();
+        ["Rebuild40", "Rebuild60", "Rebuild80"].iter().all(|k| count(&n, k) == 1)
+    });
+    md0(&sys, 0, "idle", "none", &[ok[0], ok[1], ("sdd", "in_sync", "2")]);
+    until("RebuildFinished and SpareActive", || {
+        let n = s.notices();
+        count(&n, "RebuildFinished") == 1 && count(&n, "SpareActive") == 1
+    });
+    assert_eq!(s.health()["arrays"][0]["state"], "ok");
+    assert_eq!(s.takeovers(), Some(true));
+}

@@ -164,3 +164,41 @@ fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
     assert_eq!(s.health()["arrays"][0]["state"], "ok");
     assert_eq!(s.takeovers(), Some(true));
 }
+
+#[test]
+fn a_read_only_recording_volume_cannot_record_and_refuses_takeovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let mountinfo = dir.path().join("mountinfo");
+    let line = |opts: &str| {
+        format!("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n41 22 9:0 / {} rw - ext4 /dev/md0 {opts}\n", rec.display())
+    };
+    std::fs::write(&mountinfo, line("rw")).unwrap();
+    let cfg = format!(
+        "[volumes]\npaths = [\"{}\"]\nmountinfo = \"{}\"\ninterval_ms = 100\n",
+        rec.display(),
+        mountinfo.display()
+    );
+    let s = Sup::start(dir, &cfg);
+    until("the volume reported writable", || s.health()["volumes"][0]["writable"] == true);
+    until("takeovers allowed", || s.takeovers() == Some(true));
+    assert_eq!(s.health()["volumes"][0]["read_only"], false);
+
+    // ext4 hit an error and remounted itself read-only.
+    std::fs::write(&mountinfo, line("ro,errors=remount-ro")).unwrap();
+    until("takeovers refused", || s.takeovers() == Some(false));
+    assert!(s.read("status.json").contains("mounted read-only"), "{}", s.read("status.json"));
+    let h = s.health();
+    assert_eq!(
+        (h["volumes"][0]["read_only"].as_bool(), h["volumes"][0]["severity"].as_str()),
+        (Some(true), Some("critical"))
+    );
+    assert_eq!(s.notices(), ["CannotRecord"]);
+
+    // Repaired (fsck, remounted read-write).
+    std::fs::write(&mountinfo, line("rw")).unwrap();
+    until("CanRecord, takeovers allowed", || {
+        s.notices().last().map(String::as_str) == Some("CanRecord") && s.takeovers() == Some(true)
+    });
+}

@@ -2,6 +2,7 @@
 //! types, for the NVR role's storage health and the supervisor to come
 //! (watchdog, SMART, RAID, LEDs):
 //! - [`volume`]: the write probe of a recording volume;
+//! - [`mountinfo`]: which mount holds a path and whether it is read-only;
 //! - [`mdstat`]: the parser of Linux `/proc/mdstat` (md RAID state);
 //! - [`md_sysfs`]: a snapshot of the md arrays from sysfs and the verdict on each;
 //! - [`md_events`]: the events of `mdadm --monitor` as a diff of two snapshots;
@@ -13,5 +14,6 @@ pub mod disk;
 pub mod md_events;
 pub mod md_sysfs;
 pub mod mdstat;
+pub mod mountinfo;
 pub mod process;
 pub mod volume;

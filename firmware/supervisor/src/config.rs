@@ -28,6 +28,7 @@ struct Raw {
     #[serde(default)]
     service: Vec<RawService>,
     raid: Option<crate::raid::RawRaid>,
+    volumes: Option<crate::volumes::RawVolumes>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -130,6 +131,8 @@ pub struct SupervisorConfig {
     pub services: Vec<ServiceConfig>,
     /// `[raid]`: the md RAID monitor (absent: not started).
     pub raid: Option<crate::raid::RaidConfig>,
+    /// `[volumes]`: the recording-volume monitor (absent: not started).
+    pub volumes: Option<crate::volumes::VolumesConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -218,8 +221,10 @@ impl SupervisorConfig {
             });
         }
         let raid = raw.raid.map(|r| r.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
+        let volumes = raw.volumes.map(|v| v.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
         Ok(SupervisorConfig {
             raid,
+            volumes,
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
             state_dir: raw.state_dir,
             reset_command: raw.reset_command,

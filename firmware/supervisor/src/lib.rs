@@ -3,7 +3,8 @@
 //! watchdog ([`core`], pure, tested in simulated time), the boot history and last-reset
 //! verdict ([`boot`]), the watchdog device ([`watchdog`]), its configuration ([`config`]) and
 //! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
-//! reports and the `health.json` they fill ([`monitor`]); the md RAID monitor ([`raid`]).
+//! reports and the `health.json` they fill ([`monitor`]); the md RAID monitor ([`raid`]) and the
+//! recording-volume monitor ([`volumes`]).
 
 pub mod boot;
 pub mod config;
@@ -11,4 +12,5 @@ pub mod core;
 pub mod monitor;
 pub mod raid;
 pub mod runner;
+pub mod volumes;
 pub mod watchdog;

@@ -46,6 +46,9 @@ pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
     if let Some(c) = &cfg.raid {
         crate::raid::spawn(c.clone(), tx.clone());
     }
+    if let Some(c) = &cfg.volumes {
+        crate::volumes::spawn(c.clone(), tx.clone());
+    }
 }
 
 /// The runner's view of the box's health.

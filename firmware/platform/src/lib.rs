@@ -7,9 +7,11 @@
 //! - [`md_sysfs`]: a snapshot of the md arrays from sysfs and the verdict on each;
 //! - [`md_events`]: the events of `mdadm --monitor` as a diff of two snapshots;
 //! - [`disk`]: disk serials from sysfs and the disk generation;
+//! - [`bays`]: disk bays, new disks (serials never seen in a bay), spare-same-slot;
 //! - [`process`]: supervision of a child process (restart with capped
 //!   backoff, SIGTERM then SIGKILL at shutdown).
 
+pub mod bays;
 pub mod disk;
 pub mod md_events;
 pub mod md_sysfs;

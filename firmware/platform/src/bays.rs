@@ -37,9 +37,18 @@ pub struct History {
 /// What changed in a bay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BayEvent {
-    Removed { bay: String, device: String, serial: String },
+    Removed {
+        bay: String,
+        device: String,
+        serial: String,
+    },
     /// `new`: the bay never held this serial (a replaced disk).
-    Added { bay: String, device: String, serial: String, new: bool },
+    Added {
+        bay: String,
+        device: String,
+        serial: String,
+        new: bool,
+    },
 }
 
 /// The `[raid] auto_add` policy.

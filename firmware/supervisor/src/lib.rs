@@ -3,12 +3,14 @@
 //! watchdog ([`core`], pure, tested in simulated time), the boot history and last-reset
 //! verdict ([`boot`]), the watchdog device ([`watchdog`]), its configuration ([`config`]) and
 //! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
-//! reports and the `health.json` they fill ([`monitor`]); the md RAID monitor ([`raid`]) and the
+//! reports and the `health.json` they fill ([`monitor`]); the md RAID monitor ([`raid`]), the bays and
+//! hot-plug monitor ([`hotplug`]) and the
 //! recording-volume monitor ([`volumes`]).
 
 pub mod boot;
 pub mod config;
 pub mod core;
+pub mod hotplug;
 pub mod monitor;
 pub mod raid;
 pub mod runner;

@@ -45,6 +45,7 @@ pub type ReportTx = mpsc::UnboundedSender<Report>;
 pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
     if let Some(c) = &cfg.raid {
         crate::raid::spawn(c.clone(), tx.clone());
+        crate::hotplug::spawn(c, &cfg.state_dir, tx.clone());
     }
     if let Some(c) = &cfg.volumes {
         crate::volumes::spawn(c.clone(), tx.clone());

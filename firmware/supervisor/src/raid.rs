@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hotspare_api::health::{ArrayHealth, MemberHealth, Notice, Severity};
+use hotspare_platform::bays::AutoAdd;
 use hotspare_platform::md_events::{self, MdSeverity};
 use hotspare_platform::md_sysfs::{self, Array, Snapshot, Verdict};
 use serde::Deserialize;
@@ -29,6 +30,14 @@ pub struct RawRaid {
     pub interval_ms: Option<u64>,
     /// Spares each array should have (mdadm's `spares=`), e.g. `{ md0 = 1 }`.
     pub spares: BTreeMap<String, u32>,
+    /// The board profile's `bays.toml`; absent: no bay/hot-plug monitor.
+    pub bays: Option<PathBuf>,
+    /// `off` or `spare-same-slot` (a new disk in a degraded array's bay is added to it).
+    pub auto_add: String,
+    /// The program adding a disk: `<mdadm...> --add /dev/mdX /dev/sdY`.
+    pub mdadm: Vec<String>,
+    /// Listen to the kernel's uevents (libudev) to look at once on hot-plug.
+    pub uevents: bool,
 }
 
 impl Default for RawRaid {
@@ -39,6 +48,10 @@ impl Default for RawRaid {
             interval_s: 60,
             interval_ms: None,
             spares: BTreeMap::new(),
+            bays: None,
+            auto_add: "off".into(),
+            mdadm: vec!["mdadm".into()],
+            uevents: true,
         }
     }
 }
@@ -50,6 +63,10 @@ pub struct RaidConfig {
     pub mdstat: PathBuf,
     pub interval: Duration,
     pub spares: BTreeMap<String, u32>,
+    pub bays: Option<PathBuf>,
+    pub auto_add: AutoAdd,
+    pub mdadm: Vec<String>,
+    pub uevents: bool,
 }
 
 impl RawRaid {
@@ -61,7 +78,24 @@ impl RawRaid {
             None if self.interval_s == 0 => return Err(("raid.interval_s".into(), "must be at least 1".into())),
             None => Duration::from_secs(self.interval_s),
         };
-        Ok(RaidConfig { sys_block: self.sys_block, mdstat: self.mdstat, interval, spares: self.spares })
+        let auto_add = match self.auto_add.as_str() {
+            "off" => AutoAdd::Off,
+            "spare-same-slot" => AutoAdd::SpareSameSlot,
+            _ => return Err(("raid.auto_add".into(), "must be \"off\" or \"spare-same-slot\"".into())),
+        };
+        if self.mdadm.is_empty() {
+            return Err(("raid.mdadm".into(), "needs the program to run (e.g. [\"mdadm\"])".into()));
+        }
+        Ok(RaidConfig {
+            sys_block: self.sys_block,
+            mdstat: self.mdstat,
+            interval,
+            spares: self.spares,
+            bays: self.bays,
+            auto_add,
+            mdadm: self.mdadm,
+            uevents: self.uevents,
+        })
     }
 }
 
@@ -276,6 +310,10 @@ mod tests {
         assert_eq!(c.interval, Duration::from_millis(100));
         let e = RawRaid { interval_s: 0, ..RawRaid::default() }.into_config().unwrap_err();
         assert_eq!(e.0, "raid.interval_s");
+        let e = RawRaid { auto_add: "always".into(), ..RawRaid::default() }.into_config().unwrap_err();
+        assert_eq!(e.0, "raid.auto_add");
+        let c = RawRaid { auto_add: "spare-same-slot".into(), ..RawRaid::default() }.into_config().unwrap();
+        assert_eq!(c.auto_add, AutoAdd::SpareSameSlot);
     }
 
     #[test]

@@ -121,9 +121,10 @@ fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
     assert!(s.notices().is_empty(), "a clean array at start says nothing: {:?}", s.notices());
 
     md0(&sys, 1, "idle", "none", &[ok[0], ok[1], ("sdc", "faulty", "none")]);
+    // Notices come before the arrays' report: wait for both.
     until("Fail and DegradedArray", || {
         let n = s.notices();
-        count(&n, "Fail") == 1 && count(&n, "DegradedArray") == 1
+        count(&n, "Fail") == 1 && count(&n, "DegradedArray") == 1 && s.health()["arrays"][0]["state"] == "degraded"
     });
     let h = s.health();
     assert_eq!(h["arrays"][0]["state"], "degraded");
@@ -138,7 +139,7 @@ fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
     until("takeovers refused", || s.takeovers() == Some(false));
     let status = s.read("status.json");
     assert!(status.contains("RAID md0 failed (raid5, 2 of 3 members missing)"), "{status}");
-    assert_eq!(s.health()["arrays"][0]["state"], "failed");
+    until("md0 failed in health.json", || s.health()["arrays"][0]["state"] == "failed");
 
     // Repaired and reassembled: sdb back, sdd rebuilding in slot 2.
     let rebuilding = |pct: u64| {
@@ -150,7 +151,7 @@ fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
         let n = s.notices();
         count(&n, "RebuildStarted") == 1 && count(&n, "Rebuild20") == 1 && s.takeovers() == Some(true)
     });
-    assert_eq!(s.health()["arrays"][0]["sync_percent"], 25.0);
+    until("25 %", || s.health()["arrays"][0]["sync_percent"] == 25.0);
     rebuilding(85);
     until("Rebuild40..80", || {
         let n = s.notices();
@@ -161,7 +162,7 @@ fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
         let n = s.notices();
         count(&n, "RebuildFinished") == 1 && count(&n, "SpareActive") == 1
     });
-    assert_eq!(s.health()["arrays"][0]["state"], "ok");
+    until("md0 ok", || s.health()["arrays"][0]["state"] == "ok");
     assert_eq!(s.takeovers(), Some(true));
 }
 
@@ -189,6 +190,7 @@ fn a_read_only_recording_volume_cannot_record_and_refuses_takeovers() {
     std::fs::write(&mountinfo, line("ro,errors=remount-ro")).unwrap();
     until("takeovers refused", || s.takeovers() == Some(false));
     assert!(s.read("status.json").contains("mounted read-only"), "{}", s.read("status.json"));
+    until("the volume read-only in health.json", || s.health()["volumes"][0]["read_only"] == true);
     let h = s.health();
     assert_eq!(
         (h["volumes"][0]["read_only"].as_bool(), h["volumes"][0]["severity"].as_str()),

@@ -204,3 +204,63 @@ fn a_read_only_recording_volume_cannot_record_and_refuses_takeovers() {
         s.notices().last().map(String::as_str) == Some("CanRecord") && s.takeovers() == Some(true)
     });
 }
+
+/// Puts disk `dev` with `serial` on AHCI port `port` of the temp sysfs (`block/<dev>` links to
+/// the device directory, as in sysfs).
+fn plug(sys: &Path, dev: &str, port: u32, serial: &str) {
+    let p = port - 1;
+    let real = sys
+        .parent()
+        .unwrap()
+        .join(format!("devices/pci0000:00/0000:00:02.0/ata{port}/host{p}/target{p}:0:0/{p}:0:0:0/block/{dev}"));
+    std::fs::create_dir_all(real.join("device")).unwrap();
+    std::fs::write(real.join("device/serial"), format!("{serial}\n")).unwrap();
+    std::os::unix::fs::symlink(&real, sys.join(dev)).unwrap();
+}
+
+#[test]
+fn a_replaced_disk_is_new_and_added_to_its_degraded_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys: PathBuf = dir.path().join("sys/block");
+    std::fs::create_dir_all(&sys).unwrap();
+    plug(&sys, "sda", 1, "WD-A");
+    plug(&sys, "sdb", 2, "WD-B");
+    // The md tree of a raid1 on sda + sdb (md0() writes a raid5 of 3: fine for the bays).
+    md0(&sys, 0, "idle", "none", &[("sda", "in_sync", "0"), ("sdb", "in_sync", "1")]);
+    let argv = dir.path().join("mdadm-argv");
+    let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../board/qemu-virt/bays.toml");
+    let raid = format!(
+        "[raid]\nsys_block = \"{}\"\nmdstat = \"{}\"\ninterval_ms = 100\nbays = \"{}\"\nauto_add = \"spare-same-slot\"\n\
+         mdadm = [\"sh\", \"-c\", \"echo \\\"$@\\\" > '{}'\", \"mdadm\"]\n",
+        sys.display(),
+        dir.path().join("mdstat").display(),
+        board.display(),
+        argv.display(),
+    );
+    let s = Sup::start(dir, &raid);
+    until("both bays present", || {
+        let b = s.health()["bays"].clone();
+        b[0]["serial"] == "WD-A" && b[1]["serial"] == "WD-B" && b[1]["present"] == true
+    });
+    until("bays.json written", || s.read("bays.json").contains("WD-B"));
+
+    // sdb fails and is pulled; a new disk goes into bay2 as sdc.
+    md0(&sys, 1, "idle", "none", &[("sda", "in_sync", "0"), ("sdb", "faulty", "none")]);
+    until("Fail", || count(&s.notices(), "Fail") == 1);
+    std::fs::remove_file(sys.join("sdb")).unwrap();
+    until("DiskRemoved", || count(&s.notices(), "DiskRemoved") == 1);
+    md0(&sys, 1, "idle", "none", &[("sda", "in_sync", "0")]);
+    plug(&sys, "sdc", 2, "WD-C");
+    until("NewDisk and AutoAdd", || {
+        let n = s.notices();
+        count(&n, "NewDisk") == 1 && count(&n, "AutoAdd") == 1
+    });
+    until("mdadm ran", || std::fs::read_to_string(&argv).unwrap_or_default() == "--add /dev/md0 /dev/sdc\n");
+    until("bay2 holds the new disk", || {
+        let b = s.health()["bays"][1].clone();
+        b["device"] == "sdc" && b["new"] == true && b["bay"] == "bay2"
+    });
+    let h = s.health();
+    let new = h["notices"].as_array().unwrap().iter().find(|n| n["kind"] == "NewDisk").unwrap().clone();
+    assert_eq!((new["source"].as_str(), new["text"].as_str()), (Some("hotplug"), Some("bay2: new disk sdc (WD-C)")));
+}

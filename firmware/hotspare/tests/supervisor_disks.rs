@@ -48,6 +48,17 @@ impl Sup {
         n.iter().map(|n| n["kind"].as_str().unwrap_or_default().to_owned()).collect()
     }
 
+    /// SIGTERM: the supervisor ends at once (the monitors' threads do not hold it up).
+    fn stop_promptly(mut self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let t = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10), "the supervisor did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn takeovers(&self) -> Option<bool> {
         let s: serde_json::Value = serde_json::from_str(&self.read("status.json")).ok()?;
         s["takeovers_allowed"].as_bool()
@@ -164,6 +175,7 @@ fn raid_degrades_fails_rebuilds_and_takeovers_follow() {
     });
     until("md0 ok", || s.health()["arrays"][0]["state"] == "ok");
     assert_eq!(s.takeovers(), Some(true));
+    s.stop_promptly();
 }
 
 #[test]
@@ -263,4 +275,23 @@ fn a_replaced_disk_is_new_and_added_to_its_degraded_array() {
     let h = s.health();
     let new = h["notices"].as_array().unwrap().iter().find(|n| n["kind"] == "NewDisk").unwrap().clone();
     assert_eq!((new["source"].as_str(), new["text"].as_str()), (Some("hotplug"), Some("bay2: new disk sdc (WD-C)")));
+    s.stop_promptly();
+}
+
+#[test]
+fn monitors_looking_every_minute_do_not_hold_up_a_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys: PathBuf = dir.path().join("sys/block");
+    md0(&sys, 0, "idle", "none", &[("sda", "in_sync", "0"), ("sdb", "in_sync", "1"), ("sdc", "in_sync", "2")]);
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let cfg = format!(
+        "[raid]\nsys_block = \"{}\"\nmdstat = \"{}\"\n\n[volumes]\npaths = [\"{}\"]\n",
+        sys.display(),
+        dir.path().join("mdstat").display(),
+        rec.display()
+    );
+    let s = Sup::start(dir, &cfg);
+    until("first looks", || s.health()["arrays"][0]["state"] == "ok" && s.health()["volumes"][0]["writable"] == true);
+    s.stop_promptly();
 }

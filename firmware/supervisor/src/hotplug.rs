@@ -3,18 +3,18 @@
 //! notice `NewDisk`, the "HDD replaced" event) and, with `[raid] auto_add =
 //! "spare-same-slot"`, `mdadm --add` of a new disk to the degraded array its bay served.
 //! It looks every `[raid] interval_s` and at once on a kernel uevent of a disk (libudev
-//! monitor on the kernel netlink source, in a thread of its own). The serials each bay held
+//! monitor on the kernel netlink source, in a thread of its own; the looks in another). The serials each bay held
 //! persist in `<state_dir>/bays.json`. Decisions: `hotspare_platform::bays`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use hotspare_api::health::{BayHealth, Notice, Severity};
 use hotspare_base::config_error::{read, ConfigError, ConfigText};
 use hotspare_platform::bays::{self, Bay, BayEvent, Disk, History};
 use hotspare_platform::{disk, md_sysfs};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use crate::monitor::{Report, ReportTx};
 use crate::raid::RaidConfig;
@@ -207,37 +207,38 @@ pub fn spawn(cfg: &RaidConfig, state_dir: &Path, tx: ReportTx) {
         new: BTreeMap::new(),
         last_report: None,
     };
-    let (wake_tx, mut wake) = mpsc::unbounded_channel::<()>();
+    let (wake_tx, wake) = mpsc::channel::<()>();
     if cfg.uevents {
-        std::thread::spawn(move || {
+        let started = std::thread::Builder::new().name("uevents".into()).spawn(move || {
             if let Err(e) = uevents(&wake_tx) {
                 log::warn!("disk uevents: {e}: looking at the bays every interval only");
             }
         });
+        if let Err(e) = started {
+            log::warn!("disk uevents: {e}: looking at the bays every interval only");
+        }
     }
-    tokio::spawn(async move {
-        loop {
-            let at = hotspare_base::clock::now_us();
-            let (reports, hp) = match tokio::task::spawn_blocking(move || (h.look(at), h)).await {
-                Ok(r) => r,
-                Err(e) => return log::error!("bay monitor: {e}"),
-            };
-            h = hp;
-            for r in reports {
-                if tx.send(r).is_err() {
-                    return;
-                }
+    // A thread of its own: sysfs reads and mdadm block, and a thread does not hold up the
+    // runtime's end at shutdown.
+    let run = move || loop {
+        for r in h.look(hotspare_base::clock::now_us()) {
+            if tx.send(r).is_err() {
+                return;
             }
-            let _ = tokio::time::timeout(h.cfg.interval, wake.recv()).await;
+        }
+        if wake.recv_timeout(h.cfg.interval).is_ok() {
             // A replaced disk comes as several uevents: let them settle, then look once.
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            std::thread::sleep(std::time::Duration::from_millis(300));
             while wake.try_recv().is_ok() {}
         }
-    });
+    };
+    if let Err(e) = std::thread::Builder::new().name("hotplug".into()).spawn(run) {
+        log::error!("bay monitor: {e}");
+    }
 }
 
 /// Blocks forever sending a wake-up per disk uevent (add, remove, change of a whole disk).
-pub fn uevents(wake: &mpsc::UnboundedSender<()>) -> std::io::Result<()> {
+pub fn uevents(wake: &mpsc::Sender<()>) -> std::io::Result<()> {
     use rustix::event::{poll, PollFd, PollFlags};
     let socket = udev::MonitorBuilder::new_kernel()?.match_subsystem_devtype("block", "disk")?.listen()?;
     loop {

@@ -152,7 +152,7 @@ fn a_kernel_uevent_wakes_the_monitor() {
     let Some(uevent) = dev else {
         return eprintln!("no writable /sys/block/*/uevent (not root?): skipped");
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || uevents(&tx));
     std::thread::sleep(Duration::from_millis(300));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

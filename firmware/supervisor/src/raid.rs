@@ -178,9 +178,10 @@ fn health(a: &Array) -> ArrayHealth {
     }
 }
 
-/// Starts the monitor.
+/// Starts the monitor in a thread of its own: its reads and poll(2) block, and a thread
+/// (unlike a blocking task) does not hold up the runtime's end at shutdown.
 pub fn spawn(cfg: RaidConfig, tx: ReportTx) {
-    tokio::spawn(async move {
+    let run = move || {
         let mut state = RaidState::default();
         loop {
             let mut cur = md_sysfs::read(&cfg.sys_block);
@@ -193,14 +194,15 @@ pub fn spawn(cfg: RaidConfig, tx: ReportTx) {
                     return;
                 }
             }
-            let interval = cfg.interval;
-            let woke = tokio::task::spawn_blocking(move || wait_change(&watched, interval)).await;
-            if matches!(woke, Ok(true)) {
+            if wait_change(&watched, cfg.interval) {
                 // Let the kernel finish the change (a fail is several attribute writes).
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
-    });
+    };
+    if let Err(e) = std::thread::Builder::new().name("raid".into()).spawn(run) {
+        log::error!("RAID monitor: {e}");
+    }
 }
 
 /// The attributes whose change the kernel signals with `POLLPRI`.

@@ -113,7 +113,7 @@ impl VolumesState {
     }
 }
 
-/// Probes every volume (blocking: fdatasync on a dying disk may take long).
+/// Probes every volume.
 fn probe_all(cfg: &VolumesConfig) -> Vec<VolumeHealth> {
     let mounts = std::fs::read_to_string(&cfg.mountinfo).ok().map(|t| mountinfo::parse(&t));
     cfg.paths
@@ -126,21 +126,23 @@ fn probe_all(cfg: &VolumesConfig) -> Vec<VolumeHealth> {
         .collect()
 }
 
-/// Starts the monitor.
+/// Starts the monitor in a thread of its own (a probe may block long on a dying disk; a
+/// thread does not hold up the runtime's end at shutdown).
 pub fn spawn(cfg: VolumesConfig, tx: ReportTx) {
-    tokio::spawn(async move {
+    let run = move || {
         let mut state = VolumesState::default();
         loop {
-            let c = cfg.clone();
-            let Ok(cur) = tokio::task::spawn_blocking(move || probe_all(&c)).await else { return };
-            for r in state.look(hotspare_base::clock::now_us(), cur) {
+            for r in state.look(hotspare_base::clock::now_us(), probe_all(&cfg)) {
                 if tx.send(r).is_err() {
                     return;
                 }
             }
-            tokio::time::sleep(cfg.interval).await;
+            std::thread::sleep(cfg.interval);
         }
-    });
+    };
+    if let Err(e) = std::thread::Builder::new().name("volumes".into()).spawn(run) {
+        log::error!("volume monitor: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,20 @@ need_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
+# Packages of another architecture (Debian multiarch), e.g. `need_apt_arch arm64 libudev-dev`
+# for the aarch64 cross build: adds the architecture to dpkg once.
+need_apt_arch() {
+  local arch=$1
+  shift
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    $sudo dpkg --add-architecture "$arch"
+    apt_updated=0
+  fi
+  need_apt "${@/%/:$arch}"
+}
+
 need_rust_target() {
   for t in "$@"; do
     rustup target list --installed 2>/dev/null | grep -qx "$t" || rustup target add "$t" >&2
@@ -27,4 +41,5 @@ need_rust_target() {
 # Packages the recorder tests, the demo and the benchmarks use.
 RUNTIME_APT=(ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-tools python3-aiosmtpd)
+  gstreamer1.0-plugins-ugly gstreamer1.0-tools python3-aiosmtpd
+  libudev-dev) # libudev-dev: the supervisor's hot-plug monitor links libudev

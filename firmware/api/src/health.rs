@@ -42,11 +42,42 @@ pub struct SupervisorHealth {
 }
 
 /// One md array.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArrayHealth {
     /// e.g. `md0`.
     pub device: String,
     pub severity: Option<Severity>,
+    /// e.g. `raid1`.
+    #[serde(default)]
+    pub level: String,
+    /// The verdict: `ok`, `degraded` or `failed`.
+    #[serde(default)]
+    pub state: String,
+    /// The kernel's `array_state` (`clean`, `active`, `inactive`, `read-auto`, ...).
+    #[serde(default)]
+    pub array_state: String,
+    #[serde(default)]
+    pub members: Vec<MemberHealth>,
+    /// Members missing from the wanted count (sysfs `degraded`).
+    #[serde(default)]
+    pub degraded: u32,
+    /// `idle`, `resync`, `recover`, `check`, `repair`, `reshape`, `frozen`.
+    #[serde(default)]
+    pub sync_action: String,
+    /// Progress of the running sync action in percent.
+    #[serde(default)]
+    pub sync_percent: Option<f32>,
+}
+
+/// One member device of an md array.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberHealth {
+    /// e.g. `sdb` or `sdb1`.
+    pub device: String,
+    /// Its role in the array; `None` for a spare.
+    pub slot: Option<u32>,
+    /// The kernel's flags, e.g. `in_sync`, `faulty`, `spare`, `write_error`.
+    pub state: String,
 }
 
 /// One disk bay of the board and the disk in it.
@@ -55,6 +86,16 @@ pub struct BayHealth {
     /// The board profile's bay name, e.g. `bay1`.
     pub bay: String,
     pub severity: Option<Severity>,
+    /// The block device in the bay (`sda`); empty when the bay is empty.
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub serial: String,
+    #[serde(default)]
+    pub present: bool,
+    /// The disk's serial was never seen in this bay before (a replaced disk).
+    #[serde(default)]
+    pub new: bool,
 }
 
 /// The SMART verdict of one disk.
@@ -89,6 +130,15 @@ pub struct SmartHealth {
 pub struct VolumeHealth {
     pub path: String,
     pub severity: Option<Severity>,
+    /// The write probe succeeded.
+    #[serde(default)]
+    pub writable: bool,
+    /// The filesystem holding it is mounted read-only (`ro` in mountinfo).
+    #[serde(default)]
+    pub read_only: bool,
+    /// Why it cannot record; empty when it can.
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// CPU temperature, memory, load, filesystems, file descriptors.
@@ -145,7 +195,7 @@ mod tests {
     fn worst_and_bounded_notices() {
         let mut r = HealthReport::default();
         assert_eq!(r.worst(), None);
-        r.arrays.push(ArrayHealth { device: "md0".into(), severity: Some(Severity::Warning) });
+        r.arrays.push(ArrayHealth { device: "md0".into(), severity: Some(Severity::Warning), ..Default::default() });
         r.smart.push(SmartHealth {
             device: "sda".into(),
             severity: Some(Severity::Critical),

@@ -29,6 +29,8 @@ struct Raw {
     service: Vec<RawService>,
     smart: Option<crate::smart::RawSmart>,
     email: Option<hotspare_api::EmailSettings>,
+    raid: Option<crate::raid::RawRaid>,
+    volumes: Option<crate::volumes::RawVolumes>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -133,6 +135,10 @@ pub struct SupervisorConfig {
     pub smart: Option<crate::smart::SmartConfig>,
     /// Where critical events are mailed (`[email]`); `None`: not mailed.
     pub email: Option<hotspare_api::EmailSettings>,
+    /// `[raid]`: the md RAID monitor (absent: not started).
+    pub raid: Option<crate::raid::RaidConfig>,
+    /// `[volumes]`: the recording-volume monitor (absent: not started).
+    pub volumes: Option<crate::volumes::VolumesConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -227,7 +233,11 @@ impl SupervisorConfig {
             Ok(s) => s,
             Err((key, problem)) => return Err(bad(key, problem)),
         };
+        let raid = raw.raid.map(|r| r.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
+        let volumes = raw.volumes.map(|v| v.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
         Ok(SupervisorConfig {
+            raid,
+            volumes,
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
             state_dir: raw.state_dir,
             reset_command: raw.reset_command,

@@ -3,14 +3,18 @@
 //! watchdog ([`core`], pure, tested in simulated time), the boot history and last-reset
 //! verdict ([`boot`]), the watchdog device ([`watchdog`]), its configuration ([`config`]) and
 //! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
-//! reports and the `health.json` they fill ([`monitor`]), the SMART monitor ([`smart`]) and
-//! the e-mail of critical events ([`email`]).
+//! reports and the `health.json` they fill ([`monitor`]), the SMART monitor ([`smart`]), the md
+//! RAID monitor ([`raid`]), the bays and hot-plug monitor ([`hotplug`]), the recording-volume
+//! monitor ([`volumes`]) and the e-mail of critical events ([`email`]).
 
 pub mod boot;
 pub mod config;
 pub mod core;
 pub mod email;
+pub mod hotplug;
 pub mod monitor;
+pub mod raid;
 pub mod runner;
 pub mod smart;
+pub mod volumes;
 pub mod watchdog;

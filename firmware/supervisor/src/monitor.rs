@@ -44,6 +44,13 @@ pub type ReportTx = mpsc::UnboundedSender<Report>;
 /// Starts the monitors the configuration asks for; each sends on `tx` until the supervisor
 /// ends.
 pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
+    if let Some(c) = &cfg.raid {
+        crate::raid::spawn(c.clone(), tx.clone());
+        crate::hotplug::spawn(c, &cfg.state_dir, tx.clone());
+    }
+    if let Some(c) = &cfg.volumes {
+        crate::volumes::spawn(c.clone(), tx.clone());
+    }
     crate::smart::spawn(cfg.smart.as_ref(), &cfg.state_dir, tx);
 }
 
@@ -181,7 +188,7 @@ mod tests {
         assert!(book.apply(Report::Notice(n.clone())).is_empty(), "a notice alone changes no level");
         let fault = Report::Fault { source: "raid".into(), reason: Some("md0 failed".into()) };
         assert_eq!(book.apply(fault), vec![Input::Fault { source: "raid".into(), reason: Some("md0 failed".into()) }]);
-        let md0 = ArrayHealth { device: "md0".into(), severity: Some(Severity::Critical) };
+        let md0 = ArrayHealth { device: "md0".into(), severity: Some(Severity::Critical), ..Default::default() };
         assert_eq!(book.apply(Report::Arrays(vec![md0])), vec![Input::Hardware(Level::Critical)]);
         assert_eq!(book.apply(Report::Arrays(vec![])), vec![Input::Hardware(Level::Ok)]);
         book.write();

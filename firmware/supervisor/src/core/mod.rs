@@ -212,7 +212,10 @@ impl Core {
             }
             Input::Heartbeat { service, pid, progress, role: _ } => {
                 if let Some(s) = self.find(&service) {
-                    if s.pid() == Some(pid) {
+                    // Not from a process already told to stop: SIGTERM is followed by SIGCONT,
+                    // and a frozen process may send one queued heartbeat before it handles it.
+                    let stopping = matches!(s.run, Run::Running { term_sent: Some(_), .. });
+                    if s.pid() == Some(pid) && !stopping {
                         s.heartbeat(now, progress);
                     }
                 }

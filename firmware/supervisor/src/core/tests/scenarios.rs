@@ -222,3 +222,29 @@ fn heartbeats_of_another_pid_do_not_count() {
     sim.run_until(21 * S);
     assert_eq!(reports(&sim, |e| matches!(e, Event::Hung { .. })).len(), 1);
 }
+
+#[test]
+fn a_heartbeat_after_sigterm_does_not_make_a_hung_service_alive() {
+    // A frozen process thawed by the SIGCONT that follows SIGTERM may send one queued
+    // heartbeat before it handles the SIGTERM: it must not count as a sign of life.
+    let mut sim = Sim::new(vec![spec("failover", true)], limits(), boot(false));
+    sim.ignores_term.insert("failover".into(), true);
+    sim.run_until(40 * S);
+    sim.set("failover", Behaviour::Hangs);
+    let mut injected = None;
+    for t in 41..70 {
+        sim.run_until(t * S);
+        let hung = reports(&sim, |e| matches!(e, Event::Hung { .. }));
+        if let (Some(&at), None) = (hung.first(), injected) {
+            let pid = sim.core.services()[0].pid().expect("running until killed");
+            sim.input(Input::Heartbeat { service: "failover".into(), pid, progress: None, role: None });
+            injected = Some(at);
+        }
+    }
+    let hung = injected.expect("the hung service was reported");
+    let kill = sim.effects(|e| matches!(e, Effect::Kill { .. }))[0];
+    assert_eq!(kill, hung + 5 * S, "SIGKILL after the stop grace");
+    let resumed = reports(&sim, |e| matches!(e, Event::PettingResumed));
+    assert!(resumed.iter().all(|&r| r > kill), "petting resumed before the kill: {resumed:?}");
+    assert_eq!(sim.pets_between(hung + S / 1000, kill), 0);
+}

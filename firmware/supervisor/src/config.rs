@@ -9,6 +9,8 @@ use hotspare_base::config_error::{read, ConfigError, ConfigText};
 use serde::Deserialize;
 
 use crate::core::{Limits, ServiceSpec};
+use crate::leds::{LedsConfig, RawLeds};
+use crate::system::{RawSystem, SystemConfig};
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +29,9 @@ struct Raw {
     rescue: RawRescue,
     #[serde(default)]
     service: Vec<RawService>,
+    #[serde(default)]
+    system: RawSystem,
+    leds: Option<RawLeds>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -117,7 +122,7 @@ pub struct ServiceConfig {
     pub args: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SupervisorConfig {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
@@ -127,6 +132,10 @@ pub struct SupervisorConfig {
     pub rescue_resets: u32,
     pub rescue_window: Duration,
     pub services: Vec<ServiceConfig>,
+    /// `[system]`: the system-health monitor (`None`: `enabled = false`).
+    pub system: Option<SystemConfig>,
+    /// `[leds]`: the front-panel LEDs (`None`: no table, no LEDs).
+    pub leds: Option<LedsConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -214,7 +223,10 @@ impl SupervisorConfig {
                 args: s.args,
             });
         }
+        let system = raw.system.check(&raw.state_dir, &bad)?;
         Ok(SupervisorConfig {
+            system,
+            leds: raw.leds.map(Into::into),
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
             state_dir: raw.state_dir,
             reset_command: raw.reset_command,
@@ -265,6 +277,26 @@ critical = false
         assert_eq!((c.rescue_resets, c.rescue_window), (3, Duration::from_secs(1800)));
         assert_eq!(c.services[0].spec.progress_deadline, Some(Duration::from_secs(120)));
         assert_eq!(c.services[1].spec.heartbeat_deadline, None);
+        let sys = c.system.unwrap();
+        assert_eq!(sys.interval, Duration::from_secs(10));
+        assert_eq!(sys.sources.filesystems, vec![PathBuf::from("/var/lib/hotspare/supervisor")]);
+        assert_eq!(c.leds, None);
+    }
+
+    #[test]
+    fn system_and_leds_tables() {
+        let c = parse(&format!(
+            "{OK}\n[system]\ninterval_s = 2\nproc = \"/tmp/p\"\nfilesystems = [\"/data\"]\nmemory_pct = [80, 85]\n\
+             [leds]\nboard = \"/etc/hotspare/board/leds.toml\"\n"
+        ))
+        .unwrap();
+        let sys = c.system.unwrap();
+        assert_eq!((sys.interval, sys.sources.proc.as_path()), (Duration::from_secs(2), Path::new("/tmp/p")));
+        assert_eq!((sys.thresholds.memory_pct.warning, sys.thresholds.temperature_c.critical), (80.0, 90.0));
+        assert_eq!(c.leds.unwrap().class_root, Path::new("/sys/class/leds"));
+        assert!(parse(&format!("{OK}\n[system]\nenabled = false\n")).unwrap().system.is_none());
+        let e = parse(&format!("{OK}\n[system]\nload_per_core = [2, 1]\n")).unwrap_err().to_string();
+        assert!(e.contains("system.load_per_core: must be [warning, critical]"), "{e}");
     }
 
     #[test]

@@ -42,7 +42,11 @@ pub type ReportTx = mpsc::UnboundedSender<Report>;
 
 /// Starts the monitors the configuration asks for; each sends on `tx` until the supervisor
 /// ends.
-pub fn spawn_all(_cfg: &SupervisorConfig, _tx: &ReportTx) {}
+pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
+    if let Some(c) = &cfg.system {
+        crate::system::spawn(c, tx);
+    }
+}
 
 /// The runner's view of the box's health.
 #[derive(Debug)]

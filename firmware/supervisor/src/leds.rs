@@ -244,6 +244,15 @@ mod tests {
     }
 
     #[test]
+    fn the_board_profiles_parse() {
+        let boards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../board");
+        let virt = load_board(&boards.join("qemu-virt/leds.toml")).unwrap();
+        assert_eq!((virt.fault, virt.bays.len()), (None, 2));
+        let rk = load_board(&boards.join("rk3568-box/leds.toml")).unwrap();
+        assert_eq!((rk.fault.as_deref(), rk.bays.len()), (Some("rk3568-box:red:fault"), 4));
+    }
+
+    #[test]
     fn a_bad_board_file_leaves_the_leds_alone() {
         let d = tempfile::tempdir().unwrap();
         let board = d.path().join("leds.toml");

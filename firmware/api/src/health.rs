@@ -89,6 +89,9 @@ pub struct SystemHealth {
     /// The watched filesystems (recordings volume, state directory).
     #[serde(default)]
     pub filesystems: Vec<FilesystemHealth>,
+    /// The supervisor's child processes (the services) against their open-files limits.
+    #[serde(default)]
+    pub processes: Vec<ProcessFilesHealth>,
     /// The readings at or above a threshold.
     #[serde(default)]
     pub crossed: Vec<ThresholdCrossed>,
@@ -103,6 +106,17 @@ pub struct FilesystemHealth {
     pub path: String,
     /// As `df` counts it: used / (used + available), %.
     pub used_pct: f64,
+}
+
+/// Open files of one service process.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessFilesHealth {
+    pub pid: u32,
+    /// Program and role, e.g. `hotspare failover`.
+    pub name: String,
+    pub open: u64,
+    /// Its soft open-files limit (RLIMIT_NOFILE).
+    pub limit: u64,
 }
 
 /// A reading at or above its warning or critical threshold.

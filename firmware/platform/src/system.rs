@@ -1,7 +1,8 @@
 //! System resources of the box, read from procfs and sysfs text: CPU temperature (thermal
 //! zones), memory (`/proc/meminfo`), load per core (`/proc/loadavg` over
 //! `/sys/devices/system/cpu/online`), filesystem usage (statvfs) and open file descriptors
-//! (`/proc/sys/fs/file-nr`). The parsers are pure (tested on recorded text); [`read`] gathers
+//! (`/proc/sys/fs/file-nr`, and each child process of the supervisor against its own
+//! open-files limit: `/proc/<pid>/fd`, `limits`). The parsers are pure (tested on recorded text); [`read`] gathers
 //! one [`Readings`] from configurable roots (tests point them at temp trees). The verdict
 //! against warning and critical thresholds is [`thresholds`].
 //!
@@ -110,6 +111,61 @@ pub fn parse_millidegrees(text: &str) -> Result<f64, ParseError> {
     t.parse::<i64>().map(|m| m as f64 / 1000.0).map_err(|_| bad("temp", format!("{t:?} is not millidegrees")))
 }
 
+/// `/proc/<pid>/limits`: the soft `Max open files` (`None`: unlimited).
+pub fn parse_max_open_files(text: &str) -> Result<Option<u64>, ParseError> {
+    let line = text.lines().find_map(|l| l.strip_prefix("Max open files"));
+    let soft = line.and_then(|l| l.split_whitespace().next()).ok_or_else(|| bad("limits", "no Max open files"))?;
+    match soft {
+        "unlimited" => Ok(None),
+        n => n.parse().map(Some).map_err(|_| bad("limits", format!("Max open files {n:?}"))),
+    }
+}
+
+/// Open files of one child process of the supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessFiles {
+    pub pid: u32,
+    /// Its program's file name and first argument (the role), e.g. `hotspare failover`.
+    pub name: String,
+    pub open: u64,
+    /// Its soft `RLIMIT_NOFILE`.
+    pub limit: u64,
+}
+
+impl ProcessFiles {
+    pub fn used_pct(&self) -> f64 {
+        if self.limit == 0 {
+            return 0.0;
+        }
+        100.0 * self.open as f64 / self.limit as f64
+    }
+}
+
+/// The children of `parent` (`<proc>/<parent>/task/*/children`) and their open files;
+/// a child that exits meanwhile, or has no limit, is skipped.
+pub fn read_children_files(proc: &Path, parent: u32) -> Vec<ProcessFiles> {
+    let Ok(tasks) = std::fs::read_dir(proc.join(parent.to_string()).join("task")) else { return Vec::new() };
+    let mut pids: Vec<u32> = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|t| t.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter()
+        .filter_map(|pid| {
+            let dir = proc.join(pid.to_string());
+            let limit = parse_max_open_files(&std::fs::read_to_string(dir.join("limits")).ok()?).ok()??;
+            let open = std::fs::read_dir(dir.join("fd")).ok()?.count() as u64;
+            let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            let mut args = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy);
+            let program = args.next().map(|p| p.rsplit('/').next().unwrap_or_default().to_owned());
+            let name = [program, args.next().map(|a| a.into_owned())].into_iter().flatten().collect::<Vec<_>>();
+            Some(ProcessFiles { pid, name: name.join(" "), open, limit })
+        })
+        .collect()
+}
+
 /// One temperature sensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Temperature {
@@ -136,6 +192,8 @@ pub struct Readings {
     pub load: Option<([f64; 3], u32)>,
     pub filesystems: Vec<FsUsage>,
     pub file_handles: Option<FileHandles>,
+    /// The supervisor's children against their open-files limits.
+    pub processes: Vec<ProcessFiles>,
     pub errors: Vec<String>,
 }
 
@@ -145,6 +203,8 @@ pub struct Sources {
     pub proc: PathBuf,
     pub sys: PathBuf,
     pub filesystems: Vec<PathBuf>,
+    /// Whose children's open files to count (the supervisor's pid); `None`: none.
+    pub parent: Option<u32>,
 }
 
 fn read_parsed<T>(path: &Path, parse: fn(&str) -> Result<T, ParseError>, errors: &mut Vec<String>) -> Option<T> {
@@ -200,6 +260,7 @@ pub fn read(src: &Sources) -> Readings {
         load: avg.zip(cpus.filter(|&n| n > 0)),
         filesystems,
         file_handles,
+        processes: src.parent.map(|p| read_children_files(&src.proc, p)).unwrap_or_default(),
         errors,
     }
 }
@@ -225,6 +286,11 @@ mod tests {
         assert_eq!((f.used, f.max, f.used_pct()), (900, 1000, 90.0));
         assert_eq!(parse_millidegrees("47250\n").unwrap(), 47.25);
         assert_eq!(parse_millidegrees("-5000").unwrap(), -5.0);
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             15431                15431                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(parse_max_open_files(limits).unwrap(), Some(1024));
+        assert_eq!(parse_max_open_files("Max open files unlimited unlimited files").unwrap(), None);
     }
 
     #[test]
@@ -237,6 +303,18 @@ mod tests {
         assert!(parse_cpu_list("").is_err());
         assert!(parse_file_nr("1 2").is_err());
         assert!(parse_millidegrees("hot").is_err());
+        assert!(parse_max_open_files("Max processes 10 10 processes\n").is_err());
+    }
+
+    #[test]
+    fn open_files_of_a_real_child() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let found = read_children_files(Path::new("/proc"), std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        let me = found.iter().find(|p| p.pid == child.id()).unwrap_or_else(|| panic!("{found:?}"));
+        assert_eq!(me.name, "sleep 30");
+        assert!(me.open >= 3 && me.limit >= me.open, "{me:?}");
     }
 
     fn write(root: &Path, rel: &str, text: &str) {
@@ -258,12 +336,26 @@ mod tests {
         write(&sys, "class/thermal/thermal_zone1/temp", "40000\n");
         write(&sys, "class/thermal/thermal_zone1/type", "gpu-thermal\n");
         write(&sys, "class/thermal/thermal_zone2/type", "disabled\n");
-        let src = Sources { proc, sys, filesystems: vec![d.path().to_owned(), d.path().join("gone")] };
+        write(&proc, "100/task/100/children", "200 300 ");
+        write(&proc, "100/task/101/children", "400");
+        write(&proc, "200/limits", "Max open files            64                 4096               files\n");
+        write(&proc, "200/cmdline", "/usr/bin/hotspare\0failover\0--config\0x\0");
+        for fd in 0..60 {
+            write(&proc, &format!("200/fd/{fd}"), "");
+        }
+        write(&proc, "400/limits", "Max open files            1024                 4096               files\n");
+        write(&proc, "400/fd/0", "");
+        let src =
+            Sources { proc, sys, filesystems: vec![d.path().to_owned(), d.path().join("gone")], parent: Some(100) };
         let r = read(&src);
         assert_eq!(r.temperatures.len(), 2);
         assert_eq!((r.temperatures[0].sensor.as_str(), r.temperatures[0].celsius), ("cpu-thermal", 81.5));
         assert_eq!(r.load, Some(([3.9, 3.8, 3.7], 4)));
         assert_eq!(r.file_handles, Some(FileHandles { used: 1024, max: 65536 }));
+        let p = &r.processes;
+        assert_eq!(p.len(), 2, "300 has gone: {p:?}");
+        assert_eq!((p[0].pid, p[0].name.as_str(), p[0].open, p[0].limit), (200, "hotspare failover", 60, 64));
+        assert_eq!((p[1].pid, p[1].name.as_str(), p[1].open), (400, "", 1));
         assert_eq!(r.filesystems.len(), 1);
         assert!((0.0..=100.0).contains(&r.filesystems[0].used_pct));
         assert_eq!(r.errors.len(), 1, "{:?}", r.errors);

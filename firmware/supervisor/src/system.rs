@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hotspare_api::health::{FilesystemHealth, Notice, Severity, SystemHealth, ThresholdCrossed};
+use hotspare_api::health::{FilesystemHealth, Notice, ProcessFilesHealth, Severity, SystemHealth, ThresholdCrossed};
 use hotspare_base::config_error::ConfigError;
 use hotspare_platform::system::thresholds::{self, Level, Limit, Thresholds, Tracker};
 use hotspare_platform::system::{self as sys, Readings, Sources};
@@ -87,7 +87,8 @@ impl RawSystem {
         let filesystems = self.filesystems.unwrap_or_else(|| vec![state_dir.to_owned()]);
         Ok(Some(SystemConfig {
             interval: Duration::from_secs(self.interval_s),
-            sources: Sources { proc: self.proc, sys: self.sys, filesystems },
+            // The services are the supervisor's children: their open files are counted.
+            sources: Sources { proc: self.proc, sys: self.sys, filesystems, parent: Some(std::process::id()) },
             thresholds,
         }))
     }
@@ -137,6 +138,11 @@ pub fn assess(r: &Readings, t: &Thresholds, tracker: &mut Tracker, now_us: i64) 
             .iter()
             .map(|f| FilesystemHealth { path: f.path.display().to_string(), used_pct: f.used_pct })
             .collect(),
+        processes: r
+            .processes
+            .iter()
+            .map(|p| ProcessFilesHealth { pid: p.pid, name: p.name.clone(), open: p.open, limit: p.limit })
+            .collect(),
         crossed,
         errors: r.errors.clone(),
     };
@@ -169,7 +175,7 @@ pub fn spawn(cfg: &SystemConfig, tx: &ReportTx) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hotspare_platform::system::{FileHandles, Memory, Temperature};
+    use hotspare_platform::system::{FileHandles, Memory, ProcessFiles, Temperature};
 
     #[test]
     fn readings_to_the_report_and_notices() {
@@ -182,6 +188,7 @@ mod tests {
             load: Some(([0.0, 1.0, 0.0], 2)),
             filesystems: vec![],
             file_handles: Some(FileHandles { used: 10, max: 100 }),
+            processes: vec![ProcessFiles { pid: 9, name: "hotspare recorder".into(), open: 5, limit: 1024 }],
             errors: vec!["/proc/x: gone".into()],
         };
         let mut tr = Tracker::default();
@@ -191,6 +198,7 @@ mod tests {
         assert_eq!(h.crossed.len(), 1);
         assert_eq!((h.crossed[0].reading.as_str(), h.crossed[0].limit), ("temperature cpu", 90.0));
         assert_eq!(h.errors, vec!["/proc/x: gone".to_owned()]);
+        assert_eq!((h.processes[0].pid, h.processes[0].open, h.processes[0].limit), (9, 5, 1024));
         assert_eq!(n.len(), 1);
         assert_eq!((n[0].severity, n[0].kind.as_str(), n[0].at_us), (Severity::Critical, "ThresholdCritical", 7));
         r.temperatures[0].celsius = 60.0;

@@ -63,7 +63,7 @@ impl Default for Thresholds {
 }
 
 /// One reading judged: `key` names it (`load`, `memory`, `file-handles`,
-/// `temperature <sensor>`, `filesystem <path>`).
+/// `temperature <sensor>`, `filesystem <path>`, `open files of <name> (<pid>)`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Judged {
     pub key: String,
@@ -99,6 +99,9 @@ pub fn verdict(r: &Readings, t: &Thresholds) -> Vec<Judged> {
     }
     if let Some(h) = r.file_handles {
         judge("file-handles".into(), h.used_pct(), &t.file_handles_pct);
+    }
+    for p in &r.processes {
+        judge(format!("open files of {} ({})", p.name, p.pid), p.used_pct(), &t.file_handles_pct);
     }
     out
 }
@@ -149,7 +152,7 @@ impl Tracker {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FileHandles, FsUsage, Memory, Temperature};
+    use super::super::{FileHandles, FsUsage, Memory, ProcessFiles, Temperature};
     use super::*;
 
     fn readings(mem_avail: u64, load5: f64) -> Readings {
@@ -159,6 +162,7 @@ mod tests {
             load: Some(([9.0, load5, 1.0], 4)),
             filesystems: vec![FsUsage { path: "/var/lib/hotspare".into(), used_pct: 50.0 }],
             file_handles: Some(FileHandles { used: 950, max: 1000 }),
+            processes: vec![ProcessFiles { pid: 7, name: "hotspare nvr".into(), open: 10, limit: 1024 }],
             errors: vec![],
         }
     }
@@ -171,6 +175,7 @@ mod tests {
         assert_eq!(level("memory"), Some((Level::Warning, Some(90.0))), "92 % used");
         assert_eq!(level("load"), Some((Level::Normal, None)), "the 5-minute average per core: 0.25");
         assert_eq!(level("filesystem /var/lib/hotspare"), Some((Level::Normal, None)));
+        assert_eq!(level("open files of hotspare nvr (7)"), Some((Level::Normal, None)));
         assert_eq!(level("file-handles"), Some((Level::Critical, Some(95.0))), "95 % is critical (at or above)");
         assert_eq!(worst(&v), Level::Critical);
         assert_eq!(worst(&verdict(&Readings::default(), &Thresholds::default())), Level::Normal);

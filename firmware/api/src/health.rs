@@ -141,10 +141,62 @@ pub struct VolumeHealth {
     pub detail: String,
 }
 
-/// CPU temperature, memory, load, filesystems, file descriptors.
+/// CPU temperature, memory, load, filesystems, file descriptors: the last readings (`None`
+/// where the source could not be read) and the thresholds they cross.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SystemHealth {
+    /// The worst of [`SystemHealth::crossed`] (`None`: every reading below its warning).
     pub severity: Option<Severity>,
+    /// The hottest thermal zone, °C.
+    pub temperature_c: Option<f64>,
+    /// Memory not available to new work (MemTotal − MemAvailable), % of MemTotal.
+    pub memory_used_pct: Option<f64>,
+    /// The 5-minute load average divided by the CPUs online.
+    pub load_per_core: Option<f64>,
+    /// Open file handles, % of `file-max`.
+    pub file_handles_used_pct: Option<f64>,
+    /// The watched filesystems (recordings volume, state directory).
+    #[serde(default)]
+    pub filesystems: Vec<FilesystemHealth>,
+    /// The supervisor's child processes (the services) against their open-files limits.
+    #[serde(default)]
+    pub processes: Vec<ProcessFilesHealth>,
+    /// The readings at or above a threshold.
+    #[serde(default)]
+    pub crossed: Vec<ThresholdCrossed>,
+    /// Sources that could not be read (file and error).
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+/// Usage of one watched filesystem.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilesystemHealth {
+    pub path: String,
+    /// As `df` counts it: used / (used + available), %.
+    pub used_pct: f64,
+}
+
+/// Open files of one service process.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessFilesHealth {
+    pub pid: u32,
+    /// Program and role, e.g. `hotspare failover`.
+    pub name: String,
+    pub open: u64,
+    /// Its soft open-files limit (RLIMIT_NOFILE).
+    pub limit: u64,
+}
+
+/// A reading at or above its warning or critical threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdCrossed {
+    /// `temperature <sensor>`, `memory`, `load`, `file-handles` or `filesystem <path>`.
+    pub reading: String,
+    pub value: f64,
+    /// The threshold crossed.
+    pub limit: f64,
+    pub severity: Severity,
 }
 
 /// `health.json` / `GET /api/v1/health`.

@@ -137,6 +137,8 @@ pub struct Spare {
     pub licence: Option<PathBuf>,
     /// `spare.box_id`: development builds only (always `None` in production).
     pub box_id: Option<String>,
+    /// `spare.health_file`: the supervisor's `health.json`, served as `GET /api/v1/health`.
+    pub health_file: PathBuf,
 }
 
 /// The `[monitor]` values as written (defaults filled in); see
@@ -207,6 +209,7 @@ struct RawSpare {
     state: PathBuf,
     licence: Option<PathBuf>,
     box_id: Option<Spanned<String>>,
+    health_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -259,8 +262,16 @@ impl Config {
             }
             None => None,
         };
-        let spare =
-            Spare { name, serial, listen: s.listen, store: s.store, state: s.state, licence: s.licence, box_id };
+        let spare = Spare {
+            name,
+            serial,
+            listen: s.listen,
+            store: s.store,
+            state: s.state,
+            licence: s.licence,
+            box_id,
+            health_file: s.health_file.unwrap_or_else(|| hotspare_http::health::DEFAULT_FILE.into()),
+        };
 
         let monitor = check_monitor(&src, raw.monitor)?;
         let tls = Tls { insecure: raw.tls.as_ref().is_some_and(|t| t.insecure) };

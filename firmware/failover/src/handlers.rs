@@ -43,6 +43,8 @@ struct ApiState {
     auth: Arc<Authenticator>,
     /// Slots of the concurrent MP4 download cap (as on the NVR).
     downloads: Arc<tokio::sync::Semaphore>,
+    /// The supervisor's `health.json` (`GET /api/v1/health`).
+    health_file: Arc<std::path::PathBuf>,
 }
 
 fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
@@ -55,6 +57,7 @@ fn routes() -> Vec<Route<ApiState>> {
     let viewer = Access::Needs(Role::Viewer);
     vec![
         Route::new("GET", hotspare_api::api_path!("/status"), viewer, get(get_status)),
+        Route::new("GET", hotspare_api::api_path!("/health"), viewer, get(get_health)),
         Route::new("GET", hotspare_api::api_path!("/whoami"), Access::Handler, get(whoami)),
         // UPnP control points fetch the description without credentials; it holds what SSDP
         // already announces (name, serial of the taken-over NVR).
@@ -74,14 +77,22 @@ pub fn router(
     stores: Stores,
     acting: Arc<Mutex<Vec<ActingAs>>>,
     auth: Arc<Authenticator>,
+    health_file: std::path::PathBuf,
 ) -> Router {
     let downloads = Arc::new(tokio::sync::Semaphore::new(hotspare_video_http::mp4::MAX_DOWNLOADS));
-    let state = ApiState { status, stores, acting, auth: auth.clone(), downloads };
+    let health_file = Arc::new(health_file);
+    let state = ApiState { status, stores, acting, auth: auth.clone(), downloads, health_file };
     hotspare_http::routes::build(routes(), &auth).with_state(state)
 }
 
 async fn get_status(State(st): State<ApiState>) -> Json<SpareStatus> {
     Json(st.status.lock_or_recover().clone())
+}
+
+async fn get_health(
+    State(st): State<ApiState>,
+) -> Result<Json<hotspare_api::health::HealthReport>, hotspare_http::Failure> {
+    hotspare_http::health::reply(&st.health_file).await
 }
 
 /// NVR id from an id or a serial, and its store.
@@ -235,7 +246,7 @@ mod tests {
             Account { user: "guard".into(), role: Role::Viewer, password_hash: hash_password("view") },
         ];
         let auth = Authenticator::new(accounts, Default::default());
-        router(Default::default(), Default::default(), Default::default(), auth)
+        router(Default::default(), Default::default(), Default::default(), auth, "/nonexistent/health.json".into())
     }
 
     async fn status_of(app: &Router, path: &str, auth: Option<(&str, &str)>) -> StatusCode {

@@ -86,8 +86,9 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     };
     let listen = cfg.spare.listen;
     let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
+    let health_file = cfg.spare.health_file.clone();
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let api = hotspare_failover::handlers::router(shared, engine.stores(), engine.admin_hashes(), auth);
+    let api = hotspare_failover::handlers::router(shared, engine.stores(), engine.admin_hashes(), auth, health_file);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;

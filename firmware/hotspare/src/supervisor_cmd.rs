@@ -38,7 +38,7 @@ mod dev {
     use std::time::Duration;
 
     use hotspare_ipc::client::{ClientConfig, HeartbeatClient, SERVICE_ENV, SOCKET_ENV};
-    use hotspare_ipc::Progress;
+    use hotspare_ipc::{Progress, RoleState};
 
     use crate::CliError;
 
@@ -67,6 +67,26 @@ mod dev {
         /// Append this process's pid to this file at start (counts the starts).
         #[arg(long)]
         pub runs_file: Option<PathBuf>,
+        /// Role state in the heartbeats: `spare-armed`, `spare-covering`, `spare-idle` or
+        /// `nvr`; with --role-file, read from that file each time (it wins while it exists).
+        #[arg(long)]
+        pub role: Option<String>,
+        /// A file holding the role state (as --role), read continually: tests change it.
+        #[arg(long)]
+        pub role_file: Option<PathBuf>,
+    }
+
+    fn role(word: &str) -> Result<Option<RoleState>, CliError> {
+        Ok(Some(match word.trim() {
+            "spare-armed" => RoleState::Spare { armed: true, covering: 0 },
+            "spare-covering" => RoleState::Spare { armed: true, covering: 1 },
+            "spare-idle" => RoleState::Spare { armed: false, covering: 0 },
+            "nvr" => RoleState::Nvr,
+            "" => return Ok(None),
+            other => {
+                return Err(CliError::new(format!("--role {other:?}: spare-armed, spare-covering, spare-idle or nvr")))
+            }
+        }))
     }
 
     fn env_or(v: Option<String>, var: &str) -> Result<String, CliError> {
@@ -85,6 +105,8 @@ mod dev {
         let socket = PathBuf::from(env_or(a.socket.map(|p| p.display().to_string()), SOCKET_ENV)?);
         let service = env_or(a.service, SERVICE_ENV)?;
         let client = HeartbeatClient::spawn(ClientConfig { socket, service, interval: a.interval });
+        let fixed = a.role.as_deref().map(role).transpose()?.flatten();
+        client.role.send_replace(fixed);
         let started = tokio::time::Instant::now();
         loop {
             if a.exit_after.is_some_and(|d| started.elapsed() >= d) {
@@ -96,6 +118,10 @@ mod dev {
             if let Some(f) = &a.progress_file {
                 let bytes = std::fs::read_to_string(f).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
                 client.progress.send_replace(Some(Progress { bytes_fsynced: bytes, cameras_expected: a.cameras }));
+            }
+            if let Some(f) = &a.role_file {
+                let r = std::fs::read_to_string(f).ok().map(|t| role(&t)).transpose()?.flatten().or(fixed);
+                client.role.send_if_modified(|cur| std::mem::replace(cur, r) != r);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -5,11 +5,13 @@
 //!   with exponential backoff, PBKDF2 ([`password`]) off the async workers
 //!   and a bounded cache of verified credentials;
 //! - [`routes`]: route tables that declare each route's access;
-//! - [`failure`]: the JSON error reply of every route.
+//! - [`failure`]: the JSON error reply of every route;
+//! - [`health`]: `GET /api/v1/health`, the supervisor's `health.json`.
 
 pub mod accounts;
 pub mod auth;
 pub mod failure;
+pub mod health;
 pub mod password;
 pub mod routes;
 pub mod server;

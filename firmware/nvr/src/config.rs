@@ -66,6 +66,13 @@ pub struct ServerConfig {
     /// `password` or `password_hash`), besides the admin above.
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// The supervisor's `health.json`, served as `GET /api/v1/health`.
+    #[serde(default = "default_health_file")]
+    pub health_file: PathBuf,
+}
+
+fn default_health_file() -> PathBuf {
+    PathBuf::from(hotspare_http::health::DEFAULT_FILE)
 }
 
 /// `[storage]`

@@ -12,15 +12,20 @@
 //! - [`smart`]: SMART of SATA and NVMe disks: commands, parsers and verdicts;
 //! - [`bays`]: disk bays, new disks (serials never seen in a bay), spare-same-slot;
 //! - [`process`]: supervision of a child process (restart with capped
-//!   backoff, SIGTERM then SIGKILL at shutdown).
+//!   backoff, SIGTERM then SIGKILL at shutdown);
+//! - [`system`]: CPU temperature, memory, load, filesystems and file
+//!   descriptors from procfs/sysfs, and their warning/critical verdict;
+//! - [`leds`]: the front panel's LEDs (what each shows, the LED-class writes).
 
 pub mod bays;
 pub mod disk;
 pub mod ioctl;
+pub mod leds;
 pub mod md_events;
 pub mod md_sysfs;
 pub mod mdstat;
 pub mod mountinfo;
 pub mod process;
 pub mod smart;
+pub mod system;
 pub mod volume;

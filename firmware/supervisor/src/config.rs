@@ -9,6 +9,8 @@ use hotspare_base::config_error::{read, ConfigError, ConfigText};
 use serde::Deserialize;
 
 use crate::core::{Limits, ServiceSpec};
+use crate::leds::{LedsConfig, RawLeds};
+use crate::system::{RawSystem, SystemConfig};
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +33,9 @@ struct Raw {
     email: Option<hotspare_api::EmailSettings>,
     raid: Option<crate::raid::RawRaid>,
     volumes: Option<crate::volumes::RawVolumes>,
+    #[serde(default)]
+    system: RawSystem,
+    leds: Option<RawLeds>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -121,7 +126,7 @@ pub struct ServiceConfig {
     pub args: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SupervisorConfig {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
@@ -139,6 +144,10 @@ pub struct SupervisorConfig {
     pub raid: Option<crate::raid::RaidConfig>,
     /// `[volumes]`: the recording-volume monitor (absent: not started).
     pub volumes: Option<crate::volumes::VolumesConfig>,
+    /// `[system]`: the system-health monitor (`None`: `enabled = false`).
+    pub system: Option<SystemConfig>,
+    /// `[leds]`: the front-panel LEDs (`None`: no table, no LEDs).
+    pub leds: Option<LedsConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -235,7 +244,10 @@ impl SupervisorConfig {
         };
         let raid = raw.raid.map(|r| r.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
         let volumes = raw.volumes.map(|v| v.into_config()).transpose().map_err(|(k, p)| bad(&k, &p))?;
+        let system = raw.system.check(&raw.state_dir, &bad)?;
         Ok(SupervisorConfig {
+            system,
+            leds: raw.leds.map(Into::into),
             raid,
             volumes,
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
@@ -290,6 +302,26 @@ critical = false
         assert_eq!((c.rescue_resets, c.rescue_window), (3, Duration::from_secs(1800)));
         assert_eq!(c.services[0].spec.progress_deadline, Some(Duration::from_secs(120)));
         assert_eq!(c.services[1].spec.heartbeat_deadline, None);
+        let sys = c.system.unwrap();
+        assert_eq!(sys.interval, Duration::from_secs(10));
+        assert_eq!(sys.sources.filesystems, vec![PathBuf::from("/var/lib/hotspare/supervisor")]);
+        assert_eq!(c.leds, None);
+    }
+
+    #[test]
+    fn system_and_leds_tables() {
+        let c = parse(&format!(
+            "{OK}\n[system]\ninterval_s = 2\nproc = \"/tmp/p\"\nfilesystems = [\"/data\"]\nmemory_pct = [80, 85]\n\
+             [leds]\nboard = \"/etc/hotspare/board/leds.toml\"\n"
+        ))
+        .unwrap();
+        let sys = c.system.unwrap();
+        assert_eq!((sys.interval, sys.sources.proc.as_path()), (Duration::from_secs(2), Path::new("/tmp/p")));
+        assert_eq!((sys.thresholds.memory_pct.warning, sys.thresholds.temperature_c.critical), (80.0, 90.0));
+        assert_eq!(c.leds.unwrap().class_root, Path::new("/sys/class/leds"));
+        assert!(parse(&format!("{OK}\n[system]\nenabled = false\n")).unwrap().system.is_none());
+        let e = parse(&format!("{OK}\n[system]\nload_per_core = [2, 1]\n")).unwrap_err().to_string();
+        assert!(e.contains("system.load_per_core: must be [warning, critical]"), "{e}");
     }
 
     #[test]

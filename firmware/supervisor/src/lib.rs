@@ -5,16 +5,19 @@
 //! the runtime that performs the core's effects ([`runner`]), and the hardware monitors'
 //! reports and the `health.json` they fill ([`monitor`]), the SMART monitor ([`smart`]), the md
 //! RAID monitor ([`raid`]), the bays and hot-plug monitor ([`hotplug`]), the recording-volume
-//! monitor ([`volumes`]) and the e-mail of critical events ([`email`]).
+//! monitor ([`volumes`]), system resources ([`system`]), the front-panel LEDs ([`leds`]) and
+//! the e-mail of critical events ([`email`]).
 
 pub mod boot;
 pub mod config;
 pub mod core;
 pub mod email;
 pub mod hotplug;
+pub mod leds;
 pub mod monitor;
 pub mod raid;
 pub mod runner;
 pub mod smart;
+pub mod system;
 pub mod volumes;
 pub mod watchdog;

@@ -51,6 +51,9 @@ pub fn spawn_all(cfg: &SupervisorConfig, tx: &ReportTx) {
     if let Some(c) = &cfg.volumes {
         crate::volumes::spawn(c.clone(), tx.clone());
     }
+    if let Some(c) = &cfg.system {
+        crate::system::spawn(c, tx);
+    }
     crate::smart::spawn(cfg.smart.as_ref(), &cfg.state_dir, tx);
 }
 

@@ -5,7 +5,8 @@
 //! is refused), pets the watchdog, writes the status file (`status.json` in the state
 //! directory) and, at the end, either performs the reset path (marker, sync, reset command;
 //! the watchdog stays armed and unpetted, so the hardware resets the box if the command does
-//! not) or the deliberate shutdown (marker, sync, magic close).
+//! not) or the deliberate shutdown (marker, sync, magic close). It drives the front-panel
+//! LEDs ([`Leds`]) from the statuses, heartbeats' role states and bay reports.
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -25,6 +26,7 @@ use tokio::time::Instant;
 use crate::boot::{BootFiles, Marker};
 use crate::config::SupervisorConfig;
 use crate::core::{Core, Effect, Event, ExitHow, Input};
+use crate::leds::Leds;
 use crate::monitor::{self, HealthBook, Report};
 use crate::watchdog::{self, Watchdog, WatchdogError};
 
@@ -127,6 +129,7 @@ pub async fn run(
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
     let mut book = HealthBook::new(cfg.state_dir.join("health.json")).with_email(cfg.email.clone());
     monitor::spawn_all(&cfg, &report_tx);
+    let mut leds = Leds::new(cfg.leds.as_ref());
     let specs = cfg.services.iter().map(|s| s.spec.clone()).collect();
     let started = Instant::now();
     let mut core = Core::new(Duration::ZERO, specs, limits, verdict);
@@ -136,6 +139,7 @@ pub async fn run(
     let mut shutdown_asked = false;
     loop {
         while let Some(input) = queue.pop_front() {
+            leds.input(&input);
             for effect in core.handle(started.elapsed(), input) {
                 match effect {
                     Effect::Start { service } => queue.push_back(start(&cfg, &exe, &service, &tx)),
@@ -175,6 +179,7 @@ pub async fn run(
                             log::error!("status file: {e}");
                         }
                         book.set_status(&status);
+                        leds.status(&status);
                         book.write();
                         status_tx.send_replace(Some(status));
                     }
@@ -211,6 +216,7 @@ pub async fn run(
         tokio::select! {
             Some(input) = rx.recv() => queue.push_back(input),
             Some(r) = report_rx.recv() => {
+                leds.report(&r);
                 queue.extend(book.apply(r));
                 book.write();
             }

@@ -11,6 +11,7 @@ mod failover_common;
 #[path = "../nvr_common/mod.rs"]
 mod nvr_common;
 
+mod health_api;
 mod nvr_api;
 mod nvr_import;
 mod secrets;

@@ -111,6 +111,13 @@ async fn config(axum::extract::State(st): axum::extract::State<Shared>) -> Json<
     Json(st.cfg.takeover(st.admin_hash.clone()))
 }
 
+/// `GET /api/v1/health`: the supervisor's report ([`hotspare_http::health`]).
+async fn health(
+    axum::extract::State(st): axum::extract::State<Shared>,
+) -> Result<Json<hotspare_api::health::HealthReport>, Failure> {
+    hotspare_http::health::reply(&st.cfg.server.health_file).await
+}
+
 async fn not_found() -> Failure {
     Failure::not_found("no such endpoint")
 }
@@ -127,6 +134,7 @@ pub fn routes() -> Vec<Route<Shared>> {
     let admin = Access::Needs(Role::Admin);
     vec![
         Route::new("GET", format!("{p}/status"), viewer, get(status::status)),
+        Route::new("GET", format!("{p}/health"), viewer, get(health)),
         Route::new("GET", format!("{p}/config"), admin, get(config)),
         Route::new("GET", format!("{p}/recordings"), viewer, get(recordings::recordings)),
         Route::new("GET", format!("{p}/recordings/{{file}}"), viewer, get(mp4::mp4)),

@@ -1,6 +1,6 @@
 //! The front-panel LEDs, driven from the runner ([`Leds`]): on each published status (mode,
 //! healthy, hardware level), each heartbeat's role state (the spare armed or covering) and
-//! each bay report, it works out what the panel should show
+//! each bay, array and SMART report, it works out what the panel should show
 //! ([`hotspare_platform::leds::Panel`]) and writes the changes to the Linux LED class
 //! (`<class_root>/<name>/{brightness,trigger,delay_on,delay_off}`). Which LED does what is
 //! the board profile's `leds.toml` (board/<board>/leds.toml). Also the `[leds]` table of
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hotspare_api::health::{BayHealth, Severity};
+use hotspare_api::health::{ArrayHealth, BayHealth, Severity, SmartHealth};
 use hotspare_base::config_error::{read, ConfigError, ConfigText};
 use hotspare_ipc::{Level, Mode, RoleState, Status};
 use hotspare_platform::leds::{Health, LedMap, Panel, PanelState};
@@ -77,6 +77,10 @@ struct Inner {
     root: PathBuf,
     max: BTreeMap<String, u32>,
     state: PanelState,
+    /// The latest reports a bay's LED depends on.
+    bays: Vec<BayHealth>,
+    arrays: Vec<ArrayHealth>,
+    smart: Vec<SmartHealth>,
 }
 
 impl Leds {
@@ -116,6 +120,9 @@ impl Leds {
                 root: cfg.class_root.clone(),
                 max,
                 state: PanelState::default(),
+                bays: Vec::new(),
+                arrays: Vec::new(),
+                smart: Vec::new(),
             }),
         };
         leds.apply();
@@ -150,11 +157,21 @@ impl Leds {
         }
     }
 
-    /// A monitor's report: bay reports drive the bay LEDs.
+    /// A monitor's report: the bay LEDs show the worst of the bay's own state (a member
+    /// missing), its disk failed in an md array, and its disk's SMART verdict.
     pub fn report(&mut self, r: &Report) {
-        let (Some(i), Report::Bays(bays)) = (self.inner.as_mut(), r) else { return };
-        i.state.bays = bay_levels(bays);
-        self.apply();
+        let Some(i) = self.inner.as_mut() else { return };
+        match r {
+            Report::Bays(b) => i.bays = b.clone(),
+            Report::Arrays(a) => i.arrays = a.clone(),
+            Report::Smart(s) => i.smart = s.clone(),
+            _ => return,
+        }
+        let levels = bay_levels(&i.bays, &i.arrays, &i.smart);
+        if levels != i.state.bays {
+            i.state.bays = levels;
+            self.apply();
+        }
     }
 
     fn apply(&mut self) {
@@ -176,10 +193,18 @@ impl Leds {
     }
 }
 
-fn bay_levels(bays: &[BayHealth]) -> BTreeMap<String, Health> {
+fn bay_levels(bays: &[BayHealth], arrays: &[ArrayHealth], smart: &[SmartHealth]) -> BTreeMap<String, Health> {
     bays.iter()
         .filter_map(|b| {
-            let h = match b.severity? {
+            let disk = b.device.as_str();
+            let faulty_member = !disk.is_empty()
+                && arrays.iter().flat_map(|a| &a.members).any(|m| {
+                    same_disk(disk, &m.device) && m.state.split(',').any(|f| f == "faulty" || f == "write_error")
+                });
+            let smart = smart.iter().filter(|s| !disk.is_empty() && same_disk(disk, &s.device)).map(|s| s.severity);
+            let worst =
+                [b.severity, faulty_member.then_some(Severity::Critical)].into_iter().chain(smart).flatten().max()?;
+            let h = match worst {
                 Severity::Info => return None,
                 Severity::Warning => Health::Warning,
                 Severity::Critical => Health::Fault,
@@ -187,6 +212,25 @@ fn bay_levels(bays: &[BayHealth]) -> BTreeMap<String, Health> {
             Some((b.bay.clone(), h))
         })
         .collect()
+}
+
+/// Whether `name` (an md member `sdb1`, a SMART device `sdb` or NVMe controller `nvme0`)
+/// is on the bay's disk `disk` (`sdb`, `nvme0n1`).
+fn same_disk(disk: &str, name: &str) -> bool {
+    // `sdb1` of `sdb`, `nvme0n1p2` of `nvme0n1` (a `p` when the disk's name ends in a digit).
+    let partition = name.strip_prefix(disk).and_then(|rest| {
+        if disk.ends_with(|c: char| c.is_ascii_digit()) {
+            rest.strip_prefix('p')
+        } else {
+            Some(rest)
+        }
+    });
+    let partition = partition.is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    // The controller `nvme0` of the namespace `nvme0n1`.
+    let controller = name.starts_with("nvme")
+        && disk.strip_prefix(name).is_some_and(|rest| rest.starts_with('n'))
+        && name[4..].chars().all(|c| c.is_ascii_digit());
+    !disk.is_empty() && (name == disk || partition || controller)
 }
 
 #[cfg(test)]
@@ -241,6 +285,33 @@ mod tests {
         assert_eq!(file("b1", "brightness"), "255");
         leds.report(&Report::Bays(vec![]));
         assert_eq!(file("b1", "brightness"), "0");
+        // A disk failed in its array, or failing SMART, lights its bay.
+        let bay = BayHealth { bay: "bay1".into(), device: "sdb".into(), present: true, ..Default::default() };
+        leds.report(&Report::Bays(vec![bay]));
+        assert_eq!(file("b1", "brightness"), "0");
+        let member = |state: &str| hotspare_api::health::MemberHealth {
+            device: "sdb1".into(),
+            slot: Some(1),
+            state: state.into(),
+        };
+        let md0 = |state| ArrayHealth { device: "md0".into(), members: vec![member(state)], ..Default::default() };
+        leds.report(&Report::Arrays(vec![md0("faulty")]));
+        assert_eq!(file("b1", "brightness"), "255");
+        leds.report(&Report::Arrays(vec![md0("in_sync")]));
+        assert_eq!(file("b1", "brightness"), "0");
+        let sdb = SmartHealth { device: "sdb".into(), severity: Some(Severity::Warning), ..Default::default() };
+        leds.report(&Report::Smart(vec![sdb]));
+        assert_eq!((file("b1", "trigger"), file("b1", "delay_on")), ("timer".into(), "500".into()));
+    }
+
+    #[test]
+    fn members_and_smart_devices_on_a_bay_disk() {
+        for (disk, name) in [("sdb", "sdb"), ("sdb", "sdb1"), ("nvme0n1", "nvme0n1p2"), ("nvme0n1", "nvme0")] {
+            assert!(same_disk(disk, name), "{disk} {name}");
+        }
+        for (disk, name) in [("sdb", "sdc1"), ("sdb", "sdbb"), ("sda", "sdaa1"), ("nvme1n1", "nvme0"), ("", "sda")] {
+            assert!(!same_disk(disk, name), "{disk} {name}");
+        }
     }
 
     #[test]

@@ -27,6 +27,10 @@ fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
         .init();
+    if let Err(e) = end_with_the_parent() {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let r = match args.command {
         // Its own exit statuses (0 healthy, 1 warning, 2 critical, 3 cannot read).
         cli::Command::Smart(a) => return smart_cmd::run(a),
@@ -55,6 +59,21 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// A process started by the supervisor (or by the NVR: its recorder) ends (SIGTERM) with
+/// its parent, so a restarted parent never meets an orphan still recording into the store.
+/// Called while the process has one thread (the variable is then removed, so that this
+/// process's own children are told their own parent).
+fn end_with_the_parent() -> Result<(), String> {
+    use hotspare_platform::process::{die_with_parent, PARENT_PID_ENV};
+    let Some(pid) = std::env::var_os(PARENT_PID_ENV) else { return Ok(()) };
+    std::env::remove_var(PARENT_PID_ENV);
+    let pid = pid
+        .to_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("{PARENT_PID_ENV}={pid:?} is not a process id"))?;
+    die_with_parent(pid)
 }
 
 /// Errors at the top level: a message with context for the operator, or a library's error

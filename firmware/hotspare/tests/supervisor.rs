@@ -151,6 +151,23 @@ fn a_hung_child_is_killed_and_restarted() {
 }
 
 #[test]
+fn services_end_when_the_supervisor_is_killed() {
+    // A supervisor that dies (SIGKILL, a crash) takes its services with it: the next
+    // supervisor must not meet an orphaned recorder still holding the store.
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let svc = service("api", false, &["dev-heartbeat", "--runs-file", &runs.display().to_string()], "");
+    let mut b = Box_::start(&svc, "");
+    let first =
+        || std::fs::read_to_string(&runs).unwrap_or_default().lines().next().and_then(|l| l.parse::<u32>().ok());
+    until("the child started", || first().is_some());
+    let pid = first().unwrap();
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    until("the orphaned child gone", || !alive(pid));
+}
+
+#[test]
 fn a_critical_crash_loop_takes_the_reset_path() {
     let svc = service("failover", true, &["dev-heartbeat", "--exit-after", "0s"], "heartbeat_deadline_ms = 2000");
     let mut b = Box_::start(

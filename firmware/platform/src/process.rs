@@ -63,11 +63,18 @@ fn start(spec: &ChildSpec) -> std::io::Result<Child> {
     spawn(spec, &[])
 }
 
-/// Starts `spec` with `env` added to the environment; stdin is /dev/null and the process is
-/// killed if its [`Child`] is dropped.
+/// The environment variable in which [`spawn`] passes the parent's pid to the child: the
+/// hotspare binary then ends with its parent ([`die_with_parent`]), so a supervisor (or NVR)
+/// restarted after a crash never meets an orphaned recorder still holding the store.
+pub const PARENT_PID_ENV: &str = "HOTSPARE_PARENT_PID";
+
+/// Starts `spec` with `env` added to the environment (and [`PARENT_PID_ENV`]); stdin is
+/// /dev/null and the process is killed if its [`Child`] is dropped. Call it from a thread
+/// that lives as long as the child should (the death signal follows the starting thread).
 pub fn spawn(spec: &ChildSpec, env: &[(&str, &std::ffi::OsStr)]) -> std::io::Result<Child> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args).stdin(Stdio::null()).kill_on_drop(true);
+    cmd.env(PARENT_PID_ENV, std::process::id().to_string());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -79,6 +86,18 @@ fn raw_pid(pid: u32) -> std::io::Result<rustix::process::Pid> {
         .ok()
         .and_then(rustix::process::Pid::from_raw)
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("not a process id: {pid}")))
+}
+
+/// Asks the kernel for SIGTERM to this process when the thread that started it dies (a
+/// child started by [`spawn`] in process `parent`). Err when the parent is already gone.
+pub fn die_with_parent(parent: u32) -> Result<(), String> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+        .map_err(|e| format!("cannot ask for SIGTERM at the parent's death: {e}"))?;
+    // The parent may have died before the request: then it is too late to be told.
+    match rustix::process::getppid() {
+        Some(p) if p.as_raw_nonzero().get() as u32 == parent => Ok(()),
+        p => Err(format!("the parent process (pid {parent}) is gone (parent now {p:?})")),
+    }
 }
 
 /// SIGTERM to `pid`, and SIGCONT (a frozen process cannot act on SIGTERM).

@@ -21,6 +21,10 @@ use common::{bin, children, free_port, Sim};
 use failover_common::{Group, NvrProc, Site, SpareProc, SPARE_VIEWER};
 use rustix::process::Signal;
 
+/// The system monitor (on by default) judges this machine's real load and memory: its
+/// notices and hardware level would make these tests depend on what else runs.
+const NO_SYSTEM: &str = "[system]\nenabled = false\n\n";
+
 /// A supervisor's directory: its config (a file standing in for the watchdog, petted every
 /// 0.5 s) and state.
 struct SupDir {
@@ -63,7 +67,7 @@ impl SupDir {
         let config = format!(
             "state_dir = \"{state}\"\nreset_command = [\"sh\", \"-c\", \"echo reset > '{reset}'\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\
              {restart}\n\
-             [watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{bootstatus}\n{services}",
+             {NO_SYSTEM}[watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{bootstatus}\n{services}",
             state = self.path("state").display(),
             reset = self.path("reset").display(),
             wd = self.path("watchdog").display(),

@@ -309,7 +309,16 @@ mod tests {
     #[test]
     fn open_files_of_a_real_child() {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-        let found = read_children_files(Path::new("/proc"), std::process::id());
+        // Until the child has exec'd (between fork and exec its command line is not yet its own).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let found = loop {
+            let found = read_children_files(Path::new("/proc"), std::process::id());
+            let exec_done = found.iter().any(|p| p.pid == child.id() && p.name == "sleep 30");
+            if exec_done || std::time::Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         let _ = child.kill();
         let _ = child.wait();
         let me = found.iter().find(|p| p.pid == child.id()).unwrap_or_else(|| panic!("{found:?}"));

@@ -11,10 +11,14 @@
 //!   module allowed `unsafe`);
 //! - [`smart`]: SMART of SATA and NVMe disks: commands, parsers and verdicts;
 //! - [`bays`]: disk bays, new disks (serials never seen in a bay), spare-same-slot;
+//! - [`bootstate`], [`bootstate_io`]: the A/B boot-counting state shared with U-Boot's boot
+//!   script (two checksummed copies on the FAT boot partition);
 //! - [`process`]: supervision of a child process (restart with capped
 //!   backoff, SIGTERM then SIGKILL at shutdown).
 
 pub mod bays;
+pub mod bootstate;
+pub mod bootstate_io;
 pub mod disk;
 pub mod ioctl;
 pub mod md_events;

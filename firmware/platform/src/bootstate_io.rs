@@ -53,6 +53,12 @@ fn read_copy(path: &Path) -> Result<Copy, IoError> {
 /// Reads `bootstate.0` and `bootstate.1` of `dir` (a missing file is a missing
 /// copy; an unreadable one is an error naming it).
 pub fn load(dir: &Path) -> Result<Loaded, IoError> {
+    // A missing directory (boot partition not mounted) is an error, not two missing copies.
+    let meta = fs::metadata(dir).map_err(|source| IoError::Read { path: dir.into(), source })?;
+    if !meta.is_dir() {
+        let source = io::Error::other("not a directory (the mounted FAT boot partition)");
+        return Err(IoError::Read { path: dir.into(), source });
+    }
     let copies = [read_copy(&dir.join(FILE_NAMES[0]))?, read_copy(&dir.join(FILE_NAMES[1]))?];
     let choice = choose(&copies);
     Ok(Loaded { dir: dir.to_path_buf(), copies, choice })
@@ -110,5 +116,7 @@ mod tests {
         fs::create_dir(dir.path().join("bootstate.0")).unwrap();
         let e = load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("bootstate.0"), "{e}");
+        let e = load(&dir.path().join("absent")).unwrap_err().to_string();
+        assert!(e.contains("absent") && e.contains("No such file"), "{e}");
     }
 }

@@ -74,7 +74,9 @@ test -n "${BOOT_B_LEFT}" || setenv BOOT_B_LEFT 3
 
 # Pick the first slot of BOOT_ORDER with tries left and decrement it.
 setenv bs_slot
+setenv bs_known
 for s in ${BOOT_ORDER}; do
+  if test "${s}" = "A" || test "${s}" = "B"; then setenv bs_known 1; fi
   if test -n "${bs_slot}"; then
     true
   elif test "${s}" = "A" && itest ${BOOT_A_LEFT} > 0; then
@@ -89,6 +91,8 @@ if test -z "${bs_slot}"; then
   echo "hotspare-boot: no slot has tries left, resetting both to 3"
   setenv BOOT_A_LEFT 3
   setenv BOOT_B_LEFT 3
+  # A BOOT_ORDER naming no slot would reset forever: back to the default.
+  test -n "${bs_known}" || setenv BOOT_ORDER "A B"
 fi
 
 # Write the new state to the older copy (seq+1) before booting.

@@ -244,6 +244,16 @@ def main():
     write("smart", "ata-logs", b"\x00" + smart_block("ata-errorlog-3.hex") + smart_block("ata-selftest-failed.hex"))
     write("smart", "nvme-worn", b"\x00" + smart_block("ata-identify.hex") + smart_block("nvme-worn.hex"))
 
+    # bootstate: [u16 le len of copy 0][copy 0][copy 1]; a copy starting with `!` gets its
+    # BS_CRC header from the target. The first is what U-Boot's boot.cmd wrote in QEMU.
+    def bootstate(c0, c1):
+        return struct.pack("<H", len(c0)) + c0 + c1
+    uboot = b"BS_CRC=e4aa9fd6\nBOOT_A_LEFT=2\nBOOT_B_LEFT=3\nBOOT_ORDER=A B\nBS_SEQ=1\n"
+    write("bootstate", "uboot-one-copy", bootstate(uboot, b""))
+    write("bootstate", "two-copies", bootstate(uboot, b"!BOOT_A_LEFT=3\nBOOT_B_LEFT=0\nBOOT_ORDER=B A\nBS_SEQ=ff\n"))
+    write("bootstate", "torn-newer", bootstate(uboot, b"BS_CRC=00000000\nBOOT_A_LEFT=3\nBOOT_B"))
+    write("bootstate", "odd-body", bootstate(b"!BOOT_ORDER=A\nX=1\nBS_SEQ=0x10\nBOOT_A_LEFT=0\nBOOT_B_LEFT=0\n", b"!BOOT_ORDER=A A\n"))
+
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
     print(f"seeds: {total} bytes", file=sys.stderr)
 

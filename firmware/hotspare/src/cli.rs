@@ -39,6 +39,8 @@ pub enum Command {
     DevHeartbeat(crate::supervisor_cmd::DevHeartbeatArgs),
     /// Reads a disk's SMART once and prints the verdict (exit 0 healthy, 1 warning, 2 critical, 3 cannot read).
     Smart(crate::smart_cmd::SmartArgs),
+    /// Reads and edits the A/B boot-counting state U-Boot uses (also RAUC's custom bootloader backend).
+    BootState(crate::boot_state_cmd::BootStateArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

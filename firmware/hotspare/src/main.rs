@@ -5,6 +5,7 @@
 
 #[cfg(feature = "dev-tools")]
 mod bench_failover;
+mod boot_state_cmd;
 mod cli;
 #[cfg(feature = "dev-tools")]
 mod demo;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let r = match args.command {
         // Its own exit statuses (0 healthy, 1 warning, 2 critical, 3 cannot read).
         cli::Command::Smart(a) => return smart_cmd::run(a),
+        cli::Command::BootState(a) => return boot_state_cmd::run(a),
         #[cfg(feature = "dev-tools")]
         cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),

@@ -11,6 +11,8 @@
 //!   module allowed `unsafe`);
 //! - [`smart`]: SMART of SATA and NVMe disks: commands, parsers and verdicts;
 //! - [`bays`]: disk bays, new disks (serials never seen in a bay), spare-same-slot;
+//! - [`bootstate`], [`bootstate_io`]: the A/B boot-counting state shared with U-Boot's boot
+//!   script (two checksummed copies on the FAT boot partition);
 //! - [`process`]: supervision of a child process (restart with capped
 //!   backoff, SIGTERM then SIGKILL at shutdown);
 //! - [`system`]: CPU temperature, memory, load, filesystems and file
@@ -18,6 +20,8 @@
 //! - [`leds`]: the front panel's LEDs (what each shows, the LED-class writes).
 
 pub mod bays;
+pub mod bootstate;
+pub mod bootstate_io;
 pub mod disk;
 pub mod ioctl;
 pub mod leds;

@@ -4,15 +4,12 @@
 //! recorded command, not a reboot), and a recorder whose bytes stop advancing stops the
 //! petting. Each waits for the behaviour with a generous limit, not for a timing.
 
+#[path = "supervisor_common/mod.rs"]
+mod supervisor_common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
-
-/// The system monitor (on by default) judges this machine's real load and memory: its
-/// notices and hardware level would make these tests depend on what else runs.
-const NO_SYSTEM: &str = "[system]\nenabled = false\n\n";
-
-const BIN: &str = env!("CARGO_BIN_EXE_hotspare");
 
 struct Box_ {
     dir: tempfile::TempDir,
@@ -31,18 +28,13 @@ impl Box_ {
         std::fs::write(d.join("watchdog"), b"").unwrap();
         let config = format!(
             "state_dir = \"{state}\"\nreset_command = [\"sh\", \"-c\", \"echo reset > '{reset}'\"]\nboot_grace_s = 0\nstop_grace_s = 2\n{extra}\n\
-             {NO_SYSTEM}[watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{watchdog_extra}\n\n{services}",
+             {no_system}[watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{watchdog_extra}\n\n{services}",
             state = d.join("state").display(),
             reset = d.join("reset").display(),
             wd = d.join("watchdog").display(),
+            no_system = supervisor_common::NO_SYSTEM,
         );
-        std::fs::write(d.join("supervisor.toml"), config).unwrap();
-        let child = Command::new(BIN)
-            .args(["supervisor", "--config"])
-            .arg(d.join("supervisor.toml"))
-            .env("RUST_LOG", "debug")
-            .spawn()
-            .unwrap();
+        let child = supervisor_common::start(d, &config);
         Box_ { dir, child }
     }
 

@@ -6,15 +6,12 @@
 //! mount cannot record (Volumes report, notice and fault). Each waits for the behaviour
 //! with a generous limit, not for a timing.
 
+#[path = "supervisor_common/mod.rs"]
+mod supervisor_common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
-
-/// The system monitor (on by default) judges this machine's real load and memory: its
-/// notices and hardware level would make these tests depend on what else runs.
-const NO_SYSTEM: &str = "[system]\nenabled = false\n\n";
-
-const BIN: &str = env!("CARGO_BIN_EXE_hotspare");
 
 struct Sup {
     dir: tempfile::TempDir,
@@ -25,16 +22,11 @@ impl Sup {
     fn start(dir: tempfile::TempDir, extra: &str) -> Sup {
         let d = dir.path();
         let config = format!(
-            "state_dir = \"{state}\"\nreset_command = [\"true\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\n{extra}\n{NO_SYSTEM}",
+            "state_dir = \"{state}\"\nreset_command = [\"true\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\n{extra}\n{no_system}",
             state = d.join("state").display(),
+            no_system = supervisor_common::NO_SYSTEM,
         );
-        std::fs::write(d.join("supervisor.toml"), config).unwrap();
-        let child = Command::new(BIN)
-            .args(["supervisor", "--config"])
-            .arg(d.join("supervisor.toml"))
-            .env("RUST_LOG", "debug")
-            .spawn()
-            .unwrap();
+        let child = supervisor_common::start(d, &config);
         Sup { dir, child }
     }
 

@@ -5,11 +5,13 @@
 //! child (armed: steady, covering: blinking, idle: off), and the status LED and
 //! `health.json` follow a memory reading crossing its critical threshold and going back.
 
+#[path = "supervisor_common/mod.rs"]
+mod supervisor_common;
+
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hotspare");
 const LEDS: [&str; 5] = ["t:green:power", "t:green:status", "t:blue:failover", "t:amber:bay1", "t:amber:bay2"];
 
 struct Sup {
@@ -88,15 +90,7 @@ fn leds_follow_the_role_state_and_the_system_health() {
         class = class.display(),
         role = role.display(),
     );
-    write(&d.join("supervisor.toml"), &config);
-    let _sup = Sup {
-        child: Command::new(BIN)
-            .args(["supervisor", "--config"])
-            .arg(d.join("supervisor.toml"))
-            .env("RUST_LOG", "debug")
-            .spawn()
-            .unwrap(),
-    };
+    let _sup = Sup { child: supervisor_common::start(d, &config) };
     let file = |led: &str, f: &str| std::fs::read_to_string(class.join(led).join(f)).unwrap_or_default();
     let shows = |led: &str, trigger: &str, brightness: Option<&str>, delay_on: Option<&str>| {
         file(led, "trigger") == trigger

@@ -12,18 +12,16 @@ mod common;
 mod failover_common;
 #[path = "nvr_common/mod.rs"]
 mod nvr_common;
+#[path = "supervisor_common/mod.rs"]
+mod supervisor_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, children, free_port, Sim};
+use common::{bin, children, free_port, Sim, Smtp};
 use failover_common::{Group, NvrProc, Site, SpareProc, SPARE_VIEWER};
 use rustix::process::Signal;
-
-/// The system monitor (on by default) judges this machine's real load and memory: its
-/// notices and hardware level would make these tests depend on what else runs.
-const NO_SYSTEM: &str = "[system]\nenabled = false\n\n";
 
 /// A supervisor's directory: its config (a file standing in for the watchdog, petted every
 /// 0.5 s) and state.
@@ -67,10 +65,11 @@ impl SupDir {
         let config = format!(
             "state_dir = \"{state}\"\nreset_command = [\"sh\", \"-c\", \"echo reset > '{reset}'\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\
              {restart}\n\
-             {NO_SYSTEM}[watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{bootstatus}\n{services}",
+             {no_system}[watchdog]\ndevice = \"{wd}\"\ntimeout_s = 2\n{bootstatus}\n{services}",
             state = self.path("state").display(),
             reset = self.path("reset").display(),
             wd = self.path("watchdog").display(),
+            no_system = supervisor_common::NO_SYSTEM,
         );
         std::fs::write(self.path("supervisor.toml"), config).unwrap();
         let mut cmd = Command::new(bin());
@@ -229,41 +228,6 @@ fn without_rescue_the_supervised_spare_takes_over() {
     spare_under_supervisor(false);
 }
 
-/// `python3 -m aiosmtpd` storing each message in a maildir (as the failover's e-mail tests).
-struct Smtp {
-    child: std::process::Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Smtp {
-    fn start(dir: &Path) -> Smtp {
-        let port = free_port();
-        let maildir = dir.join("maildir");
-        let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start python3 -m aiosmtpd (apt install python3-aiosmtpd): {e}"));
-        common::wait_port(port, Duration::from_secs(40));
-        Smtp { child, port, maildir }
-    }
-
-    fn mails(&self) -> Vec<String> {
-        let Ok(dir) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
-        // The body is quoted-printable: soft line breaks joined (enough for the words checked).
-        let unfold = |t: String| t.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-        dir.flatten().map(|e| unfold(std::fs::read_to_string(e.path()).unwrap_or_default())).collect()
-    }
-}
-
 /// A box that boots into rescue mode while a critical service crash-loops: one mail (the
 /// events gathered and batched) names both, sent by the supervisor as a real process.
 #[test]
@@ -278,10 +242,10 @@ fn critical_events_are_mailed_in_one_batch() {
     let restart =
         "[restart]\nbackoff_min_ms = 10\nbackoff_max_s = 1\nstart_limit_burst = 3\nstart_limit_interval_s = 1\ncrash_loops_before_reset = 1\n";
     let group = Group::spawn("supervisor", sup.command_with(restart, &format!("{svc}\n{email}")));
-    let log = || format!("--- mails {:?}\n--- supervisor log\n{}", smtp.mails(), group.log());
-    until("a mail", Duration::from_secs(30), log, || !smtp.mails().is_empty());
+    let log = || format!("--- mails {:?}\n--- supervisor log\n{}", smtp.messages(), group.log());
+    until("a mail", Duration::from_secs(30), log, || !smtp.messages().is_empty());
     std::thread::sleep(Duration::from_secs(4));
-    let mails = smtp.mails();
+    let mails = smtp.messages();
     assert_eq!(mails.len(), 1, "one mail per 30 s at most\n{}", log());
     let mail = &mails[0];
     assert!(mail.contains("admin@site.example") && mail.contains("Subject: [Hotspare]"), "{mail}");
@@ -353,7 +317,7 @@ fn the_reset_path_is_mailed_before_the_reset() {
     let st = common::Proc::spawn("supervisor", cmd).finish(Duration::from_secs(30));
     assert!(st.success(), "{}", st.dump());
     assert_eq!(std::fs::read_to_string(sup.path("reset")).unwrap_or_default(), "reset\n", "the reset command ran");
-    let mails = smtp.mails();
+    let mails = smtp.messages();
     assert_eq!(mails.len(), 1, "{mails:?}\n{}", st.dump());
     let mail = &mails[0];
     assert!(mail.contains("ResetPath") && mail.contains("failover crash-looped"), "{mail}");

@@ -624,3 +624,59 @@ pub fn auth_cases(url: &str, port: u16, user: &str, password: &str) {
         assert!(o.all().contains("requires authentication"), "{}", o.dump());
     });
 }
+
+/// A real SMTP server: `python3 -m aiosmtpd` (Debian's python3-aiosmtpd) on a free loopback
+/// port, storing each message in a maildir; killed on drop.
+pub struct Smtp {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+impl Smtp {
+    pub fn start(dir: &Path) -> Smtp {
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start /usr/bin/python3 -m aiosmtpd (apt install python3-aiosmtpd): {e}")
+            });
+        let smtp = Smtp { child, port, maildir };
+        wait_port(port, Duration::from_secs(40));
+        smtp
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        maildir_messages(&self.maildir)
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The messages of a maildir, oldest first: headers unfolded, the quoted-printable body's
+/// soft line breaks joined (enough for the words tests look for).
+pub fn maildir_messages(maildir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else { return Vec::new() };
+    let mut v: Vec<(std::time::SystemTime, String)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let t = e.metadata().ok()?.modified().ok()?;
+            let text = std::fs::read_to_string(e.path()).ok()?.replace("\r\n", "\n");
+            let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+            let body = body.replace("=\n", "").replace("=3D", "=");
+            Some((t, format!("{}\n\n{body}", head.replace("\n ", " ").replace("\n\t", " "))))
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, m)| m).collect()
+}

@@ -4,60 +4,15 @@
 //! name over SSDP with a UPnP description, and accepts the NVR's admin
 //! credentials — and stops doing so after failback.
 
-use crate::common::{free_port, wait_port};
+use crate::common::{maildir_messages, Smtp};
 use crate::failover_common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-struct Smtp {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_smtp(dir: &Path) -> Smtp {
-    let port = free_port();
-    let maildir = dir.join("maildir");
-    let child = Command::new("/usr/bin/python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(&maildir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start /usr/bin/python3 -m aiosmtpd (apt install python3-aiosmtpd): {e}"));
-    let smtp = Smtp { child, port, maildir };
-    wait_port(port, Duration::from_secs(15));
-    smtp
-}
-
-/// Messages in the maildir, with headers unfolded.
-fn messages(maildir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else { return Vec::new() };
-    let mut v: Vec<(std::time::SystemTime, String)> = entries
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let t = e.metadata().ok()?.modified().ok()?;
-            let text = std::fs::read_to_string(e.path()).ok()?.replace("\r\n", "\n");
-            let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-            Some((t, format!("{}\n\n{body}", head.replace("\n ", " ").replace("\n\t", " "))))
-        })
-        .collect();
-    v.sort();
-    v.into_iter().map(|(_, m)| m).collect()
-}
 
 fn wait_messages(site: &Site, maildir: &Path, n: usize) -> Vec<String> {
     let end = Instant::now() + Duration::from_secs(15);
     loop {
-        let m = messages(maildir);
+        let m = maildir_messages(maildir);
         if m.len() >= n {
             return m;
         }
@@ -73,7 +28,7 @@ fn subject(msg: &str) -> &str {
 #[test]
 fn takeover_and_failback_emails_follow_the_nvr_rules() {
     let mut site = Site::prepare(1, 2);
-    let smtp = start_smtp(site.dir());
+    let smtp = Smtp::start(site.dir());
     site.nvrs[0].extra = format!(
         "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nfrom = \"nvr1@example.com\"\nto = [\"ops@example.com\", \
          \"guard@example.com\"]\n\n[[event]]\non = \"takeover\"\naction = {{ type = \"email\" }}\n\n\
@@ -82,7 +37,7 @@ fn takeover_and_failback_emails_follow_the_nvr_rules() {
     );
     site.start();
     site.wait_healthy();
-    assert!(messages(&smtp.maildir).is_empty());
+    assert!(smtp.messages().is_empty());
 
     site.kill_nvr(0);
     let v = site.wait_takeover(0, Duration::from_secs(20));

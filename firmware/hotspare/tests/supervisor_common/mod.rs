@@ -1,0 +1,21 @@
+//! Shared by the supervisor's process tests: `hotspare supervisor` started on a written
+//! configuration.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Child, Command};
+
+/// The system monitor (on by default) judges this machine's real load and memory: its
+/// notices and hardware level would make these tests depend on what else runs.
+pub const NO_SYSTEM: &str = "[system]\nenabled = false\n\n";
+
+/// Writes `config` to `<dir>/supervisor.toml` and starts `hotspare supervisor` on it.
+pub fn start(dir: &Path, config: &str) -> Child {
+    std::fs::write(dir.join("supervisor.toml"), config).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hotspare"))
+        .args(["supervisor", "--config"])
+        .arg(dir.join("supervisor.toml"))
+        .env("RUST_LOG", "debug")
+        .spawn()
+        .unwrap()
+}

@@ -184,6 +184,28 @@ impl Hotplug {
     }
 }
 
+impl Hotplug {
+    /// The monitor with the bay history kept in `history_path` (none yet: the first start
+    /// ever, whose disks are all remembered and none is new).
+    fn new(cfg: RaidConfig, bays: Vec<Bay>, history_path: PathBuf) -> Hotplug {
+        let saved: Option<SavedHistory> = std::fs::read(&history_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| log::error!("{}: {e}", history_path.display())).ok());
+        let first_ever = saved.is_none();
+        let saved = saved.unwrap_or_default();
+        Hotplug {
+            cfg,
+            bays,
+            history: History { serials: saved.serials, arrays: saved.arrays },
+            history_path,
+            first_ever,
+            prev: None,
+            new: BTreeMap::new(),
+            last_report: None,
+        }
+    }
+}
+
 /// Starts the monitor (if `cfg.bays` names a readable bays file).
 pub fn spawn(cfg: &RaidConfig, state_dir: &Path, tx: ReportTx) {
     let Some(path) = cfg.bays.as_deref() else { return };
@@ -191,22 +213,7 @@ pub fn spawn(cfg: &RaidConfig, state_dir: &Path, tx: ReportTx) {
         Ok(b) => b,
         Err(e) => return log::error!("{e}: no bay monitor"),
     };
-    let history_path = state_dir.join("bays.json");
-    let saved: Option<SavedHistory> = std::fs::read(&history_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| log::error!("{}: {e}", history_path.display())).ok());
-    let first_ever = saved.is_none();
-    let saved = saved.unwrap_or_default();
-    let mut h = Hotplug {
-        cfg: cfg.clone(),
-        bays,
-        history: History { serials: saved.serials, arrays: saved.arrays },
-        history_path,
-        first_ever,
-        prev: None,
-        new: BTreeMap::new(),
-        last_report: None,
-    };
+    let mut h = Hotplug::new(cfg.clone(), bays, state_dir.join("bays.json"));
     let (wake_tx, wake) = mpsc::channel::<()>();
     if cfg.uevents {
         let started = std::thread::Builder::new().name("uevents".into()).spawn(move || {

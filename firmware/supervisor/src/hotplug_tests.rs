@@ -67,20 +67,7 @@ fn monitor(sys: &Sys, state: &Path, mdadm: Vec<String>) -> Hotplug {
         bays: Some(bays_toml.clone()),
         ..crate::raid::RawRaid::default()
     };
-    let history_path = state.join("bays.json");
-    let saved: Option<SavedHistory> = std::fs::read(&history_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let first_ever = saved.is_none();
-    let saved = saved.unwrap_or_default();
-    Hotplug {
-        cfg: raw.into_config().unwrap(),
-        bays: load_bays(&bays_toml).unwrap(),
-        history: History { serials: saved.serials, arrays: saved.arrays },
-        history_path,
-        first_ever,
-        prev: None,
-        new: BTreeMap::new(),
-        last_report: None,
-    }
+    Hotplug::new(raw.into_config().unwrap(), load_bays(&bays_toml).unwrap(), state.join("bays.json"))
 }
 
 #[test]

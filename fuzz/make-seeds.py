@@ -254,6 +254,18 @@ def main():
     write("bootstate", "torn-newer", bootstate(uboot, b"BS_CRC=00000000\nBOOT_A_LEFT=3\nBOOT_B"))
     write("bootstate", "odd-body", bootstate(b"!BOOT_ORDER=A\nX=1\nBS_SEQ=0x10\nBOOT_A_LEFT=0\nBOOT_B_LEFT=0\n", b"!BOOT_ORDER=A A\n"))
 
+    # kernel_text: [parser][text], from the kernel's own forms (platform testdata and notes).
+    write("kernel_text", "mountinfo", b"\x00" + b"22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+          b"41 22 9:0 / /var/lib/hotspare/recordings rw - ext4 /dev/md0 rw,errors=remount-ro\n"
+          b"42 22 0:5 / /mnt/with\\040space ro - tmpfs none ro\n")
+    write("kernel_text", "mdstat-degraded", b"\x01" + b"Personalities : [raid1]\n"
+          b"md0 : active raid1 sdb[1](F) sda[0]\n      2094080 blocks super 1.2 [2/1] [U_]\n\nunused devices: <none>\n")
+    write("kernel_text", "sync-completed", b"\x02" + b"1048576 / 4188160\n")
+    write("kernel_text", "meminfo", b"\x03" + b"MemTotal:  512000 kB\nMemFree: 1000 kB\nMemAvailable:  256000 kB\n")
+    write("kernel_text", "uevent", b"\x04" + b"add@/devices/pci0000:00/ata1/host0/target0:0:0/0:0:0:0/block/sda\0"
+          b"ACTION=add\0SUBSYSTEM=block\0DEVTYPE=disk\0DEVNAME=sda\0")
+    write("kernel_text", "glob", b"\x05" + b"/devices/*/ata1/*\0/devices/pci0000:00/ata1/host0/block/sda")
+
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
     print(f"seeds: {total} bytes", file=sys.stderr)
 

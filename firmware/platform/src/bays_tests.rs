@@ -35,6 +35,9 @@ fn globs_and_bays() {
     assert!(!glob("/devices/*/ata1/*", ATA2));
     assert!(glob("a?c", "abc") && !glob("a?c", "abbc") && glob("*", "") && glob("a*b*c", "axxbyyc"));
     assert!(!glob("a*b", "a/c"));
+    // A `*` in the subject is matched by the wildcard, not only as a literal (found by the
+    // kernel_text fuzz target).
+    assert!(glob("*", "*i/sda") && glob("a*", "a*b") && glob("/devices/*?ata1", "/devices/*?ata1"));
     assert_eq!(bay_of(&bays(), ATA2).map(|b| b.name.as_str()), Some("bay2"));
     assert!(bay_of(&bays(), "/devices/virtual/block/loop0").is_none());
     let occ = occupancy(&bays(), &[disk("sda", ATA1, "A"), disk("loop0", "/devices/virtual/block/loop0", "loop0")]);

@@ -116,7 +116,9 @@ if test -z "${bs_slot}"; then
   reset
 fi
 echo "hotspare-boot: slot ${bs_slot} (tries left ${bs_left})"
-setenv bootargs "console=ttyAMA0 panic=-1 root=PARTLABEL=root-${bs_slot} ro rauc.slot=${bs_slot}"
+# GPT partition names are lower case (root-a, root-b: board/qemu-virt/disk-layout)
+if test "${bs_slot}" = "A"; then setenv bs_part root-a; else setenv bs_part root-b; fi
+setenv bootargs "console=ttyAMA0 panic=-1 root=PARTLABEL=${bs_part} ro rauc.slot=${bs_slot}"
 if load ${bs_dev} ${kernel_addr_r} ${bs_slot}/Image; then
   if load ${bs_dev} ${ramdisk_addr_r} ${bs_slot}/initrd; then
     booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}

@@ -1,4 +1,7 @@
 # The emulated machine of this board (sourced by scripts/run-image).
 QEMU_MACHINE=(-M virt -cpu cortex-a53 -m 512)
-# root= the squashfs on the first virtio disk; panic=-1: a panic exits QEMU (-no-reboot).
+# --direct boots (-kernel): root= the squashfs on the first virtio disk; panic=-1: a panic
+# exits QEMU (-no-reboot). Booted through U-Boot, the command line comes from boot.cmd.
 KERNEL_CMDLINE="console=ttyAMA0 root=/dev/vda panic=-1 quiet"
+# U-Boot of the board (scripts/run-image without --direct), from Debian's u-boot-qemu.
+UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin

@@ -74,6 +74,7 @@ fn log_opened(w: &crate::config::WatchdogConfig, opened: &watchdog::Opened) {
         }
     }
 }
+
 /// The reset path waits at most this long for the critical-events mail to leave.
 const MAIL_BEFORE_RESET: Duration = Duration::from_secs(5);
 

@@ -264,6 +264,17 @@ impl SupervisorConfig {
     }
 }
 
+/// A monitor table's `interval_s`, or `interval_ms` when given (tests); `Err((key, problem))`
+/// for zero.
+pub(crate) fn interval(table: &str, interval_s: u64, interval_ms: Option<u64>) -> Result<Duration, (String, String)> {
+    match interval_ms {
+        Some(0) => Err((format!("{table}.interval_ms"), "must be at least 1".into())),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None if interval_s == 0 => Err((format!("{table}.interval_s"), "must be at least 1".into())),
+        None => Ok(Duration::from_secs(interval_s)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,12 +72,7 @@ pub struct RaidConfig {
 impl RawRaid {
     /// Checks the values; `Err((key, problem))`.
     pub fn into_config(self) -> Result<RaidConfig, (String, String)> {
-        let interval = match self.interval_ms {
-            Some(0) => return Err(("raid.interval_ms".into(), "must be at least 1".into())),
-            Some(ms) => Duration::from_millis(ms),
-            None if self.interval_s == 0 => return Err(("raid.interval_s".into(), "must be at least 1".into())),
-            None => Duration::from_secs(self.interval_s),
-        };
+        let interval = crate::config::interval("raid", self.interval_s, self.interval_ms)?;
         let auto_add = match self.auto_add.as_str() {
             "off" => AutoAdd::Off,
             "spare-same-slot" => AutoAdd::SpareSameSlot,

@@ -42,12 +42,7 @@ pub struct VolumesConfig {
 impl RawVolumes {
     /// Checks the values; `Err((key, problem))`.
     pub fn into_config(self) -> Result<VolumesConfig, (String, String)> {
-        let interval = match self.interval_ms {
-            Some(0) => return Err(("volumes.interval_ms".into(), "must be at least 1".into())),
-            Some(ms) => Duration::from_millis(ms),
-            None if self.interval_s == 0 => return Err(("volumes.interval_s".into(), "must be at least 1".into())),
-            None => Duration::from_secs(self.interval_s),
-        };
+        let interval = crate::config::interval("volumes", self.interval_s, self.interval_ms)?;
         if let Some(p) = self.paths.iter().find(|p| !p.is_absolute()) {
             return Err(("volumes.paths".into(), format!("{} is not an absolute path", p.display())));
         }

@@ -1,11 +1,14 @@
 //! The hardware-test harness: a QEMU process whose serial console is read
-//! line by line with expect-style waits and timeouts ([`qemu`]), and the
-//! U-Boot pieces the boot tests need: pflash images, a FAT boot disk built
-//! without root (sfdisk + mkfs.vfat + mtools), files read and written on it
-//! ([`uboot`]). Tests skip (with a message) only when `qemu-system-aarch64`
+//! line by line with expect-style waits and timeouts and typed on ([`qemu`]),
+//! its QMP socket ([`qmp`]), the U-Boot pieces the boot tests need: pflash
+//! images, a FAT boot disk built without root (sfdisk + mkfs.vfat + mtools),
+//! files read and written on it ([`uboot`]), and the whole appliance image
+//! booted as the box boots it ([`appliance`]). Tests skip (with a message) only when `qemu-system-aarch64`
 //! is missing; `scripts/test` installs it.
 
+pub mod appliance;
 pub mod qemu;
+pub mod qmp;
 pub mod uboot;
 
 use std::path::PathBuf;

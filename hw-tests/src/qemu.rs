@@ -1,11 +1,12 @@
-//! A `qemu-system-aarch64` process with its serial console on stdout: a
+//! A `qemu-system-aarch64` process with its serial console on stdin/stdout: a
 //! reader thread collects lines; [`Qemu::expect`] waits for a line containing
-//! a pattern (with a timeout) and [`Qemu::wait_exit`] for the process to end.
-//! The process is killed when the value is dropped.
+//! a pattern (with a timeout), [`Qemu::send`] types on the console and
+//! [`Qemu::wait_exit`] waits for the process to end. The process is killed
+//! when the value is dropped.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -13,21 +14,24 @@ use crate::timeout_factor;
 
 pub struct Qemu {
     child: Child,
+    stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     /// Every line seen so far (for error messages and after-the-fact checks).
     pub transcript: Vec<String>,
 }
 
 impl Qemu {
-    /// Starts `qemu-system-aarch64 ARGS` with stdin closed and stdout piped.
+    /// Starts `qemu-system-aarch64 ARGS` with stdin and stdout piped.
     pub fn spawn(args: &[String], cwd: &Path) -> std::io::Result<Qemu> {
-        let mut child = Command::new("qemu-system-aarch64")
-            .args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+        let mut cmd = Command::new("qemu-system-aarch64");
+        cmd.args(args).current_dir(cwd);
+        Qemu::spawn_command(cmd)
+    }
+
+    /// Starts `cmd` (QEMU, or a script that `exec`s it) with stdin and stdout piped.
+    pub fn spawn_command(mut cmd: Command) -> std::io::Result<Qemu> {
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        let stdin = child.stdin.take();
         let out = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -38,7 +42,26 @@ impl Qemu {
                 }
             }
         });
-        Ok(Qemu { child, lines: rx, transcript: Vec::new() })
+        Ok(Qemu { child, stdin, lines: rx, transcript: Vec::new() })
+    }
+
+    /// The process id (QEMU's: the run script `exec`s it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Types `text` on the serial console.
+    pub fn send(&mut self, text: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("the console's input is closed")?;
+        stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).map_err(|e| format!("typing on the console: {e}"))
+    }
+
+    /// Like [`Qemu::expect`], and also returns the lines seen before the match.
+    pub fn expect_collect(&mut self, pattern: &str, timeout: Duration) -> Result<(Vec<String>, String), String> {
+        let from = self.transcript.len();
+        let matched = self.expect(pattern, timeout)?;
+        let before = self.transcript[from..self.transcript.len() - 1].to_vec();
+        Ok((before, matched))
     }
 
     /// Waits up to `timeout` (× `HW_TIMEOUT_FACTOR`) for a line containing

@@ -45,6 +45,7 @@ RUNTIME_APT=(ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   libudev-dev) # libudev-dev: the supervisor's hot-plug monitor links libudev
 
 # Packages the hw-tests use: QEMU (aarch64 system emulation), Debian's U-Boot for
-# `-M virt` (/usr/lib/u-boot/qemu_arm64/u-boot.bin), mkimage for boot.scr, and the
-# tools that build a GPT + FAT boot disk without root.
-HW_TEST_APT=(qemu-system-arm u-boot-qemu u-boot-tools mtools dosfstools fdisk)
+# `-M virt` (/usr/lib/u-boot/qemu_arm64/u-boot.bin), mkimage for boot.scr, the
+# tools that build a GPT + FAT boot disk without root, qemu-img (each VM's disks),
+# squashfs-tools (a test build of a root slot) and curl (the appliance's API).
+HW_TEST_APT=(qemu-system-arm qemu-utils u-boot-qemu u-boot-tools mtools dosfstools fdisk squashfs-tools curl)

@@ -1,0 +1,255 @@
+//! The appliance image (`scripts/build-image`'s output) booted the way the box
+//! boots: through `scripts/run-image` (U-Boot from pflash, the system disk with
+//! the A/B slots, two AHCI bay disks, the i6300esb watchdog, user networking),
+//! one VM per test in its own directory (fresh bay disks, its own API port), with
+//! QMP for the hardware events (power cut, disks) and the serial console for
+//! commands ([`Appliance::shell`]). The spare's HTTP API is reached through the
+//! forwarded port ([`Appliance::api_get`]).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hotspare_api::health::HealthReport;
+use serde_json::Value;
+
+use crate::qemu::Qemu;
+use crate::qmp::Qmp;
+use crate::timeout_factor;
+
+/// The board the hw-tests boot.
+pub const BOARD: &str = "qemu-virt";
+/// The supervisor's line once the box is ready (services up, slot marked good).
+pub const READY: &str = "supervisor: ready";
+/// busybox init's `askfirst` on the serial console.
+const ASKFIRST: &str = "Please press Enter to activate this console";
+/// The first line of every power-on and reset.
+pub const UBOOT_BANNER: &str = "U-Boot 20";
+
+/// The repository (hw-tests/..).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The image's directory: `HOTSPARE_IMAGE_DIR`, or `.cache/image/out/qemu-virt`.
+pub fn image_dir() -> PathBuf {
+    match std::env::var_os("HOTSPARE_IMAGE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => repo_root().join(".cache/image/out").join(BOARD),
+    }
+}
+
+/// `Some(reason)` when the image tests cannot run here: QEMU is missing, or there is no
+/// image and `HW_TESTS_REQUIRE_IMAGE` is unset (`scripts/test` builds the image and sets it,
+/// so there a missing image fails instead of skipping).
+pub fn skip_reason() -> Option<String> {
+    if let Some(r) = crate::skip_reason() {
+        return Some(r);
+    }
+    let disk = image_dir().join("disk.img");
+    if disk.is_file() {
+        return None;
+    }
+    let msg = format!("no appliance image {} (scripts/build-image makes it)", disk.display());
+    if std::env::var_os("HW_TESTS_REQUIRE_IMAGE").is_some() {
+        panic!("{msg}; HW_TESTS_REQUIRE_IMAGE is set");
+    }
+    Some(msg)
+}
+
+/// What a test's VM has besides the board's standard devices.
+#[derive(Default)]
+pub struct Options {
+    /// An NVMe disk (serial `HSNVME0001`) behind a PCIe root port, QOM path
+    /// `/machine/peripheral/nvme0`.
+    pub nvme: bool,
+    /// A system disk image to boot instead of the build's `disk.img`.
+    pub disk: Option<PathBuf>,
+}
+
+pub struct Appliance {
+    pub qemu: Qemu,
+    pub qmp: Qmp,
+    pub api_port: u16,
+    pub started: Instant,
+    /// The VM's disks, flash and QMP socket.
+    pub dir: tempfile::TempDir,
+    /// The transcript index of the `askfirst` line last answered.
+    console_activated_at: Option<usize>,
+    commands: u32,
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local address").port()
+}
+
+impl Appliance {
+    /// Powers on a VM of the image.
+    pub fn boot(opts: &Options) -> Appliance {
+        let dir = tempfile::Builder::new().prefix("hw-appliance").tempdir().expect("temp dir");
+        let api_port = free_port();
+        let qmp_path = dir.path().join("qmp.sock");
+        let mut extra = vec!["-qmp".to_string(), format!("unix:{},server=on,wait=off", qmp_path.display())];
+        if opts.nvme {
+            let nvme = dir.path().join("nvme.qcow2");
+            run_tool(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&nvme).arg("1G"));
+            extra.extend([
+                "-drive".into(),
+                format!("if=none,id=nvm,file={},format=qcow2", nvme.display()),
+                "-device".into(),
+                "pcie-root-port,id=rp1,chassis=1".into(),
+                "-device".into(),
+                "nvme,id=nvme0,serial=HSNVME0001,drive=nvm,bus=rp1".into(),
+            ]);
+        }
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("scripts/run-image"))
+            .args(["--board", BOARD, "--"])
+            .args(&extra)
+            .current_dir(repo_root())
+            .env("RUN_DIR", dir.path())
+            .env("HOST_API_PORT", api_port.to_string());
+        if let Some(disk) = &opts.disk {
+            cmd.env("IMAGE_DISK", disk);
+        }
+        let started = Instant::now();
+        let qemu = Qemu::spawn_command(cmd).expect("start scripts/run-image");
+        let qmp = Qmp::connect(&qmp_path, Duration::from_secs(60)).expect("QMP");
+        Appliance { qemu, qmp, api_port, started, dir, console_activated_at: None, commands: 0 }
+    }
+
+    /// Waits for a console line containing `pattern`; panics with the console's tail.
+    pub fn expect(&mut self, pattern: &str, timeout: Duration) -> String {
+        self.qemu.expect(pattern, timeout).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Waits for [`READY`]; returns the line and the time since power-on.
+    pub fn wait_ready(&mut self, timeout: Duration) -> (String, Duration) {
+        let line = self.expect(READY, timeout);
+        (line, self.started.elapsed())
+    }
+
+    /// Runs `cmd` in the console's shell; its exit status and the lines it printed
+    /// (with whatever the kernel or the services logged meanwhile).
+    pub fn shell(&mut self, cmd: &str, timeout: Duration) -> (i32, Vec<String>) {
+        self.activate_console();
+        self.commands += 1;
+        let n = self.commands;
+        // the echo of the typed line shows `"@@""done1`, the output `@@done1 <status>`
+        self.qemu.send(&format!("{cmd}; echo \"@@\"\"done{n} $?\"\n")).unwrap_or_else(|e| panic!("{e}"));
+        let tag = format!("@@done{n} ");
+        let (before, matched) = self.qemu.expect_collect(&tag, timeout).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let rc = matched.split(&tag).nth(1).and_then(|r| r.trim().parse().ok()).unwrap_or(-1);
+        let out = before.into_iter().filter(|l| !l.contains("\"@@\"\"done")).collect();
+        (rc, out)
+    }
+
+    /// [`Appliance::shell`], asserting exit status 0.
+    pub fn shell_ok(&mut self, cmd: &str, timeout: Duration) -> Vec<String> {
+        let (rc, out) = self.shell(cmd, timeout);
+        assert_eq!(rc, 0, "{cmd:?} exited with {rc}:\n{}", out.join("\n"));
+        out
+    }
+
+    /// Presses Enter on busybox's `askfirst` of the current boot (once per boot).
+    fn activate_console(&mut self) {
+        let t = &self.qemu.transcript;
+        let boot = t.iter().rposition(|l| l.contains(UBOOT_BANNER)).unwrap_or(0);
+        let prompt = match t.iter().rposition(|l| l.contains(ASKFIRST)).filter(|&p| p > boot) {
+            Some(p) => p,
+            None => {
+                self.expect(ASKFIRST, Duration::from_secs(120));
+                self.qemu.transcript.len() - 1
+            }
+        };
+        if self.console_activated_at != Some(prompt) {
+            self.qemu.send("\n").unwrap_or_else(|e| panic!("{e}"));
+            self.console_activated_at = Some(prompt);
+        }
+    }
+
+    /// `GET path` on the spare's API as the NVR's admin (board/qemu-virt/failover.toml).
+    pub fn api_get(&self, path: &str) -> Result<Value, String> {
+        let url = format!("http://127.0.0.1:{}{path}", self.api_port);
+        let out = Command::new("curl")
+            .args(["-sS", "-m", "10", "--fail-with-body", "-u", "admin:admin", &url])
+            .output()
+            .map_err(|e| format!("curl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "GET {url}: {} {}",
+                String::from_utf8_lossy(&out.stderr).trim(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("GET {url}: not JSON: {e}"))
+    }
+
+    /// Polls `GET /api/v1/health` until `pred` holds; panics after `timeout` with the last
+    /// report (or error).
+    pub fn wait_health(&self, what: &str, timeout: Duration, pred: impl Fn(&HealthReport) -> bool) -> HealthReport {
+        let deadline = Instant::now() + timeout * timeout_factor();
+        loop {
+            let last = match self.api_get("/api/v1/health").and_then(|v| serde_json::from_value::<HealthReport>(v).map_err(|e| e.to_string())) {
+                Ok(h) if pred(&h) => return h,
+                Ok(h) => format!("{h:#?}"),
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                panic!("timeout waiting for the health report to show {what}; last: {last}");
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Runs a host tool; panics with its stderr when it fails.
+pub fn run_tool(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A copy of the image's system disk whose slot `slot` (`"root-a"`, `"root-b"`) holds the
+/// same root filesystem changed by `change` (run on the unpacked tree), e.g. a test build
+/// whose supervisor exits at once. The copy is sparse; `dir` keeps it.
+pub fn disk_with_changed_slot(dir: &Path, slot: &str, change: impl FnOnce(&Path)) -> PathBuf {
+    let image = image_dir();
+    let tree = dir.join("rootfs");
+    run_tool(Command::new("unsquashfs").args(["-q", "-n", "-d"]).arg(&tree).arg(image.join("rootfs.squashfs")));
+    change(&tree);
+    let squashfs = dir.join("rootfs-changed.squashfs");
+    run_tool(
+        Command::new("mksquashfs")
+            .arg(&tree)
+            .arg(&squashfs)
+            .args(["-comp", "gzip", "-all-root", "-no-xattrs", "-no-progress", "-quiet", "-noappend"]),
+    );
+    let disk = dir.join("disk.img");
+    run_tool(Command::new("cp").arg("--sparse=always").arg(image.join("disk.img")).arg(&disk));
+    let (start, size) = partition(&image.join("disk-layout.sfdisk"), slot);
+    let bytes = std::fs::read(&squashfs).expect("read the squashfs");
+    assert!(bytes.len() as u64 <= size, "the changed root does not fit {slot}");
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().write(true).open(&disk).expect("open the disk copy");
+    f.seek(SeekFrom::Start(start)).and_then(|_| f.write_all(&bytes)).expect("write the slot");
+    disk
+}
+
+/// Byte offset and size of the GPT partition named `name` in an `sfdisk -d` dump.
+fn partition(dump: &Path, name: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(dump).unwrap_or_else(|e| panic!("{}: {e}", dump.display()));
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("name=\"{name}\"")))
+        .unwrap_or_else(|| panic!("no partition {name} in {}", dump.display()));
+    let field = |key: &str| -> u64 {
+        line.split(',')
+            .find_map(|f| f.split_once('=').filter(|(k, _)| k.trim().ends_with(key)).map(|(_, v)| v.trim()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+    };
+    (field("start") * 512, field("size") * 512)
+}

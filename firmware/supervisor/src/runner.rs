@@ -29,7 +29,7 @@ use crate::config::SupervisorConfig;
 use crate::core::{Core, Effect, Event, ExitHow, Input};
 use crate::leds::Leds;
 use crate::monitor::{self, HealthBook, Report};
-use crate::status_file::{service_states, StatusFile, StatusWriter};
+use crate::status_file::{FilesOut, StatusWriter};
 use crate::watchdog::{self, Watchdog, WatchdogError};
 
 /// What stops the supervisor from running at all.
@@ -258,32 +258,6 @@ pub async fn run(
                 log::info!("shutdown: stopping the services");
                 queue.push_back(Input::Shutdown);
             }
-        }
-    }
-}
-
-/// `status.json` and the supervisor's part of `health.json`, rewritten when they change.
-struct FilesOut {
-    status: StatusWriter,
-    /// The verdict last published (nothing is written before the first).
-    published: Option<Status>,
-    /// The booted slot was marked good.
-    marked_good: bool,
-}
-
-impl FilesOut {
-    fn write(&mut self, core: &Core, booted: Option<hotspare_platform::bootstate::Slot>, book: &mut HealthBook) {
-        let Some(status) = &self.published else { return };
-        let file = StatusFile {
-            status: status.clone(),
-            ready: core.was_ready(),
-            slot: booted.map(|s| s.to_string()),
-            slot_marked_good: self.marked_good,
-            services: service_states(core.services()),
-        };
-        book.set_supervisor(&file);
-        if self.status.update(file) {
-            book.write();
         }
     }
 }

@@ -10,7 +10,8 @@ use hotspare_base::fs::write_atomic_unsynced;
 use hotspare_ipc::Status;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Run, Service};
+use crate::core::{Core, Run, Service};
+use crate::monitor::HealthBook;
 
 /// The file's name in the state directory.
 pub const FILE_NAME: &str = "status.json";
@@ -32,6 +33,9 @@ pub struct StatusFile {
     pub slot_marked_good: bool,
     #[serde(default)]
     pub services: Vec<ServiceState>,
+    /// The supervisor's process (a reader can tell a file left by one that is gone).
+    #[serde(default)]
+    pub pid: Option<u32>,
 }
 
 /// One service as the core sees it.
@@ -77,6 +81,33 @@ pub enum ReadError {
 pub fn read(path: &Path) -> Result<StatusFile, ReadError> {
     let bytes = std::fs::read(path).map_err(|source| ReadError::Io { path: path.into(), source })?;
     serde_json::from_slice(&bytes).map_err(|source| ReadError::Parse { path: path.into(), source })
+}
+
+/// `status.json` and the supervisor's part of `health.json`, rewritten when they change.
+pub(crate) struct FilesOut {
+    pub status: StatusWriter,
+    /// The verdict last published (nothing is written before the first).
+    pub published: Option<Status>,
+    /// The booted slot was marked good.
+    pub marked_good: bool,
+}
+
+impl FilesOut {
+    pub fn write(&mut self, core: &Core, booted: Option<hotspare_platform::bootstate::Slot>, book: &mut HealthBook) {
+        let Some(status) = &self.published else { return };
+        let file = StatusFile {
+            status: status.clone(),
+            ready: core.was_ready(),
+            slot: booted.map(|s| s.to_string()),
+            slot_marked_good: self.marked_good,
+            services: service_states(core.services()),
+            pid: Some(std::process::id()),
+        };
+        book.set_supervisor(&file);
+        if self.status.update(file) {
+            book.write();
+        }
+    }
 }
 
 /// Writes `status.json` when its contents change.
@@ -128,6 +159,7 @@ mod tests {
             slot: Some("A".into()),
             slot_marked_good: true,
             services: vec![ServiceState { name: "failover".into(), critical: true, state: "up".into(), pid: Some(7) }],
+            pid: Some(6),
         };
         let json = serde_json::to_string_pretty(&f).unwrap();
         assert!(json.contains("\"healthy\": true") && json.contains("\"slot\": \"A\""), "{json}");

@@ -346,6 +346,14 @@ critical = false
     }
 
     #[test]
+    fn the_qemu_boards_file_loads_with_boot_counting() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../board/qemu-virt/supervisor.toml");
+        let c = SupervisorConfig::load(&path).unwrap();
+        let b = c.boot.unwrap();
+        assert_eq!((b.state_dir.as_path(), b.cmdline.as_path()), (Path::new("/boot"), Path::new("/proc/cmdline")));
+    }
+
+    #[test]
     fn errors_name_the_key_and_line() {
         let e = parse(&OK.replace("name = \"api\"", "name = \"recorder\"")).unwrap_err().to_string();
         assert!(

@@ -77,7 +77,9 @@ pub fn run(a: StatusArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            if !a.json {
+            if a.json {
+                println!("{}", serde_json::json!({ "healthy": false, "error": e }));
+            } else {
                 println!("status: NOT healthy: cannot read the state: {e}");
             }
             ExitCode::from(2)
@@ -131,10 +133,13 @@ fn boot_info(cfg: Option<&hotspare_supervisor::boot_slot::BootConfig>) -> BootIn
     info
 }
 
-/// Why `status.json` no longer speaks for the box: its supervisor is gone, or it was written
-/// before this boot.
+/// Why `status.json` no longer speaks for the box: its supervisor is gone (no process
+/// `hotspare supervisor …` with its pid), or it was written before this boot.
 fn stale(path: &Path, pid: Option<u32>) -> Option<String> {
-    if let Some(pid) = pid.filter(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+    let is_supervisor = |pid: u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"supervisor"))
+    };
+    if let Some(pid) = pid.filter(|&p| !is_supervisor(p)) {
         return Some(format!("the supervisor (pid {pid}) is not running: {} is old", path.display()));
     }
     let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
@@ -146,7 +151,8 @@ fn stale(path: &Path, pid: Option<u32>) -> Option<String> {
 }
 
 /// Healthy: the file is current, the supervisor's verdict is healthy, takeovers are allowed
-/// (no rescue mode, no hardware fault) and the box has been ready (every service up).
+/// (no rescue mode, no hardware fault), no service crash-loops and the box has been ready
+/// (every service up).
 fn verdict(s: &StatusFile, stale: Option<String>) -> Result<(), String> {
     if let Some(why) = stale {
         return Err(why);
@@ -154,6 +160,11 @@ fn verdict(s: &StatusFile, stale: Option<String>) -> Result<(), String> {
     let st = &s.status;
     if !st.healthy || !st.takeovers_allowed || st.mode == Mode::Rescue {
         return Err(if st.reason.is_empty() { "the supervisor says so".into() } else { st.reason.clone() });
+    }
+    let looping: Vec<&str> =
+        s.services.iter().filter(|v| v.state == "crash-looping").map(|v| v.name.as_str()).collect();
+    if !looping.is_empty() {
+        return Err(format!("crash-looping: {}", looping.join(", ")));
     }
     if !s.ready {
         let waiting: Vec<&str> = s.services.iter().filter(|v| v.state != "up").map(|v| v.name.as_str()).collect();
@@ -307,6 +318,9 @@ mod tests {
         assert!(e.starts_with("starting, not ready yet (waiting for a-service"), "{e}");
         assert_eq!(verdict(&file(true, false, Mode::Rescue), None).unwrap_err(), "rescue mode: 3 resets");
         assert_eq!(verdict(&file(true, true, Mode::Normal), Some("old".into())).unwrap_err(), "old");
+        let mut f = file(true, true, Mode::Normal);
+        f.services[0].state = "crash-looping".into();
+        assert!(verdict(&f, None).unwrap_err().starts_with("crash-looping: a-service"));
     }
 
     #[test]

@@ -221,6 +221,9 @@ fn status_names_the_file_it_cannot_read() {
     let file = state.join("status.json").display().to_string();
     assert!(err.contains(&file) && err.contains("No such file"), "{err}");
     assert!(out.lines().last().unwrap().starts_with("status: NOT healthy: cannot read the state: "), "{out}");
+    let (code, json, _) = hotspare(&["status", "--config", &config.display().to_string(), "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(code == 2 && j["healthy"] == false && j["error"].as_str().unwrap().contains(&file), "{json}");
     let (code, _, err) = hotspare(&["status", "--config", &dir.path().join("absent.toml").display().to_string()]);
     assert!(code == 2 && err.contains("absent.toml"), "{err}");
 }

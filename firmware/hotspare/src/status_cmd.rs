@@ -166,6 +166,11 @@ fn verdict(s: &StatusFile, stale: Option<String>) -> Result<(), String> {
     if !looping.is_empty() {
         return Err(format!("crash-looping: {}", looping.join(", ")));
     }
+    if let (true, Some(slot), false) = (s.ready, &s.slot, s.slot_marked_good) {
+        return Err(format!(
+            "slot {slot} could not be marked good (health.json notices say why): U-Boot will fall back"
+        ));
+    }
     if !s.ready {
         let waiting: Vec<&str> = s.services.iter().filter(|v| v.state != "up").map(|v| v.name.as_str()).collect();
         return Err(format!("starting, not ready yet (waiting for {})", waiting.join(", ")));
@@ -202,7 +207,11 @@ fn render(r: &Report) -> String {
         (false, _) => "no boot counting ([boot] not configured)".to_string(),
         (true, None) => "no slot on the kernel command line: no boot counting".to_string(),
         (true, Some(s)) => {
-            let good = if r.status.slot_marked_good { "marked good" } else { "NOT marked good yet" };
+            let good = match (r.status.slot_marked_good, r.status.ready) {
+                (true, _) => "marked good",
+                (false, true) => "NOT marked good: the mark failed",
+                (false, false) => "not marked good yet (not ready)",
+            };
             format!("slot {s}, {good}")
         }
     };
@@ -319,6 +328,9 @@ mod tests {
         assert_eq!(verdict(&file(true, false, Mode::Rescue), None).unwrap_err(), "rescue mode: 3 resets");
         assert_eq!(verdict(&file(true, true, Mode::Normal), Some("old".into())).unwrap_err(), "old");
         let mut f = file(true, true, Mode::Normal);
+        f.slot_marked_good = false;
+        assert!(verdict(&f, None).unwrap_err().starts_with("slot A could not be marked good"));
+        f.slot_marked_good = true;
         f.services[0].state = "crash-looping".into();
         assert!(verdict(&f, None).unwrap_err().starts_with("crash-looping: a-service"));
     }

@@ -206,7 +206,7 @@ fn rescue_mode_never_marks_the_slot_good() {
     let config = sup.path("supervisor.toml").display().to_string();
     let (code, out, _) = hotspare(&["status", "--config", &config]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("RESCUE") && out.contains("NOT marked good yet"), "{out}");
+    assert!(out.contains("RESCUE") && out.contains("not marked good yet (not ready)"), "{out}");
     assert!(out.lines().last().unwrap().starts_with("status: NOT healthy: rescue mode: 3 resets"), "{out}");
 }
 
@@ -226,4 +226,22 @@ fn status_names_the_file_it_cannot_read() {
     assert!(code == 2 && j["healthy"] == false && j["error"].as_str().unwrap().contains(&file), "{json}");
     let (code, _, err) = hotspare(&["status", "--config", &dir.path().join("absent.toml").display().to_string()]);
     assert!(code == 2 && err.contains("absent.toml"), "{err}");
+}
+
+#[test]
+fn a_mark_that_fails_is_logged_kept_as_a_warning_and_makes_status_not_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    // No boot directory: the boot partition is not there.
+    std::fs::write(dir.path().join("cmdline"), CMDLINE_A).unwrap();
+    let sup = Sup::start(dir, "");
+    until("the ready line", || sup.log().contains("supervisor: ready: slot A NOT marked good: "), || sup.log());
+    assert!(sup.log().contains(&format!("{}: No such file", sup.path("boot").display())), "{}", sup.log());
+    until("status.json says ready", || sup.status_json()["ready"] == true, || sup.log());
+    assert_eq!(sup.status_json()["slot_marked_good"], false);
+    let health = std::fs::read_to_string(sup.path("state/health.json")).unwrap();
+    assert!(health.contains("\"kind\": \"SlotNotMarkedGood\"") && health.contains("\"warning\""), "{health}");
+    let (code, out, _) = hotspare(&["status", "--config", &sup.path("supervisor.toml").display().to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT marked good: the mark failed") && out.contains("cannot read: "), "{out}");
+    assert!(out.lines().last().unwrap().starts_with("status: NOT healthy: slot A could not be marked good"), "{out}");
 }

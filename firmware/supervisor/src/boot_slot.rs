@@ -65,7 +65,10 @@ pub fn booted(cfg: Option<&BootConfig>, rescue: bool) -> Option<Slot> {
             if rescue {
                 log::warn!("booted slot {slot}: rescue mode, so it will not be marked good (U-Boot falls back)");
             } else {
-                log::info!("booted slot {slot}: marked good in {} once ready", cfg.state_dir.display());
+                log::info!(
+                    "booted slot {slot}: to be marked good in {} once the box is ready",
+                    cfg.state_dir.display()
+                );
             }
             Some(slot)
         }

@@ -132,7 +132,7 @@ pub async fn run(
     let (status_tx, _) = watch::channel::<Option<Status>>(None);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
     let (marked_tx, mut marked_rx) = mpsc::unbounded_channel::<Marked>();
-    let mut files_out = FilesOut { status: StatusWriter::new(&cfg.state_dir), published: None, marked_good: false };
+    let mut files_out = FilesOut { status: StatusWriter::new(&cfg.state_dir), published: None, marked: None };
     let mut book = HealthBook::new(cfg.state_dir.join("health.json")).with_email(cfg.email.clone());
     monitor::spawn_all(&cfg, &report_tx);
     let mut leds = Leds::new(cfg.leds.as_ref());
@@ -227,11 +227,9 @@ pub async fn run(
             Some(m) = marked_rx.recv() => {
                 if let Some(slot) = booted {
                     let line = boot_slot::ready_line(Some((slot, &m)));
+                    files_out.marked = Some(m.is_ok());
                     match &m {
-                        Ok(_) => {
-                            log::info!("{line}");
-                            files_out.marked_good = true;
-                        }
+                        Ok(_) => log::info!("{line}"),
                         Err(e) => {
                             log::warn!("{line}");
                             let n = boot_slot::failure_notice(slot, e, hotspare_base::clock::now_us());

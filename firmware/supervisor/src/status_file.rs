@@ -21,7 +21,8 @@ pub const FILE_NAME: &str = "status.json";
 pub struct StatusFile {
     #[serde(flatten)]
     pub status: Status,
-    /// The box has been ready during this boot (healthy, every service up, not in rescue).
+    /// The box has been ready during this boot (healthy, every service up, not in rescue)
+    /// and, with boot counting, the booted slot's mark was tried (see `slot_marked_good`).
     #[serde(default)]
     pub ready: bool,
     /// The booted root slot (`A`/`B`, from `rauc.slot=` on the kernel command line); `None`:
@@ -88,8 +89,8 @@ pub(crate) struct FilesOut {
     pub status: StatusWriter,
     /// The verdict last published (nothing is written before the first).
     pub published: Option<Status>,
-    /// The booted slot was marked good.
-    pub marked_good: bool,
+    /// Whether the booted slot was marked good (`None`: not tried yet, or no boot counting).
+    pub marked: Option<bool>,
 }
 
 impl FilesOut {
@@ -97,9 +98,11 @@ impl FilesOut {
         let Some(status) = &self.published else { return };
         let file = StatusFile {
             status: status.clone(),
-            ready: core.was_ready(),
+            // With boot counting, ready once the mark was tried: then a ready box whose slot
+            // is not marked good is one whose mark failed.
+            ready: core.was_ready() && (booted.is_none() || self.marked.is_some()),
             slot: booted.map(|s| s.to_string()),
-            slot_marked_good: self.marked_good,
+            slot_marked_good: self.marked == Some(true),
             services: service_states(core.services()),
             pid: Some(std::process::id()),
         };

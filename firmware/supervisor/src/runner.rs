@@ -4,10 +4,11 @@
 //! exits, accepts their IPC connections (a hello whose pid is not the connection's peer pid
 //! is refused), pets the watchdog, writes the status file (`status.json` in the state
 //! directory, [`crate::status_file`]), marks the booted slot good the first time the box is
-//! ready ([`crate::boot_slot`], off the async workers) and, at the end, either performs the reset path (marker, sync, reset command;
-//! the watchdog stays armed and unpetted, so the hardware resets the box if the command does
-//! not) or the deliberate shutdown (marker, sync, magic close). It drives the front-panel
-//! LEDs ([`Leds`]) from the statuses, heartbeats' role states and bay reports.
+//! ready ([`crate::boot_slot`], off the async workers) and, at the end, either performs the
+//! reset path (marker, sync, reset command; the watchdog stays armed and unpetted, so the
+//! hardware resets the box if the command does not) or the deliberate shutdown (marker,
+//! sync, magic close). It drives the front-panel LEDs ([`Leds`]) from the statuses,
+//! heartbeats' role states and bay reports.
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;

@@ -39,6 +39,15 @@ pub struct SupervisorHealth {
     pub last_reset: String,
     /// Why the box is not healthy or not taking over; empty when all is well.
     pub reason: String,
+    /// The box has been ready during this boot (healthy, every service up, not in rescue).
+    #[serde(default)]
+    pub ready: bool,
+    /// The booted root slot (`A`/`B`); `None`: no boot counting.
+    #[serde(default)]
+    pub slot: Option<String>,
+    /// The booted slot was marked good during this boot.
+    #[serde(default)]
+    pub slot_marked_good: bool,
 }
 
 /// One md array.

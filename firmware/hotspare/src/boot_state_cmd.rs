@@ -4,13 +4,15 @@
 //! and the supervisor; `get-primary`, `set-primary`, `get-state`, `set-state`
 //! take exactly the arguments of RAUC's `custom` bootloader backend, so its
 //! handler is `exec hotspare boot-state --dir /boot "$@"`
-//! (docs/design/boot-counting.md).
+//! (docs/design/boot-counting.md). `mark-good` is the supervisor's own mark at "ready"
+//! ([`hotspare_supervisor::boot_slot::mark_good`]), so both write the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use hotspare_platform::bootstate::{BootState, Copy, Slot, FILE_NAMES};
 use hotspare_platform::bootstate_io::{load, store, Loaded};
+use hotspare_supervisor::boot_slot::mark_good;
 
 #[derive(clap::Args, Debug)]
 pub struct BootStateArgs {
@@ -75,28 +77,36 @@ pub fn run(a: BootStateArgs) -> ExitCode {
 
 /// Runs one operation; returns what goes to stdout.
 fn execute(dir: &Path, op: &Op) -> Result<String, String> {
-    let loaded = load(dir).map_err(|e| e.to_string())?;
-    let cur = &loaded.choice.state;
-    let next = match *op {
-        Op::Show => return Ok(show(&loaded)),
+    let read = || load(dir).map_err(|e| e.to_string());
+    // A change: the state read now, changed by `f`, written over the older copy.
+    let change = |f: &dyn Fn(&BootState) -> BootState| {
+        let loaded = read()?;
+        store(&loaded, &f(&loaded.choice.state)).map_err(|e| e.to_string())
+    };
+    let (path, written) = match *op {
+        Op::Show => return Ok(show(&read()?)),
         Op::GetPrimary => {
-            return cur
+            return read()?
+                .choice
+                .state
                 .primary()
                 .map(|s| format!("{s}\n"))
                 .ok_or_else(|| format!("{}: no slot of BOOT_ORDER has tries left", dir.display()))
         }
         Op::GetState { slot } => {
-            return Ok(if cur.is_good(slot.into()) { "good\n" } else { "bad\n" }.to_string());
+            return Ok(if read()?.choice.state.is_good(slot.into()) { "good\n" } else { "bad\n" }.to_string());
         }
-        Op::MarkGood { slot } | Op::SetState { slot, state: GoodBad::Good } => cur.mark_good(slot.into()),
-        Op::SetState { slot, state: GoodBad::Bad } => cur.mark_bad(slot.into()),
-        Op::SetPrimary { slot } => cur.set_primary(slot.into()),
+        Op::MarkGood { slot } | Op::SetState { slot, state: GoodBad::Good } => {
+            mark_good(dir, slot.into()).map_err(|e| e.to_string())?
+        }
+        Op::SetState { slot, state: GoodBad::Bad } => change(&|s| s.mark_bad(slot.into()))?,
+        Op::SetPrimary { slot } => change(&|s| s.set_primary(slot.into()))?,
     };
-    let (path, written) = store(&loaded, &next).map_err(|e| e.to_string())?;
     Ok(format!("{}: {}\n", path.display(), summary(&written)))
 }
 
-fn summary(s: &BootState) -> String {
+/// One line: seq, order and tries (also `hotspare status`).
+pub(crate) fn summary(s: &BootState) -> String {
     let order: Vec<String> = s.order.iter().map(Slot::to_string).collect();
     format!("seq {}, BOOT_ORDER={}, BOOT_A_LEFT={}, BOOT_B_LEFT={}", s.seq, order.join(" "), s.a_left, s.b_left)
 }

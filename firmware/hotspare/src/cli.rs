@@ -41,6 +41,8 @@ pub enum Command {
     Smart(crate::smart_cmd::SmartArgs),
     /// Reads and edits the A/B boot-counting state U-Boot uses (also RAUC's custom bootloader backend).
     BootState(crate::boot_state_cmd::BootStateArgs),
+    /// The box's state for the console: version, slot, services, hardware (exit 0 healthy, 1 not, 2 cannot read).
+    Status(crate::status_cmd::StatusArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

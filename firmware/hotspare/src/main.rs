@@ -18,6 +18,7 @@ mod record;
 mod site;
 mod smart_cmd;
 mod spare_heartbeat;
+mod status_cmd;
 mod supervisor_cmd;
 mod times;
 
@@ -36,6 +37,8 @@ fn main() -> std::process::ExitCode {
         // Its own exit statuses (0 healthy, 1 warning, 2 critical, 3 cannot read).
         cli::Command::Smart(a) => return smart_cmd::run(a),
         cli::Command::BootState(a) => return boot_state_cmd::run(a),
+        // 0 healthy, 1 not healthy, 2 cannot read the state.
+        cli::Command::Status(a) => return status_cmd::run(a),
         #[cfg(feature = "dev-tools")]
         cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),

@@ -36,6 +36,7 @@ struct Raw {
     #[serde(default)]
     system: RawSystem,
     leds: Option<RawLeds>,
+    boot: Option<crate::boot_slot::BootConfig>,
 }
 
 fn default_boot_grace() -> u64 {
@@ -148,6 +149,8 @@ pub struct SupervisorConfig {
     pub system: Option<SystemConfig>,
     /// `[leds]`: the front-panel LEDs (`None`: no table, no LEDs).
     pub leds: Option<LedsConfig>,
+    /// `[boot]`: the A/B boot-counting state to mark good at ready (`None`: no boot counting).
+    pub boot: Option<crate::boot_slot::BootConfig>,
 }
 
 /// Pet interval when no watchdog is configured (the core still decides; nothing is written).
@@ -248,6 +251,7 @@ impl SupervisorConfig {
         Ok(SupervisorConfig {
             system,
             leds: raw.leds.map(Into::into),
+            boot: raw.boot,
             raid,
             volumes,
             socket: raw.socket.unwrap_or_else(|| raw.state_dir.join("supervisor.sock")),
@@ -317,6 +321,12 @@ critical = false
         assert_eq!(sys.interval, Duration::from_secs(10));
         assert_eq!(sys.sources.filesystems, vec![PathBuf::from("/var/lib/hotspare/supervisor")]);
         assert_eq!(c.leds, None);
+        assert_eq!(c.boot, None);
+        let b = parse(&format!("{OK}\n[boot]\n")).unwrap().boot.unwrap();
+        assert_eq!((b.state_dir.as_path(), b.cmdline.as_path()), (Path::new("/boot"), Path::new("/proc/cmdline")));
+        let b = parse(&format!("{OK}\n[boot]\nstate_dir = \"/mnt/b\"\ncmdline = \"/tmp/c\"\n")).unwrap().boot.unwrap();
+        assert_eq!((b.state_dir.as_path(), b.cmdline.as_path()), (Path::new("/mnt/b"), Path::new("/tmp/c")));
+        assert!(parse(&format!("{OK}\n[boot]\ndir = \"/boot\"\n")).unwrap_err().to_string().contains("dir"));
     }
 
     #[test]
@@ -333,6 +343,14 @@ critical = false
         assert!(parse(&format!("{OK}\n[system]\nenabled = false\n")).unwrap().system.is_none());
         let e = parse(&format!("{OK}\n[system]\nload_per_core = [2, 1]\n")).unwrap_err().to_string();
         assert!(e.contains("system.load_per_core: must be [warning, critical]"), "{e}");
+    }
+
+    #[test]
+    fn the_qemu_boards_file_loads_with_boot_counting() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../board/qemu-virt/supervisor.toml");
+        let c = SupervisorConfig::load(&path).unwrap();
+        let b = c.boot.unwrap();
+        assert_eq!((b.state_dir.as_path(), b.cmdline.as_path()), (Path::new("/boot"), Path::new("/proc/cmdline")));
     }
 
     #[test]

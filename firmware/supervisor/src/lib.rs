@@ -6,9 +6,11 @@
 //! reports and the `health.json` they fill ([`monitor`]), the SMART monitor ([`smart`]), the md
 //! RAID monitor ([`raid`]), the bays and hot-plug monitor ([`hotplug`]), the recording-volume
 //! monitor ([`volumes`]), system resources ([`system`]), the front-panel LEDs ([`leds`]) and
-//! the e-mail of critical events ([`email`]).
+//! the e-mail of critical events ([`email`]); `status.json` ([`status_file`]) and marking the
+//! booted A/B slot good once the box is ready ([`boot_slot`]).
 
 pub mod boot;
+pub mod boot_slot;
 pub mod config;
 pub mod core;
 pub mod email;
@@ -18,6 +20,7 @@ pub mod monitor;
 pub mod raid;
 pub mod runner;
 pub mod smart;
+pub mod status_file;
 pub mod system;
 pub mod volumes;
 pub mod watchdog;

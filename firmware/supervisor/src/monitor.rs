@@ -14,12 +14,13 @@ use hotspare_api::health::{
     ArrayHealth, BayHealth, HealthReport, Notice, Severity, SmartHealth, SupervisorHealth, SystemHealth, VolumeHealth,
 };
 use hotspare_base::fs::write_atomic_unsynced;
-use hotspare_ipc::{Level, Status};
+use hotspare_ipc::Level;
 use tokio::sync::mpsc;
 
 use crate::config::SupervisorConfig;
 use crate::core::{Event, Input};
 use crate::email::Mailer;
+use crate::status_file::StatusFile;
 
 /// One message of a monitor.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,14 +151,18 @@ impl HealthBook {
         out
     }
 
-    /// The supervisor's verdict changed.
-    pub fn set_status(&mut self, s: &Status) {
+    /// The supervisor's verdict or boot slot changed (what `status.json` now says).
+    pub fn set_supervisor(&mut self, f: &StatusFile) {
+        let s = &f.status;
         self.report.supervisor = Some(SupervisorHealth {
             mode: format!("{:?}", s.mode),
             healthy: s.healthy,
             takeovers_allowed: s.takeovers_allowed,
             last_reset: format!("{:?}", s.last_reset),
             reason: s.reason.clone(),
+            ready: f.ready,
+            slot: f.slot.clone(),
+            slot_marked_good: f.slot_marked_good,
         });
     }
 

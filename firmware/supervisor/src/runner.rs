@@ -3,10 +3,12 @@
 //! and their name in `HOTSPARE_SUPERVISOR_SOCKET` / `HOTSPARE_SERVICE`), waits for their
 //! exits, accepts their IPC connections (a hello whose pid is not the connection's peer pid
 //! is refused), pets the watchdog, writes the status file (`status.json` in the state
-//! directory) and, at the end, either performs the reset path (marker, sync, reset command;
-//! the watchdog stays armed and unpetted, so the hardware resets the box if the command does
-//! not) or the deliberate shutdown (marker, sync, magic close). It drives the front-panel
-//! LEDs ([`Leds`]) from the statuses, heartbeats' role states and bay reports.
+//! directory, [`crate::status_file`]), marks the booted slot good the first time the box is
+//! ready ([`crate::boot_slot`], off the async workers) and, at the end, either performs the
+//! reset path (marker, sync, reset command; the watchdog stays armed and unpetted, so the
+//! hardware resets the box if the command does not) or the deliberate shutdown (marker,
+//! sync, magic close). It drives the front-panel LEDs ([`Leds`]) from the statuses,
+//! heartbeats' role states and bay reports.
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -15,7 +17,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hotspare_base::fs::write_atomic_unsynced;
 use hotspare_ipc::client::{read_message, write_message, INTERVAL_ENV, SERVICE_ENV, SOCKET_ENV};
 use hotspare_ipc::{FrameBuf, Message, Status};
 use hotspare_platform::process::{self, ChildSpec};
@@ -24,10 +25,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::boot::{BootFiles, Marker};
+use crate::boot_slot::{self, Marked};
 use crate::config::SupervisorConfig;
 use crate::core::{Core, Effect, Event, ExitHow, Input};
 use crate::leds::Leds;
 use crate::monitor::{self, HealthBook, Report};
+use crate::status_file::{FilesOut, StatusWriter};
 use crate::watchdog::{self, Watchdog, WatchdogError};
 
 /// What stops the supervisor from running at all.
@@ -117,6 +120,7 @@ pub async fn run(
     if let Err(e) = written {
         log::error!("boot history: {e}");
     }
+    let booted = boot_slot::booted(cfg.boot.as_ref(), verdict.rescue.is_some());
     let _ = std::fs::remove_file(&cfg.socket);
     let listener =
         UnixListener::bind(&cfg.socket).map_err(|source| RunnerError::Socket { path: cfg.socket.clone(), source })?;
@@ -128,6 +132,8 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let (status_tx, _) = watch::channel::<Option<Status>>(None);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
+    let (marked_tx, mut marked_rx) = mpsc::unbounded_channel::<Marked>();
+    let mut files_out = FilesOut { status: StatusWriter::new(&cfg.state_dir), published: None, marked: None };
     let mut book = HealthBook::new(cfg.state_dir.join("health.json")).with_email(cfg.email.clone());
     monitor::spawn_all(&cfg, &report_tx);
     let mut leds = Leds::new(cfg.leds.as_ref());
@@ -172,23 +178,25 @@ pub async fn run(
                         queue.push_back(Input::Shutdown);
                     }
                     Effect::Publish(status) => {
-                        let written = serde_json::to_vec_pretty(&status).map_err(|e| e.to_string()).and_then(|json| {
-                            write_atomic_unsynced(&cfg.state_dir.join("status.json"), &json, 0o644)
-                                .map_err(|e| e.to_string())
-                        });
-                        if let Err(e) = written {
-                            log::error!("status file: {e}");
-                        }
-                        book.set_status(&status);
                         leds.status(&status);
-                        book.write();
+                        files_out.published = Some(status.clone());
                         status_tx.send_replace(Some(status));
                     }
+                    Effect::Ready => match (booted, &cfg.boot) {
+                        (Some(slot), Some(b)) => {
+                            let (dir, tx) = (b.state_dir.clone(), marked_tx.clone());
+                            tokio::task::spawn_blocking(move || {
+                                let _ = tx.send(boot_slot::mark_at_ready(&dir, slot));
+                            });
+                        }
+                        _ => log::info!("{}", boot_slot::ready_line(None)),
+                    },
                     Effect::Report(event) => {
                         report(&event);
                         book.event(&event);
                     }
                     Effect::AllStopped => {
+                        files_out.write(&core, booted, &mut book);
                         rustix::fs::sync();
                         return Ok(match reset {
                             Some(reason) => {
@@ -213,9 +221,25 @@ pub async fn run(
                 }
             }
         }
+        files_out.write(&core, booted, &mut book);
         let wake = started + core.poll_at();
         tokio::select! {
             Some(input) = rx.recv() => queue.push_back(input),
+            Some(m) = marked_rx.recv() => {
+                if let Some(slot) = booted {
+                    let line = boot_slot::ready_line(Some((slot, &m)));
+                    files_out.marked = Some(m.is_ok());
+                    match &m {
+                        Ok(_) => log::info!("{line}"),
+                        Err(e) => {
+                            log::warn!("{line}");
+                            let n = boot_slot::failure_notice(slot, e, hotspare_base::clock::now_us());
+                            queue.extend(book.apply(Report::Notice(n)));
+                            book.write();
+                        }
+                    }
+                }
+            }
             Some(r) = report_rx.recv() => {
                 leds.report(&r);
                 queue.extend(book.apply(r));

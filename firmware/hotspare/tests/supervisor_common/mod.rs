@@ -19,3 +19,16 @@ pub fn start(dir: &Path, config: &str) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// As [`start`], with the supervisor's log (stderr) in `<dir>/supervisor.log`.
+pub fn start_logged(dir: &Path, config: &str) -> Child {
+    std::fs::write(dir.join("supervisor.toml"), config).unwrap();
+    let log = std::fs::File::create(dir.join("supervisor.log")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hotspare"))
+        .args(["supervisor", "--config"])
+        .arg(dir.join("supervisor.toml"))
+        .env("RUST_LOG", "debug")
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}

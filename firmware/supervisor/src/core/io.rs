@@ -76,6 +76,9 @@ pub enum Effect {
     Reset { reason: String },
     /// The verdict changed: tell the services (and the status file).
     Publish(Status),
+    /// The box is ready for the first time during this boot (see
+    /// [`crate::core::Core::ready`]): mark the booted slot good. Never in rescue mode.
+    Ready,
     /// Log (and later e-mail / API) an event.
     Report(Event),
     /// After [`Input::Shutdown`]: every service has stopped.

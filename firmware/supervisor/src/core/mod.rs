@@ -9,7 +9,8 @@
 //! except in rescue mode); a service overdue for its heartbeat is terminated (SIGTERM, then
 //! SIGKILL after `stop_grace`) and so restarted; the watchdog is petted during the boot grace,
 //! always in rescue mode, and otherwise only while healthy (no critical service overdue, no
-//! recording stalled).
+//! recording stalled); the first time the box is ready (healthy, every service up, not in
+//! rescue mode) is said once ([`Effect::Ready`]: the booted slot is marked good).
 
 mod io;
 mod service;
@@ -68,6 +69,8 @@ pub struct Core {
     pet_allowed: bool,
     /// The `now` of the last `handle`.
     last_now: Duration,
+    /// [`Effect::Ready`] was emitted (once per boot).
+    ready_said: bool,
     published: Option<Status>,
 }
 
@@ -91,6 +94,7 @@ impl Core {
             all_stopped_said: false,
             pet_allowed: true,
             last_now: now,
+            ready_said: false,
             published: None,
         }
     }
@@ -115,6 +119,22 @@ impl Core {
             }
         }
         (!why.is_empty()).then(|| why.join(", "))
+    }
+
+    /// Ready: not in rescue mode, not stopping, healthy, and every service up (running and,
+    /// if it heartbeats, heard from). The first time during a boot is [`Effect::Ready`]: the
+    /// booted slot is marked good (docs/design/boot-counting.md).
+    pub fn ready(&self, now: Duration) -> bool {
+        !self.in_rescue()
+            && !self.shutting_down
+            && !self.reset_asked
+            && self.unhealthy(now).is_none()
+            && self.services.iter().all(Service::up)
+    }
+
+    /// Whether the box has been ready during this boot ([`Effect::Ready`] was emitted).
+    pub fn was_ready(&self) -> bool {
+        self.ready_said
     }
 
     /// The verdict published to services.
@@ -368,6 +388,10 @@ impl Core {
         if self.published.as_ref() != Some(&status) {
             out.push(Effect::Publish(status.clone()));
             self.published = Some(status);
+        }
+        if !self.ready_said && self.ready(now) {
+            self.ready_said = true;
+            out.push(Effect::Ready);
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Service {
     pub expecting: bool,
     /// When the bytes last grew (or recording became expected).
     pub advanced_at: Duration,
+    /// The current process has sent a heartbeat (see [`Service::up`]).
+    pub heard: bool,
 }
 
 impl Service {
@@ -66,6 +68,7 @@ impl Service {
             last_bytes: None,
             expecting: false,
             advanced_at: now,
+            heard: false,
         }
     }
 
@@ -86,6 +89,13 @@ impl Service {
         }
     }
 
+    /// Up: its process runs and is not being stopped, and (a heartbeating service) has sent
+    /// a heartbeat since it started.
+    pub fn up(&self) -> bool {
+        matches!(self.run, Run::Running { term_sent: None, .. })
+            && (self.spec.heartbeat_deadline.is_none() || self.heard)
+    }
+
     /// Recording expected and the fsynced bytes have not grown within the progress deadline.
     pub fn stalled(&self, now: Duration) -> bool {
         match self.spec.progress_deadline {
@@ -99,6 +109,7 @@ impl Service {
         if let Some(d) = self.spec.heartbeat_deadline {
             self.deadline_at = now + d;
         }
+        self.heard = true;
         let Some(p) = progress else { return };
         let expecting = p.cameras_expected > 0;
         let grew = self.last_bytes.is_some_and(|b| p.bytes_fsynced > b);
@@ -113,6 +124,7 @@ impl Service {
     pub fn started(&mut self, now: Duration, pid: u32) {
         self.run = Run::Running { pid, since: now, term_sent: None, killed: false };
         self.deadline_at = now + self.spec.start_deadline;
+        self.heard = false;
         // A new process counts its bytes from 0; the time since the last growth carries over.
         self.last_bytes = None;
     }

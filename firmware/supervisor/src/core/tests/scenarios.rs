@@ -248,3 +248,24 @@ fn a_heartbeat_after_sigterm_does_not_make_a_hung_service_alive() {
     assert!(resumed.iter().all(|&r| r > kill), "petting resumed before the kill: {resumed:?}");
     assert_eq!(sim.pets_between(hung + S / 1000, kill), 0);
 }
+
+#[test]
+fn ready_is_said_once_when_every_service_is_up_and_never_in_rescue_mode() {
+    let mut sim = Sim::new(vec![spec("failover", true), spec("api", false)], limits(), boot(false));
+    // The api runs but sends its first heartbeat only at 5 s (its start deadline is 20 s).
+    sim.set("api", Behaviour::Hangs);
+    sim.run_until(5 * S);
+    assert!(sim.effects(|e| matches!(e, Effect::Ready)).is_empty(), "api not heard from yet");
+    assert!(sim.core.status(sim.now).healthy, "healthy is not ready");
+    sim.set("api", Behaviour::Beats { every: 2 * S });
+    sim.run_until(600 * S);
+    let ready = sim.effects(|e| matches!(e, Effect::Ready));
+    assert_eq!(ready.len(), 1, "{ready:?}");
+    assert_eq!(ready, [5 * S]);
+    assert!(sim.core.was_ready());
+
+    let mut rescue = Sim::new(vec![spec("failover", true)], limits(), boot(true));
+    rescue.run_until(600 * S);
+    assert!(rescue.effects(|e| matches!(e, Effect::Ready)).is_empty(), "rescue mode is never ready");
+    assert!(!rescue.core.ready(rescue.now));
+}

@@ -5,7 +5,7 @@
 # layout of board/qemu-virt/disk-layout, checked by scripts/check-buildroot).
 # Usage (by Buildroot): post-image.sh BINARIES_DIR; uses TARGET_DIR, HOST_DIR, BUILD_DIR.
 set -euo pipefail
-BINARIES_DIR=${1:-$BINARIES_DIR}
+export BINARIES_DIR=${1:-$BINARIES_DIR} # genimage.sh reads it
 HERE=$(cd "$(dirname "$0")" && pwd)
 BOARD_DIR=$(cd "$HERE/../../../board/qemu-virt" && pwd)
 : "${TARGET_DIR:?} ${HOST_DIR:?} ${BUILD_DIR:?}"
@@ -62,8 +62,17 @@ while read -r m _; do
     cp "$kdir/$f" "$INITRD/lib/modules/$kver/$f"
   done
 done < "$BOARD_DIR/initrd-modules"
-sort -u -o "$INITRD/lib/modules/$kver/modules.dep" "$INITRD/lib/modules/$kver/modules.dep"
-cp "$kdir/modules.builtin" "$INITRD/lib/modules/$kver/" 2>/dev/null || true
+for f in modules.order modules.builtin modules.builtin.modinfo; do
+  [ ! -f "$kdir/$f" ] || cp "$kdir/$f" "$INITRD/lib/modules/$kver/"
+done
+# the indexes, as build-image's depmod makes them (host-kmod's depmod, a dependency of linux);
+# without depmod the modules.dep text is what busybox's modprobe reads
+depmod=$(command -v "$HOST_DIR/sbin/depmod" || command -v depmod || true)
+if [ -n "$depmod" ]; then
+  "$depmod" -b "$INITRD" "$kver"
+else
+  sort -u -o "$INITRD/lib/modules/$kver/modules.dep" "$INITRD/lib/modules/$kver/modules.dep"
+fi
 # reproducible: sorted, owner root, fixed times (SOURCE_DATE_EPOCH with BR2_REPRODUCIBLE)
 find "$INITRD" -exec touch -h -d "@${SOURCE_DATE_EPOCH:-0}" {} +
 (cd "$INITRD" && find . -mindepth 1 | sort | cpio -o -H newc --reproducible -R 0:0 --quiet) |

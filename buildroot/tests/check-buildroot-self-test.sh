@@ -3,7 +3,7 @@
 # time between the Buildroot tree and the Debian-based image in a fresh copy of the tree (a
 # partition size or type, swapped slots, a boot file, a kernel option, an unknown module, a
 # configuration file or its mode, a mount point, a copied overlay or rcS, an inittab entry,
-# a package, a partition offset only genimage rejects) and fails unless the check fails
+# a package, a U-Boot option or command, a partition offset only genimage rejects) and fails unless the check fails
 # naming it. The copy unchanged must pass.
 # Usage: buildroot/tests/check-buildroot-self-test.sh CHECK_SCRIPT REPO
 # shellcheck disable=SC2016 # the planted edits write literal shell text
@@ -56,6 +56,10 @@ self_test() {
   fi
   plant "CONFIG_MD_RAID1 dropped from the kernel fragment" "CONFIG_MD_RAID1 is not y or m (module raid1" \
     sed -i '/^CONFIG_MD_RAID1=/d' "$G/linux.fragment"
+  plant "FAT_WRITE dropped from the U-Boot fragment" "CONFIG_FAT_WRITE is not y (boot.cmd runs 'fatwrite')" \
+    sed -i '/^CONFIG_FAT_WRITE=/d' "$G/uboot.fragment"
+  plant "boot.cmd runs a command unknown to the check" "boot.cmd runs 'gpt'" \
+    sed -i '$a gpt verify ${bs_dev}' board/qemu-virt/boot.cmd
   plant "a module with no known CONFIG_" "module frobnicator" \
     sed -i '$a frobnicator' board/qemu-virt/modules
   plant "failover.toml not installed by post-build.sh" "/etc/hotspare/failover.toml <- board:failover.toml" \

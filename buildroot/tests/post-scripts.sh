@@ -6,10 +6,14 @@
 # kernel, root and boot.scr), and compares the result with what build-image made from the
 # same parts: the initramfs's contents, the configuration installed in the root, the
 # system disk's GPT and the boot partition's files. Buildroot itself is not run.
-# Usage: buildroot/tests/post-scripts.sh [IMAGE_CACHE]   (default: <repo>/.cache/image)
+# With --boot, the disk made here then boots in QEMU through Debian's U-Boot (pflash, as
+# scripts/run-image) until boot-ok marks slot A good (TIMEOUT s, default 240).
+# Usage: buildroot/tests/post-scripts.sh [--boot] [IMAGE_CACHE]  (default: <repo>/.cache/image)
 # Exits 0 when they agree, 1 when not, 77 (skipped) without a scripts/build-image output.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BOOT=""
+[ "${1:-}" != --boot ] || { BOOT=1; shift; }
 CACHE=${1:-$REPO/.cache/image}
 BOARD_DIR=$REPO/board/qemu-virt
 BR_BOARD=$REPO/buildroot/board/qemu-aarch64
@@ -88,3 +92,32 @@ bootfiles() { MTOOLS_SKIP_CHECK=1 mdir -/ -b -i "$1@@1M" :: | sed 's|^::/||' | s
 [ "$fail" -eq 0 ] || exit 1
 echo "post-scripts: post-build.sh and post-image.sh give build-image's initramfs ($(stat -c %s "$T/images/initrd.cpio.gz") bytes," \
   "same contents), configuration, GPT and boot partition files"
+[ -n "$BOOT" ] || exit 0
+
+# --- boot the disk made here (U-Boot from pflash, two blank bay disks) ---
+# shellcheck disable=SC1091
+source "$BOARD_DIR/qemu.sh" # QEMU_MACHINE, UBOOT_BIN
+[ -s "$UBOOT_BIN" ] || { echo "post-scripts: boot skipped: no $UBOOT_BIN"; exit 77; }
+cp "$UBOOT_BIN" "$T/flash0.img" && truncate -s 64M "$T/flash0.img" "$T/flash1.img"
+for d in bay1 bay2; do qemu-img create -q -f qcow2 "$T/$d.qcow2" 2G; done
+start=$(date +%s)
+timeout "${TIMEOUT:-240}" qemu-system-aarch64 "${QEMU_MACHINE[@]}" -nographic \
+  -drive if=pflash,format=raw,file="$T/flash0.img",readonly=on \
+  -drive if=pflash,format=raw,file="$T/flash1.img" \
+  -drive if=none,id=system,file="$T/images/disk.img",format=raw -device virtio-blk-pci,drive=system \
+  -device ahci,id=ahci \
+  -drive if=none,id=bay1,file="$T/bay1.qcow2",format=qcow2 -device ide-hd,drive=bay1,bus=ahci.0 \
+  -drive if=none,id=bay2,file="$T/bay2.qcow2",format=qcow2 -device ide-hd,drive=bay2,bus=ahci.1 \
+  -device i6300esb -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+  < /dev/null > "$T/serial.log" 2>&1 &
+qemu=$!
+while kill -0 "$qemu" 2>/dev/null && ! grep -aq "boot-ok: slot A marked good" "$T/serial.log"; do
+  sleep 1
+done
+kill "$qemu" 2>/dev/null || true
+wait "$qemu" 2>/dev/null || true
+grep -a -E "hotspare-boot: slot|initrd: root|rcS: done|supervisor: starting|boot-ok" "$T/serial.log" |
+  sed 's/^/post-scripts: serial: /'
+grep -aq "boot-ok: slot A marked good" "$T/serial.log" ||
+  { echo "post-scripts: the disk did not boot to boot-ok in ${TIMEOUT:-240} s" >&2; exit 1; }
+echo "post-scripts: the disk boots through U-Boot to slot A marked good in $(($(date +%s) - start)) s (wall)"

@@ -64,6 +64,9 @@ self_test() {
     sed -i '$a frobnicator' board/qemu-virt/modules
   plant "failover.toml not installed by post-build.sh" "/etc/hotspare/failover.toml <- board:failover.toml" \
     sed -i 's| "$BOARD_DIR/failover.toml"||' "$G/post-build.sh"
+  plant "a file only build-image installs (install -m)" "(mode /etc/hotspare/board/leds.toml 0640), post-build.sh does not" \
+    sed -i 's|^cp "$BOARD_DIR/supervisor.toml" .*|&\ninstall -m 0640 "$BOARD_DIR/leds.toml" "$ROOTFS/etc/hotspare/board/leds.toml"|' \
+    scripts/build-image
   plant "failover.toml readable by all" "mode /etc/hotspare/failover.toml 0600" \
     sed -i '/chmod 0600/d' "$G/post-build.sh"
   plant "/data not created" "dir /data" sed -i 's/ data boot)/ boot)/' "$G/post-build.sh"

@@ -134,7 +134,14 @@ impl Appliance {
     /// Runs `cmd` in the console's shell; its exit status and the lines it printed
     /// (with whatever the kernel or the services logged meanwhile).
     pub fn shell(&mut self, cmd: &str, timeout: Duration) -> (i32, Vec<String>) {
-        self.activate_console();
+        if self.activate_console() {
+            // kernel messages on the console could land inside a command's output line
+            self.command("dmesg -n 1", timeout);
+        }
+        self.command(cmd, timeout)
+    }
+
+    fn command(&mut self, cmd: &str, timeout: Duration) -> (i32, Vec<String>) {
         self.commands += 1;
         let n = self.commands;
         // the echo of the typed line shows `"@@""done1`, the output `@@done1 <status>`
@@ -153,8 +160,9 @@ impl Appliance {
         out
     }
 
-    /// Presses Enter on busybox's `askfirst` of the current boot (once per boot).
-    fn activate_console(&mut self) {
+    /// Presses Enter on busybox's `askfirst` of the current boot (once per boot); true when
+    /// it did now.
+    fn activate_console(&mut self) -> bool {
         let t = &self.qemu.transcript;
         let boot = t.iter().rposition(|l| l.contains(UBOOT_BANNER)).unwrap_or(0);
         let prompt = match t.iter().rposition(|l| l.contains(ASKFIRST)).filter(|&p| p > boot) {
@@ -164,10 +172,12 @@ impl Appliance {
                 self.qemu.transcript.len() - 1
             }
         };
-        if self.console_activated_at != Some(prompt) {
-            self.qemu.send("\n").unwrap_or_else(|e| panic!("{e}"));
-            self.console_activated_at = Some(prompt);
+        if self.console_activated_at == Some(prompt) {
+            return false;
         }
+        self.qemu.send("\n").unwrap_or_else(|e| panic!("{e}"));
+        self.console_activated_at = Some(prompt);
+        true
     }
 
     /// `GET path` on the spare's API as the NVR's admin (board/qemu-virt/failover.toml).
@@ -192,7 +202,10 @@ impl Appliance {
     pub fn wait_health(&self, what: &str, timeout: Duration, pred: impl Fn(&HealthReport) -> bool) -> HealthReport {
         let deadline = Instant::now() + timeout * timeout_factor();
         loop {
-            let last = match self.api_get("/api/v1/health").and_then(|v| serde_json::from_value::<HealthReport>(v).map_err(|e| e.to_string())) {
+            let last = match self
+                .api_get("/api/v1/health")
+                .and_then(|v| serde_json::from_value::<HealthReport>(v).map_err(|e| e.to_string()))
+            {
                 Ok(h) if pred(&h) => return h,
                 Ok(h) => format!("{h:#?}"),
                 Err(e) => e,
@@ -221,12 +234,15 @@ pub fn disk_with_changed_slot(dir: &Path, slot: &str, change: impl FnOnce(&Path)
     run_tool(Command::new("unsquashfs").args(["-q", "-n", "-d"]).arg(&tree).arg(image.join("rootfs.squashfs")));
     change(&tree);
     let squashfs = dir.join("rootfs-changed.squashfs");
-    run_tool(
-        Command::new("mksquashfs")
-            .arg(&tree)
-            .arg(&squashfs)
-            .args(["-comp", "gzip", "-all-root", "-no-xattrs", "-no-progress", "-quiet", "-noappend"]),
-    );
+    run_tool(Command::new("mksquashfs").arg(&tree).arg(&squashfs).args([
+        "-comp",
+        "gzip",
+        "-all-root",
+        "-no-xattrs",
+        "-no-progress",
+        "-quiet",
+        "-noappend",
+    ]));
     let disk = dir.join("disk.img");
     run_tool(Command::new("cp").arg("--sparse=always").arg(image.join("disk.img")).arg(&disk));
     let (start, size) = partition(&image.join("disk-layout.sfdisk"), slot);

@@ -76,6 +76,7 @@ fn boots_slot_a_to_ready_and_reports_its_disks_and_an_nvme_critical_warning() {
     let text = status.join("\n");
     assert_eq!(rc, 0, "{text}");
     assert!(text.contains("slot A"), "{text}");
+    assert!(text.contains(&format!("hotspare {}", env!("CARGO_PKG_VERSION"))), "{text}");
     assert!(text.contains("failover"), "{text}");
     assert!(status.iter().any(|l| l.trim() == "status: healthy"), "{text}");
     let state = vm.shell_ok("hotspare boot-state --dir /boot show", CMD).join("\n");
@@ -121,7 +122,8 @@ fn a_failed_raid_member_degrades_and_losing_both_means_cannot_record() {
     // the last member vanishes (the kernel drops the disk): nothing can be recorded
     vm.shell_ok("echo 1 > /sys/block/sda/device/delete", CMD);
     let h = vm.wait_health("the recording volume unusable and takeovers refused", HEALTH, |h| {
-        recording_volume(h).is_some_and(|v| v.severity == Some(Severity::Critical)) && takeovers_allowed(h) == Some(false)
+        recording_volume(h).is_some_and(|v| v.severity == Some(Severity::Critical))
+            && takeovers_allowed(h) == Some(false)
     });
     eprintln!("after losing both members: {:?} {:?}", h.volumes, h.supervisor);
 }
@@ -154,7 +156,8 @@ fn a_slot_that_never_gets_ready_is_tried_three_times_then_the_other_boots() {
     let scratch = tempfile::tempdir().unwrap();
     // a test build of slot A whose supervisor exits at once (its configuration is broken)
     let disk = disk_with_changed_slot(scratch.path(), "root-a", |root| {
-        std::fs::write(root.join("etc/hotspare/supervisor.toml"), "# a broken test build\nthis is not = = toml\n").unwrap();
+        std::fs::write(root.join("etc/hotspare/supervisor.toml"), "# a broken test build\nthis is not = = toml\n")
+            .unwrap();
     });
     let mut vm = Appliance::boot(&Options { disk: Some(disk), ..Options::default() });
     for left in [2, 1, 0] {

@@ -1,8 +1,9 @@
 //! Disk bays: which bay a disk sits in (the board's sysfs device-path pattern per bay), the
 //! serials each bay has held (a disk whose serial the bay never held is a **new disk**: the
-//! "HDD replaced" event), and the auto-add decision (mdadm's `POLICY action=spare-same-slot`:
-//! a new disk in the bay of a member of a degraded array is added to that array). Pure:
-//! the caller lists the disks (sysfs) and persists [`History`].
+//! "HDD replaced" event), the array members a pulled disk leaves behind, and the auto-add
+//! decision (mdadm's `POLICY action=spare-same-slot`: a new disk in the bay of a member of a
+//! degraded array is added to that array). Pure: the caller lists the disks (sysfs) and
+//! persists [`History`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -153,6 +154,21 @@ pub fn auto_add(policy: AutoAdd, ev: &BayEvent, md: &Snapshot, history: &History
     let array = md.arrays.get(history.arrays.get(bay)?)?;
     let used = md.arrays.values().any(|a| a.members.iter().any(|m| on_disk(&m.name, device)));
     (array.verdict() == Verdict::Degraded && !used).then(|| (array.device.clone(), device.clone()))
+}
+
+/// The array members (`(array, member)`, e.g. `("md0", "sdb")`) that were on the disk of a
+/// [`BayEvent::Removed`] which is gone from the system (not in `disks`): md keeps such a
+/// member until an I/O fails, so it is failed and removed, as udev's `mdadm -If` does on a
+/// hot-unplug. A disk that is still there (its serial read differently) is left alone.
+pub fn detached_members(ev: &BayEvent, disks: &[Disk], md: &Snapshot) -> Vec<(String, String)> {
+    let BayEvent::Removed { device, .. } = ev else { return Vec::new() };
+    if disks.iter().any(|d| &d.device == device) {
+        return Vec::new();
+    }
+    md.arrays
+        .values()
+        .flat_map(|a| a.members.iter().filter(|m| on_disk(&m.name, device)).map(|m| (a.device.clone(), m.name.clone())))
+        .collect()
 }
 
 /// A uevent (`KEY=value` properties) that may change the bays: a whole disk of the block

@@ -93,6 +93,23 @@ fn spare_same_slot() {
 }
 
 #[test]
+fn a_pulled_disk_leaves_its_members_to_remove() {
+    let md = md0(&[("sda1", "in_sync"), ("sdb1", "in_sync"), ("sdb2", "faulty")], 0);
+    let gone = BayEvent::Removed { bay: "bay2".into(), device: "sdb".into(), serial: "B".into() };
+    let left = [disk("sda", ATA1, "A")];
+    let want = [("md0".to_string(), "sdb1".to_string()), ("md0".to_string(), "sdb2".to_string())];
+    assert_eq!(detached_members(&gone, &left, &md), want);
+    // the disk still there (its serial read differently): its members stay
+    let still = [disk("sda", ATA1, "A"), disk("sdb", ATA2, "sdb")];
+    assert!(detached_members(&gone, &still, &md).is_empty());
+    // a disk in no array, and an added disk: nothing to remove
+    let other = BayEvent::Removed { bay: "bay2".into(), device: "sdc".into(), serial: "C".into() };
+    assert!(detached_members(&other, &left, &md).is_empty());
+    let added = BayEvent::Added { bay: "bay2".into(), device: "sdb".into(), serial: "B".into(), new: false };
+    assert!(detached_members(&added, &left, &md).is_empty());
+}
+
+#[test]
 fn uevents() {
     let dg = b"add@/devices/pci0000:00/0000:00:02.0/ata2/host1/target1:0:0/1:0:0:0/block/sdb\0ACTION=add\0DEVPATH=/devices/pci0000:00/0000:00:02.0/ata2/host1/target1:0:0/1:0:0:0/block/sdb\0SUBSYSTEM=block\0MAJOR=8\0MINOR=16\0DEVNAME=sdb\0DEVTYPE=disk\0DISKSEQ=3\0SEQNUM=1021\0";
     let p = parse_uevent(dg);

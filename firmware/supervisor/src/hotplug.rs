@@ -109,6 +109,11 @@ impl Hotplug {
                         "DiskRemoved",
                         format!("{bay}: disk {device} ({serial}) removed"),
                     ));
+                    for (array, member) in bays::detached_members(ev, &disks, &md) {
+                        let args = ["--incremental", "--fail", member.as_str()];
+                        let done = format!("{array}: {member} failed and removed ({bay}'s disk is gone)");
+                        out.push(self.mdadm(at_us, &args, "DetachedRemoved", done));
+                    }
                 }
                 BayEvent::Added { bay, device, serial, new } => {
                     if *new {
@@ -118,7 +123,9 @@ impl Hotplug {
                         out.push(notice(Severity::Info, "DiskAdded", format!("{bay}: disk {device} ({serial}) added")));
                     }
                     if let Some((array, dev)) = bays::auto_add(self.cfg.auto_add, ev, &md, &self.history) {
-                        out.push(self.add(at_us, &array, &dev));
+                        let done = format!("{array}: {dev} added as spare");
+                        let args = ["--add", &format!("/dev/{array}"), &format!("/dev/{dev}")];
+                        out.push(self.mdadm(at_us, &args, "AutoAdd", done));
                     }
                 }
             }
@@ -152,25 +159,23 @@ impl Hotplug {
         out
     }
 
-    /// Runs `<mdadm> --add /dev/<array> /dev/<device>`.
-    fn add(&self, at_us: i64, array: &str, device: &str) -> Report {
-        let argv = format!("{} --add /dev/{array} /dev/{device}", self.cfg.mdadm.join(" "));
+    /// Runs `<mdadm> args`: a notice of `kind` saying `done` (and the command), or why it
+    /// failed.
+    fn mdadm(&self, at_us: i64, args: &[&str], kind: &str, done: String) -> Report {
+        let argv = format!("{} {}", self.cfg.mdadm.join(" "), args.join(" "));
         let r = match self.cfg.mdadm.split_first() {
-            Some((program, args)) => std::process::Command::new(program)
-                .args(args)
-                .args(["--add", &format!("/dev/{array}"), &format!("/dev/{device}")])
-                .output(),
+            Some((program, pre)) => std::process::Command::new(program).args(pre).args(args).output(),
             None => Err(std::io::Error::other("no [raid] mdadm command")),
         };
         let (severity, text) = match r {
-            Ok(o) if o.status.success() => (Severity::Info, format!("{array}: {device} added as spare ({argv})")),
+            Ok(o) if o.status.success() => (Severity::Info, format!("{done} ({argv})")),
             Ok(o) => {
                 let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-                (Severity::Warning, format!("{array}: adding {device} failed: {argv}: {}: {err}", o.status))
+                (Severity::Warning, format!("{argv} failed: {}: {err}", o.status))
             }
-            Err(e) => (Severity::Warning, format!("{array}: adding {device} failed: {argv}: {e}")),
+            Err(e) => (Severity::Warning, format!("{argv} failed: {e}")),
         };
-        Report::Notice(Notice { at_us, severity, source: "hotplug".into(), kind: "AutoAdd".into(), text })
+        Report::Notice(Notice { at_us, severity, source: "hotplug".into(), kind: kind.into(), text })
     }
 
     fn save(&self) {

@@ -53,6 +53,16 @@ fn kinds(r: &[Report]) -> Vec<String> {
         .collect()
 }
 
+/// The notice of `kind` in `r`.
+fn notice<'a>(r: &'a [Report], kind: &str) -> &'a Notice {
+    r.iter()
+        .find_map(|r| match r {
+            Report::Notice(n) if n.kind == kind => Some(n),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {kind} in {r:?}"))
+}
+
 fn bays_of(r: &[Report]) -> Vec<BayHealth> {
     r.iter().find_map(|r| if let Report::Bays(b) = r { Some(b.clone()) } else { None }).unwrap_or_default()
 }
@@ -90,7 +100,9 @@ fn removed_new_disk_and_spare_same_slot() {
     sys.md0(&[("sda", "in_sync"), ("sdb", "faulty")], 1);
     sys.unplug("sdb");
     let r = h.look(2);
-    assert_eq!(kinds(&r), ["DiskRemoved"]);
+    // md still lists sdb: failed and removed, as udev's `mdadm -If` does on a hot-unplug
+    assert_eq!(kinds(&r), ["DiskRemoved", "DetachedRemoved"]);
+    assert_eq!(std::fs::read_to_string(&argv_file).unwrap(), "--incremental --fail sdb\n");
     assert_eq!((bays_of(&r)[1].present, bays_of(&r)[1].severity), (false, Some(Severity::Warning)));
 
     // A replacement (sdc) in bay2: NewDisk, added to md0.
@@ -109,6 +121,41 @@ fn removed_new_disk_and_spare_same_slot() {
     sys.unplug("sdc");
     sys.plug("sdb", 2, "WD-B");
     assert_eq!(kinds(&h.look(6)), ["DiskRemoved", "DiskAdded"]);
+}
+
+#[test]
+fn a_pulled_member_md_still_counts_in_sync_is_failed_and_removed() {
+    let sys = Sys::new();
+    let state = tempfile::tempdir().unwrap();
+    let argv_file = state.path().join("argv");
+    let record = format!("echo \"$@\" >> '{}'", argv_file.display());
+    sys.plug("sda", 1, "WD-A");
+    sys.plug("sdb", 2, "WD-B");
+    sys.md0(&[("sda", "in_sync"), ("sdb", "in_sync")], 0);
+    let mut h = monitor(&sys, state.path(), vec!["sh".into(), "-c".into(), record, "mdadm".into()]);
+    let _ = h.look(1);
+    // pulled while idle: no I/O has failed, md still counts sdb in sync
+    sys.unplug("sdb");
+    let r = h.look(2);
+    assert_eq!(kinds(&r), ["DiskRemoved", "DetachedRemoved"]);
+    assert_eq!(std::fs::read_to_string(&argv_file).unwrap(), "--incremental --fail sdb\n");
+    let n = notice(&r, "DetachedRemoved");
+    assert_eq!(n.severity, Severity::Info);
+    assert!(n.text.starts_with("md0: sdb failed and removed (bay2's disk is gone)"), "{}", n.text);
+    // md has let go: nothing more to do
+    sys.md0(&[("sda", "in_sync")], 1);
+    assert!(kinds(&h.look(3)).is_empty());
+
+    // mdadm failing: a warning saying so
+    let mut h = monitor(&sys, state.path(), vec!["sh".into(), "-c".into(), "echo no >&2; exit 1".into()]);
+    sys.plug("sdb", 2, "WD-B");
+    sys.md0(&[("sda", "in_sync"), ("sdb", "in_sync")], 0);
+    let _ = h.look(4);
+    sys.unplug("sdb");
+    let r = h.look(5);
+    let n = notice(&r, "DetachedRemoved");
+    assert_eq!(n.severity, Severity::Warning);
+    assert!(n.text.contains("--incremental --fail sdb failed") && n.text.ends_with(": no"), "{}", n.text);
 }
 
 #[test]

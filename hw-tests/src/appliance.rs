@@ -1,6 +1,7 @@
 //! The appliance image (`scripts/build-image`'s output) booted the way the box
 //! boots: through `scripts/run-image` (U-Boot from pflash, the system disk with
-//! the A/B slots, two AHCI bay disks, the i6300esb watchdog, user networking),
+//! the A/B slots, two bay disks: AHCI, or hot-pluggable scsi-hd on virtio-scsi
+//! ([`BayKind`]), the i6300esb watchdog, user networking),
 //! one VM per test in its own directory (fresh bay disks, its own API port), with
 //! QMP for the hardware events (power cut, disks) and the serial console for
 //! commands ([`Appliance::shell`]). The spare's HTTP API is reached through the
@@ -65,7 +66,35 @@ pub struct Options {
     pub nvme: bool,
     /// A system disk image to boot instead of the build's `disk.img`.
     pub disk: Option<PathBuf>,
+    /// How the two bay disks are attached.
+    pub bays: BayKind,
 }
+
+/// The bay disks of a test's VM (`BAYS=` of `scripts/run-image`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BayKind {
+    /// The board's AHCI ports (SMART answered; QEMU cannot unplug them).
+    #[default]
+    Ahci,
+    /// `scsi-hd` devices `bay1`, `bay2` (serials `HSBAY0001`, `HSBAY0002`) on the virtio-scsi
+    /// controller `scsi0`, targets 0 and 1: hot-pluggable ([`Appliance::unplug_bay`],
+    /// [`Appliance::plug_bay`]). The image's `bays.toml` names AHCI ports: boot a slot with
+    /// [`VIRTIO_SCSI_BAYS_TOML`] ([`disk_with_changed_slot`]).
+    VirtioScsi,
+}
+
+/// `bays.toml` for [`BayKind::VirtioScsi`]: bay1 is SCSI target 0, bay2 target 1, e.g.
+/// `/devices/platform/4010000000.pcie/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:1/0:0:1:0/block/sdb`.
+pub const VIRTIO_SCSI_BAYS_TOML: &str = "\
+# The hw-tests' hot-pluggable bays: scsi-hd on virtio-scsi (BAYS=virtio-scsi of scripts/run-image)
+[[bay]]
+name = \"bay1\"
+path = \"/devices/*/virtio*/host*/target*:0:0/*/block/*\"
+
+[[bay]]
+name = \"bay2\"
+path = \"/devices/*/virtio*/host*/target*:0:1/*/block/*\"
+";
 
 pub struct Appliance {
     pub qemu: Qemu,
@@ -113,6 +142,9 @@ impl Appliance {
             .env("HOST_API_PORT", api_port.to_string());
         if let Some(disk) = &opts.disk {
             cmd.env("IMAGE_DISK", disk);
+        }
+        if opts.bays == BayKind::VirtioScsi {
+            cmd.env("BAYS", "virtio-scsi");
         }
         let started = Instant::now();
         let qemu = Qemu::spawn_command(cmd).expect("start scripts/run-image");
@@ -215,6 +247,52 @@ impl Appliance {
             }
             std::thread::sleep(Duration::from_secs(1));
         }
+    }
+}
+
+impl Appliance {
+    /// Pulls bay `bay` (`"bay1"`, `"bay2"`) of a [`BayKind::VirtioScsi`] VM: QMP `device_del`
+    /// of its scsi-hd (the guest sees the disk go at once; its drive goes with it).
+    pub fn unplug_bay(&mut self, bay: &str) {
+        self.qmp.execute("device_del", serde_json::json!({ "id": bay })).unwrap_or_else(|e| panic!("{e}"));
+        self.wait_qmp_event("DEVICE_DELETED", bay);
+    }
+
+    /// Puts the disk image `file` (qcow2) with serial `serial` into the empty bay `bay` of a
+    /// [`BayKind::VirtioScsi`] VM: QMP `blockdev-add` + `device_add` of a scsi-hd at the bay's
+    /// target. `node` names the block node (one per plug: QEMU keeps names until removed).
+    pub fn plug_bay(&mut self, bay: &str, file: &Path, serial: &str, node: &str) {
+        let target: u32 = match bay {
+            "bay1" => 0,
+            "bay2" => 1,
+            _ => panic!("no bay {bay:?} on the virtio-scsi controller"),
+        };
+        let blockdev = serde_json::json!({
+            "node-name": node,
+            "driver": "qcow2",
+            "file": { "driver": "file", "filename": file.display().to_string() },
+        });
+        self.qmp.execute("blockdev-add", blockdev).unwrap_or_else(|e| panic!("{e}"));
+        let device = serde_json::json!({
+            "driver": "scsi-hd", "id": bay, "drive": node, "bus": "scsi0.0",
+            "channel": 0, "scsi-id": target, "lun": 0, "serial": serial,
+        });
+        self.qmp.execute("device_add", device).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Waits (up to 30 s) for QMP event `name` about device `id`.
+    fn wait_qmp_event(&mut self, name: &str, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30) * timeout_factor();
+        let is_it = |e: &Value| e["event"] == name && e["data"]["device"] == id;
+        while !self.qmp.events.iter().any(is_it) {
+            if Instant::now() >= deadline {
+                panic!("no QMP {name} of {id}; events: {:?}", self.qmp.events);
+            }
+            // a harmless command: the events that came meanwhile are collected
+            let _ = self.qmp.execute("query-status", serde_json::json!({}));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.qmp.events.retain(|e| !is_it(e));
     }
 }
 

@@ -84,7 +84,7 @@ pub enum BayKind {
 }
 
 /// `bays.toml` for [`BayKind::VirtioScsi`]: bay1 is SCSI target 0, bay2 target 1, e.g.
-/// `/devices/platform/4010000000.pcie/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:1/0:0:1:0/block/sdb`.
+/// `/devices/platform/4010000000.pcie/pci0000:00/0000:00:02.0/virtio1/host0/target0:0:1/0:0:1:0/block/sdb`.
 pub const VIRTIO_SCSI_BAYS_TOML: &str = "\
 # The hw-tests' hot-pluggable bays: scsi-hd on virtio-scsi (BAYS=virtio-scsi of scripts/run-image)
 [[bay]]
@@ -103,6 +103,7 @@ pub struct Appliance {
     pub started: Instant,
     /// The VM's disks, flash and QMP socket.
     pub dir: tempfile::TempDir,
+    launch: Launch,
     /// The transcript index of the `askfirst` line last answered.
     console_activated_at: Option<usize>,
     commands: u32,
@@ -114,13 +115,46 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local address").port()
 }
 
+/// How a test's VM is started (again after a power cut).
+struct Launch {
+    api_port: u16,
+    /// QEMU arguments beyond the board's.
+    extra: Vec<String>,
+    disk: Option<PathBuf>,
+    bays: BayKind,
+}
+
+impl Launch {
+    /// `scripts/run-image` with the VM's directory (`RUN_DIR`: disks kept between power-ons).
+    fn start(&self, dir: &Path) -> (Qemu, Qmp) {
+        let qmp_path = dir.join("qmp.sock");
+        let _ = std::fs::remove_file(&qmp_path);
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("scripts/run-image"))
+            .args(["--board", BOARD, "--", "-qmp"])
+            .arg(format!("unix:{},server=on,wait=off", qmp_path.display()))
+            .args(&self.extra)
+            .current_dir(repo_root())
+            .env("RUN_DIR", dir)
+            .env("HOST_API_PORT", self.api_port.to_string());
+        if let Some(disk) = &self.disk {
+            cmd.env("IMAGE_DISK", disk);
+        }
+        if self.bays == BayKind::VirtioScsi {
+            cmd.env("BAYS", "virtio-scsi");
+        }
+        let qemu = Qemu::spawn_command(cmd).expect("start scripts/run-image");
+        let qmp = Qmp::connect(&qmp_path, Duration::from_secs(60)).expect("QMP");
+        (qemu, qmp)
+    }
+}
+
 impl Appliance {
     /// Powers on a VM of the image.
     pub fn boot(opts: &Options) -> Appliance {
         let dir = tempfile::Builder::new().prefix("hw-appliance").tempdir().expect("temp dir");
         let api_port = free_port();
-        let qmp_path = dir.path().join("qmp.sock");
-        let mut extra = vec!["-qmp".to_string(), format!("unix:{},server=on,wait=off", qmp_path.display())];
+        let mut extra = Vec::new();
         if opts.nvme {
             let nvme = dir.path().join("nvme.qcow2");
             run_tool(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&nvme).arg("1G"));
@@ -133,23 +167,23 @@ impl Appliance {
                 "nvme,id=nvme0,serial=HSNVME0001,drive=nvm,bus=rp1".into(),
             ]);
         }
-        let mut cmd = Command::new("bash");
-        cmd.arg(repo_root().join("scripts/run-image"))
-            .args(["--board", BOARD, "--"])
-            .args(&extra)
-            .current_dir(repo_root())
-            .env("RUN_DIR", dir.path())
-            .env("HOST_API_PORT", api_port.to_string());
-        if let Some(disk) = &opts.disk {
-            cmd.env("IMAGE_DISK", disk);
-        }
-        if opts.bays == BayKind::VirtioScsi {
-            cmd.env("BAYS", "virtio-scsi");
-        }
-        let started = Instant::now();
-        let qemu = Qemu::spawn_command(cmd).expect("start scripts/run-image");
-        let qmp = Qmp::connect(&qmp_path, Duration::from_secs(60)).expect("QMP");
-        Appliance { qemu, qmp, api_port, started, dir, console_activated_at: None, commands: 0 }
+        let launch = Launch { api_port, extra, disk: opts.disk.clone(), bays: opts.bays };
+        let (qemu, qmp) = launch.start(dir.path());
+        Appliance { qemu, qmp, api_port, started: Instant::now(), dir, launch, console_activated_at: None, commands: 0 }
+    }
+
+    /// Pulls the plug (QMP `quit`: QEMU stops at once, nothing the guest had not written
+    /// to its disks survives) and waits for QEMU to end.
+    pub fn power_cut(&mut self) {
+        // QEMU may close the socket before it answers
+        let _ = self.qmp.execute("quit", serde_json::json!({}));
+        self.qemu.wait_exit(Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Powers the same VM on again (its disks and flash as they were).
+    pub fn power_on(&mut self) {
+        let (qemu, qmp) = self.launch.start(self.dir.path());
+        (self.qemu, self.qmp, self.started, self.console_activated_at) = (qemu, qmp, Instant::now(), None);
     }
 
     /// Waits for a console line containing `pattern`; panics with the console's tail.
@@ -167,8 +201,9 @@ impl Appliance {
     /// (with whatever the kernel or the services logged meanwhile).
     pub fn shell(&mut self, cmd: &str, timeout: Duration) -> (i32, Vec<String>) {
         if self.activate_console() {
-            // kernel messages on the console could land inside a command's output line
-            self.command("dmesg -n 1", timeout);
+            // kernel messages on the console could land inside a command's output line, and
+            // the shell's line editing would wrap a long command's echo at 80 columns
+            self.command("dmesg -n 1; stty columns 4000", timeout);
         }
         self.command(cmd, timeout)
     }
@@ -177,7 +212,8 @@ impl Appliance {
         self.commands += 1;
         let n = self.commands;
         // the echo of the typed line shows `"@@""done1`, the output `@@done1 <status>`
-        self.qemu.send(&format!("{cmd}; echo \"@@\"\"done{n} $?\"\n")).unwrap_or_else(|e| panic!("{e}"));
+        let sep = if cmd.trim_end().ends_with('&') { " " } else { "; " };
+        self.qemu.send(&format!("{cmd}{sep}echo \"@@\"\"done{n} $?\"\n")).unwrap_or_else(|e| panic!("{e}"));
         let tag = format!("@@done{n} ");
         let (before, matched) = self.qemu.expect_collect(&tag, timeout).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
         let rc = matched.split(&tag).nth(1).and_then(|r| r.trim().parse().ok()).unwrap_or(-1);
@@ -210,6 +246,28 @@ impl Appliance {
         self.qemu.send("\n").unwrap_or_else(|e| panic!("{e}"));
         self.console_activated_at = Some(prompt);
         true
+    }
+
+    /// The bytes of a file in the VM, sent by the guest's `nc` to a listener on the host
+    /// (10.0.2.2 on QEMU's user network).
+    pub fn fetch_file(&mut self, guest_path: &str) -> Vec<u8> {
+        use std::io::Read;
+        let size: usize = self
+            .shell_ok(&format!("wc -c < {guest_path}"), Duration::from_secs(30))
+            .iter()
+            .find_map(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no size of {guest_path}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let reader = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().expect("the guest's nc connects");
+            conn.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+            let mut buf = vec![0u8; size];
+            conn.read_exact(&mut buf).map(|()| buf)
+        });
+        // busybox nc keeps the connection until the host closes it: the host reads `size`
+        self.shell_ok(&format!("nc 10.0.2.2 {port} < {guest_path}"), Duration::from_secs(120));
+        reader.join().expect("reader thread").unwrap_or_else(|e| panic!("receiving {guest_path}: {e}"))
     }
 
     /// `GET path` on the spare's API as the NVR's admin (board/qemu-virt/failover.toml).

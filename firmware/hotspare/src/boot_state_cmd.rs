@@ -102,20 +102,14 @@ fn execute(dir: &Path, op: &Op) -> Result<String, String> {
         Op::SetState { slot, state: GoodBad::Bad } => change(&|s| s.mark_bad(slot.into()))?,
         Op::SetPrimary { slot } => change(&|s| s.set_primary(slot.into()))?,
     };
-    Ok(format!("{}: {}\n", path.display(), summary(&written)))
-}
-
-/// One line: seq, order and tries (also `hotspare status`).
-pub(crate) fn summary(s: &BootState) -> String {
-    let order: Vec<String> = s.order.iter().map(Slot::to_string).collect();
-    format!("seq {}, BOOT_ORDER={}, BOOT_A_LEFT={}, BOOT_B_LEFT={}", s.seq, order.join(" "), s.a_left, s.b_left)
+    Ok(format!("{}: {}\n", path.display(), written.summary()))
 }
 
 fn show(l: &Loaded) -> String {
     let mut out = String::new();
     for (i, c) in l.copies.iter().enumerate() {
         let what = match c {
-            Copy::Valid(s) => format!("valid, {}", summary(s)),
+            Copy::Valid(s) => format!("valid, {}", s.summary()),
             Copy::Missing => "missing".to_string(),
             Copy::Invalid(why) => format!("invalid: {why}"),
         };
@@ -125,7 +119,7 @@ fn show(l: &Loaded) -> String {
         Some(i) => out.push_str(&format!("current: {}\n", FILE_NAMES[i])),
         None => out.push_str("current: none valid, using defaults (A B, 3 tries each)\n"),
     }
-    out.push_str(&format!("state: {}\n", summary(&l.choice.state)));
+    out.push_str(&format!("state: {}\n", l.choice.state.summary()));
     match l.choice.state.primary() {
         Some(s) => out.push_str(&format!("next boot: slot {s}\n")),
         None => out.push_str("next boot: no slot has tries left (U-Boot resets both to 3)\n"),

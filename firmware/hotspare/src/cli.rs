@@ -43,6 +43,8 @@ pub enum Command {
     BootState(crate::boot_state_cmd::BootStateArgs),
     /// The box's state for the console: version, slot, services, hardware (exit 0 healthy, 1 not, 2 cannot read).
     Status(crate::status_cmd::StatusArgs),
+    /// The box's settings (network, NVRs, accounts, …): show, get, set, history, restore, factory reset.
+    Settings(crate::settings_cmd::SettingsArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

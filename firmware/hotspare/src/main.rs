@@ -14,6 +14,7 @@ mod failover_cmd;
 mod licence_cmd;
 mod nvr_cmd;
 mod record;
+mod settings_cmd;
 #[cfg(feature = "dev-tools")]
 mod site;
 mod smart_cmd;
@@ -37,6 +38,8 @@ fn main() -> std::process::ExitCode {
         // Its own exit statuses (0 healthy, 1 warning, 2 critical, 3 cannot read).
         cli::Command::Smart(a) => return smart_cmd::run(a),
         cli::Command::BootState(a) => return boot_state_cmd::run(a),
+        // 0 done, 1 refused (names the field), 2 the store cannot be read or written.
+        cli::Command::Settings(a) => return settings_cmd::run(a),
         // 0 healthy, 1 not healthy, 2 cannot read the state.
         cli::Command::Status(a) => return status_cmd::run(a),
         #[cfg(feature = "dev-tools")]

@@ -2,10 +2,10 @@
 //! and a PBKDF2 hash of its password ([`crate::password`]). Configuration
 //! files give either the clear password (hashed at load) or the hash.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What an account may do. `Admin` includes everything a `Viewer` may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Status, timelines and video.

@@ -105,6 +105,18 @@ pub fn crc32(body: &[u8]) -> u32 {
 }
 
 impl BootState {
+    /// One line: seq, order and tries (`hotspare boot-state`, `hotspare status`).
+    pub fn summary(&self) -> String {
+        let order: Vec<String> = self.order.iter().map(Slot::to_string).collect();
+        format!(
+            "seq {}, BOOT_ORDER={}, BOOT_A_LEFT={}, BOOT_B_LEFT={}",
+            self.seq,
+            order.join(" "),
+            self.a_left,
+            self.b_left
+        )
+    }
+
     pub fn left(&self, slot: Slot) -> u8 {
         match slot {
             Slot::A => self.a_left,

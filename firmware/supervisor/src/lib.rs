@@ -21,6 +21,7 @@ pub mod raid;
 pub mod runner;
 pub mod smart;
 pub mod status_file;
+pub mod status_view;
 pub mod system;
 pub mod volumes;
 pub mod watchdog;

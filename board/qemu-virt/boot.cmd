@@ -120,10 +120,36 @@ echo "hotspare-boot: slot ${bs_slot} (tries left ${bs_left})"
 if test "${bs_slot}" = "A"; then setenv bs_part root-a; else setenv bs_part root-b; fi
 setenv bootargs "console=ttyAMA0 panic=-1 root=PARTLABEL=${bs_part} ro rauc.slot=${bs_slot}"
 if load ${bs_dev} ${kernel_addr_r} ${bs_slot}/Image; then
-  if load ${bs_dev} ${ramdisk_addr_r} ${bs_slot}/initrd; then
-    booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}
+  # The front panel (docs/design/image.md, "Boards"): QEMU's virt machine has one PL061 GPIO
+  # controller with 8 lines; its DT uses line 3 for the power button (gpio-keys). A copy of
+  # U-Boot's control DT gets a gpio-leds node with the LEDs of board/qemu-virt/leds.toml on
+  # lines 0 1 2 4 5 and a gpio-keys node "hotspare front panel" with the two panel keys that
+  # fit, Enter (line 6) and Escape (line 7); keys active high (QEMU pulls the lines down).
+  # Any step failing boots the DT as it was (the LEDs are not worth a boot).
+  setenv bs_fdt ${fdtcontroladdr}
+  setenv bs_dt
+  if fdt addr ${fdtcontroladdr} && fdt get value bs_gpio /pl061@9030000 phandle && fdt move ${fdtcontroladdr} 0x48000000 0x200000; then
+    setenv bs_dt 1
+    fdt mknode / leds && fdt set /leds compatible gpio-leds || setenv bs_dt
+    fdt mknode /leds power && fdt set /leds/power label hotspare:green:power && fdt set /leds/power gpios "<${bs_gpio} 0 0>" && fdt set /leds/power default-state on || setenv bs_dt
+    fdt mknode /leds status && fdt set /leds/status label hotspare:green:status && fdt set /leds/status gpios "<${bs_gpio} 1 0>" && fdt set /leds/status linux,default-trigger timer || setenv bs_dt
+    fdt mknode /leds failover && fdt set /leds/failover label hotspare:blue:failover && fdt set /leds/failover gpios "<${bs_gpio} 2 0>" || setenv bs_dt
+    fdt mknode /leds bay1 && fdt set /leds/bay1 label hotspare:amber:bay1 && fdt set /leds/bay1 gpios "<${bs_gpio} 4 0>" || setenv bs_dt
+    fdt mknode /leds bay2 && fdt set /leds/bay2 label hotspare:amber:bay2 && fdt set /leds/bay2 gpios "<${bs_gpio} 5 0>" || setenv bs_dt
+    fdt mknode / panel-keys && fdt set /panel-keys compatible gpio-keys && fdt set /panel-keys label "hotspare front panel" || setenv bs_dt
+    fdt mknode /panel-keys enter && fdt set /panel-keys/enter label Enter && fdt set /panel-keys/enter gpios "<${bs_gpio} 6 0>" && fdt set /panel-keys/enter linux,code "<28>" || setenv bs_dt
+    fdt mknode /panel-keys escape && fdt set /panel-keys/escape label Escape && fdt set /panel-keys/escape gpios "<${bs_gpio} 7 0>" && fdt set /panel-keys/escape linux,code "<1>" || setenv bs_dt
+  fi
+  if test -n "${bs_dt}"; then
+    setenv bs_fdt 0x48000000
+    echo "hotspare-boot: front panel: 5 LEDs and 2 keys on the PL061 (DT at ${bs_fdt})"
   else
-    booti ${kernel_addr_r} - ${fdtcontroladdr}
+    echo "hotspare-boot: front panel: DT not changed (no PL061?), booting without LEDs and keys"
+  fi
+  if load ${bs_dev} ${ramdisk_addr_r} ${bs_slot}/initrd; then
+    booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${bs_fdt}
+  else
+    booti ${kernel_addr_r} - ${bs_fdt}
   fi
 fi
 echo "hotspare-boot: no kernel for slot ${bs_slot}, powering off"

@@ -1,5 +1,8 @@
 # The emulated machine of this board (sourced by scripts/run-image).
-QEMU_MACHINE=(-M virt -cpu cortex-a53 -m 512)
+# acpi=off: with firmware in pflash QEMU would otherwise put its power button on ACPI (GED) and
+# leave the PL061 GPIO controller out of the DT, which the front panel's LEDs and keys use
+# (boot.cmd); the kernel boots with the DT anyway.
+QEMU_MACHINE=(-M virt,acpi=off -cpu cortex-a53 -m 512)
 # --direct boots (-kernel): root= the squashfs on the first virtio disk; panic=-1: a panic
 # exits QEMU (-no-reboot). Booted through U-Boot, the command line comes from boot.cmd.
 KERNEL_CMDLINE="console=ttyAMA0 root=/dev/vda panic=-1 quiet"

@@ -7,7 +7,8 @@
 # same parts: the initramfs's contents, the configuration installed in the root, the
 # system disk's GPT and the boot partition's files. Buildroot itself is not run.
 # With --boot, the disk made here then boots in QEMU through Debian's U-Boot (pflash, as
-# scripts/run-image) until boot-ok marks slot A good (TIMEOUT s, default 240).
+# scripts/run-image) until the supervisor marks slot A good (TIMEOUT s, default 240), with
+# boot.cmd's front panel (gpio-leds, gpio-keys) in the DT.
 # Usage: buildroot/tests/post-scripts.sh [--boot] [IMAGE_CACHE]  (default: <repo>/.cache/image)
 # Exits 0 when they agree, 1 when not, 77 (skipped) without a scripts/build-image output.
 set -euo pipefail
@@ -74,7 +75,7 @@ modes() { find "$1" -printf '%P %m %y\n' | sort; }
 # the root: the overlay, the installed configuration and mount points (the version string is
 # git describe at each build's time: present in both, not compared)
 for p in etc/hotspare etc/modules etc/inittab etc/init.d/rcS etc/init.d/supervisor \
-  etc/init.d/boot-ok etc/init.d/rcK usr/share/udhcpc data boot srv mnt/root \
+  etc/init.d/rcK usr/share/udhcpc data boot srv mnt/root \
   sbin/mkfs.ext4 sbin/fsck.ext4; do
   [ -e "$T/target/$p" ] || [ -L "$T/target/$p" ] || { differ "root: /$p missing"; continue; }
   diff -r --exclude=version "$T/target/$p" "$DEB_ROOT/$p" > "$T/d" 2>&1 || differ "root: /$p differs: $(head -3 "$T/d")"
@@ -111,13 +112,16 @@ timeout "${TIMEOUT:-240}" qemu-system-aarch64 "${QEMU_MACHINE[@]}" -nographic \
   -device i6300esb -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
   < /dev/null > "$T/serial.log" 2>&1 &
 qemu=$!
-while kill -0 "$qemu" 2>/dev/null && ! grep -aq "boot-ok: slot A marked good" "$T/serial.log"; do
+READY="supervisor: ready: slot A marked good"
+while kill -0 "$qemu" 2>/dev/null && ! grep -aq "$READY" "$T/serial.log"; do
   sleep 1
 done
 kill "$qemu" 2>/dev/null || true
 wait "$qemu" 2>/dev/null || true
-grep -a -E "hotspare-boot: slot|initrd: root|rcS: done|supervisor: starting|boot-ok" "$T/serial.log" |
+grep -a -E "hotspare-boot: (slot|front panel)|initrd: root|rcS: done|supervisor: (starting|ready)" "$T/serial.log" |
   sed 's/^/post-scripts: serial: /'
-grep -aq "boot-ok: slot A marked good" "$T/serial.log" ||
-  { echo "post-scripts: the disk did not boot to boot-ok in ${TIMEOUT:-240} s" >&2; exit 1; }
+grep -aq "$READY" "$T/serial.log" ||
+  { echo "post-scripts: the disk did not boot to '$READY' in ${TIMEOUT:-240} s" >&2; exit 1; }
+grep -aq "hotspare-boot: front panel: 5 LEDs" "$T/serial.log" ||
+  { echo "post-scripts: boot.cmd did not add the front panel to the DT" >&2; exit 1; }
 echo "post-scripts: the disk boots through U-Boot to slot A marked good in $(($(date +%s) - start)) s (wall)"

@@ -24,7 +24,7 @@ ln -sfn e2fsck "$TARGET_DIR/sbin/fsck.ext4"
 rm -f "$TARGET_DIR"/etc/init.d/S[0-9][0-9]*
 grep -v "^#" "$BOARD_DIR/modules" > "$TARGET_DIR/etc/modules"
 mkdir -p "$TARGET_DIR/etc/hotspare/board"
-cp "$BOARD_DIR/bays.toml" "$BOARD_DIR/board.toml" "$TARGET_DIR/etc/hotspare/board/"
+cp "$BOARD_DIR/bays.toml" "$BOARD_DIR/board.toml" "$BOARD_DIR/leds.toml" "$TARGET_DIR/etc/hotspare/board/"
 cp "$BOARD_DIR/supervisor.toml" "$BOARD_DIR/failover.toml" "$TARGET_DIR/etc/hotspare/"
 chmod 0600 "$TARGET_DIR/etc/hotspare/failover.toml"
 git -C "$REPO" describe --always --dirty > "$TARGET_DIR/etc/hotspare/version" 2>/dev/null ||

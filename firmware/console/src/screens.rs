@@ -1,0 +1,138 @@
+//! The text of the console's screens, for an 80×24 dumb terminal: no colours, no cursor
+//! addressing, lines of at most 79 characters, every screen at most 24 lines. Pure.
+
+use hotspare_settings::model::AddressMode;
+use hotspare_settings::Settings;
+use hotspare_supervisor::status_view::Report;
+
+/// Terminal lines a screen may use.
+pub const ROWS: usize = 24;
+/// Characters per line (79: a dumb terminal wraps at the 80th).
+pub const COLS: usize = 79;
+
+/// The main menu's entries, numbered from 1.
+pub const MAIN: &[&str] = &[
+    "Status (details)",
+    "Network",
+    "NVRs",
+    "Accounts",
+    "E-mail",
+    "Licence",
+    "Time",
+    "Restore a previous configuration",
+    "Reboot",
+    "Factory reset",
+];
+
+/// Cuts a line to [`COLS`].
+pub fn fit(line: &str) -> String {
+    line.chars().take(COLS).collect()
+}
+
+/// The status at a glance from the supervisor's report (four lines).
+pub fn glance(r: &Report) -> Vec<String> {
+    let st = &r.status.status;
+    let slot = r.status.slot.as_deref().map_or("no boot counting".to_string(), |s| format!("slot {s}"));
+    let arrays: Vec<String> = r.health.arrays.iter().map(|a| format!("{} {}", a.device, a.state)).collect();
+    let smart_bad = r.health.smart.iter().filter(|s| s.passed == Some(false)).count();
+    let disks = format!(
+        "disks: {} bays, arrays: {}, SMART: {}",
+        r.health.bays.iter().filter(|b| b.present).count(),
+        if arrays.is_empty() { "none".into() } else { arrays.join(", ") },
+        if smart_bad == 0 { format!("{} ok", r.health.smart.len()) } else { format!("{smart_bad} FAILED") }
+    );
+    let takeovers = if st.takeovers_allowed { "allowed".to_string() } else { format!("NOT allowed: {}", st.reason) };
+    let verdict = if r.healthy { "healthy".to_string() } else { format!("NOT healthy: {}", r.reason) };
+    vec![
+        fit(&format!("firmware {}, {slot}, last reset {:?}", r.version, st.last_reset)),
+        fit(&disks),
+        fit(&format!("takeovers {takeovers}")),
+        fit(&format!("status: {verdict}")),
+    ]
+}
+
+/// The main menu: the status at a glance, the settings in short, the numbered entries.
+pub fn main_menu(s: &Settings, seq: u64, glance: &[String], licence: &str) -> String {
+    let mut out = vec![fit(&format!("=== Hotspare console: {} ===", s.hostname))];
+    out.extend(glance.iter().take(5).map(|l| fit(l)));
+    out.push(fit(&format!("network: {}", network_line(s))));
+    let nvrs: Vec<&str> = s.nvrs.iter().map(|n| n.id.as_str()).collect();
+    let nvrs = if nvrs.is_empty() { "none".into() } else { nvrs.join(", ") };
+    out.push(fit(&format!("NVRs protected: {nvrs}")));
+    out.push(fit(&format!("licence: {licence}")));
+    out.push(fit(&format!("settings: generation {seq}")));
+    out.push(String::new());
+    let half = MAIN.len().div_ceil(2);
+    for i in 0..half {
+        let left = format!("{:>2}) {}", i + 1, MAIN[i]);
+        let right = MAIN.get(i + half).map_or(String::new(), |e| format!("{:>2}) {e}", i + half + 1));
+        out.push(fit(&format!("{left:<38}{right}")));
+    }
+    out.join("\n") + "\n"
+}
+
+/// `dhcp` or `static 10.0.0.2/24 via 10.0.0.1, DNS …`.
+pub fn network_line(s: &Settings) -> String {
+    let n = &s.network;
+    let dns = if n.dns.is_empty() {
+        String::new()
+    } else {
+        format!(", DNS {}", n.dns.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+    };
+    match n.mode {
+        AddressMode::Dhcp => format!("DHCP{dns}"),
+        AddressMode::Static => {
+            let a = n.address.map_or("?".into(), |a| a.to_string());
+            let p = n.prefix.map_or("?".into(), |p| p.to_string());
+            let g = n.gateway.map_or(String::new(), |g| format!(" via {g}"));
+            format!("static {a}/{p}{g}{dns}")
+        }
+    }
+}
+
+/// The NVRs, one line each, numbered from 1.
+pub fn nvr_list(s: &Settings) -> String {
+    if s.nvrs.is_empty() {
+        return "No NVRs yet.\n".into();
+    }
+    let mut out = String::new();
+    for (i, n) in s.nvrs.iter().enumerate() {
+        out += &fit(&format!("{:>2}) {:<16} {:<40} user {} prio {}", i + 1, n.id, n.url, n.admin_user, n.priority));
+        out += "\n";
+    }
+    out
+}
+
+/// The accounts, one line each.
+pub fn account_list(s: &Settings) -> String {
+    let mut out = String::new();
+    for a in &s.accounts {
+        out += &fit(&format!("    {:<20} {:?}", a.user, a.role));
+        out += "\n";
+    }
+    let console = if s.console_password_hash.is_some() { "set" } else { "none" };
+    out + &format!("    console password: {console}\n")
+}
+
+/// Pages of at most `rows` lines.
+pub fn pages(text: &str, rows: usize) -> Vec<String> {
+    let lines: Vec<String> = text.lines().map(fit).collect();
+    lines.chunks(rows.max(1)).map(|c| c.join("\n") + "\n").collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_main_menu_fits_an_80_by_24_terminal() {
+        let mut s = Settings::default();
+        s.hostname = "x".repeat(63);
+        let glance: Vec<String> = (0..4).map(|i| format!("{i}{}", "y".repeat(200))).collect();
+        let text = main_menu(&s, 7, &glance, "none");
+        // the prompt takes one more line
+        assert!(text.lines().count() < ROWS, "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= COLS));
+        assert!(text.contains("10) Factory reset"));
+    }
+}

@@ -163,6 +163,8 @@ impl Console {
         match (std::mem::replace(&mut self.wait, Wait::None), o) {
             (Wait::Home, Outcome::Status { seq, settings, glance, details }) => {
                 (self.seq, self.settings, self.glance, self.details) = (seq, *settings, glance, details);
+                // a console password set from this console does not lock its own session out
+                self.logged_in |= self.settings.console_password_hash.is_none();
                 if self.settings.needs_first_boot() {
                     self.logged_in = true;
                     text(out, "=== First boot: set the admin password, the network and the NVRs ===\n");

@@ -63,8 +63,8 @@ pub fn main_menu(s: &Settings, seq: u64, glance: &[String], licence: &str) -> St
     out.push(fit(&format!("settings: generation {seq}")));
     out.push(String::new());
     let half = MAIN.len().div_ceil(2);
-    for i in 0..half {
-        let left = format!("{:>2}) {}", i + 1, MAIN[i]);
+    for (i, entry) in MAIN.iter().enumerate().take(half) {
+        let left = format!("{:>2}) {entry}", i + 1);
         let right = MAIN.get(i + half).map_or(String::new(), |e| format!("{:>2}) {e}", i + half + 1));
         out.push(fit(&format!("{left:<38}{right}")));
     }
@@ -126,8 +126,7 @@ mod tests {
 
     #[test]
     fn the_main_menu_fits_an_80_by_24_terminal() {
-        let mut s = Settings::default();
-        s.hostname = "x".repeat(63);
+        let s = Settings { hostname: "x".repeat(63), ..Settings::default() };
         let glance: Vec<String> = (0..4).map(|i| format!("{i}{}", "y".repeat(200))).collect();
         let text = main_menu(&s, 7, &glance, "none");
         // the prompt takes one more line

@@ -216,6 +216,18 @@ pub fn network() -> Vec<Step> {
     ]
 }
 
+/// The box's name, how it monitors the NVRs, and how it announces itself.
+pub fn general() -> Vec<Step> {
+    vec![
+        Step::new(Key::Field("hostname"), "Host name"),
+        Step::new(Key::Field("monitoring.profile"), "Monitoring profile (default/fast)"),
+        Step::new(Key::Field("monitoring.interval_s"), "Seconds between checks of an NVR (30-180)"),
+        Step::new(Key::Field("monitoring.failures"), "Failed checks before a takeover (1-10)"),
+        Step::new(Key::Field("announcement.server_name"), "Name announced on the network"),
+        Step::new(Key::Field("announcement.ssdp"), "SSDP announcement (on/off)"),
+    ]
+}
+
 /// The time questions.
 pub fn time() -> Vec<Step> {
     vec![

@@ -138,7 +138,7 @@ fn the_first_boot_wizard_sets_the_password_network_and_nvrs_then_the_menu() {
     let t = sim.lines(&["nvr-1", "https://10.0.0.5:8443", "", "nvr secret", ""]);
     assert!(t.contains("Saved as generation 2") && t.contains("An NVR to protect"), "{t}");
     let t = sim.line("");
-    assert!(t.contains("No NVR added") && t.contains("NVRs protected: nvr-1") && t.contains("Choice (1-10)"), "{t}");
+    assert!(t.contains("No NVR added") && t.contains("NVRs protected: nvr-1") && t.contains("Choice (1-11)"), "{t}");
     let (seq, s) = sim.current();
     assert_eq!(seq, 2);
     assert!(!s.needs_first_boot());
@@ -211,7 +211,7 @@ fn bad_input_names_the_field_and_changes_nothing() {
     let t = sim.lines(&["3", "a", "nvr 1"]);
     assert!(t.contains("nvr[0].id") && t.contains("Nothing changed"), "{t}");
     let t = sim.line("42");
-    assert!(t.contains("choose 1 to 10"), "{t}");
+    assert!(t.contains("choose 1 to 11"), "{t}");
     assert_eq!(sim.current(), before);
     assert!(sim.side.applied.is_empty());
 }
@@ -279,6 +279,13 @@ fn a_bad_licence_is_refused_and_email_time_are_saved() {
     let e = sim.current().1.email.unwrap();
     assert_eq!((e.smtp_host.as_str(), e.smtp_port, e.to.len()), ("smtp.example.com", 587, 1));
     sim.lines(&["7", "ntp.example.com,10.0.0.1", "Europe/Paris"]);
+    let t = sim.lines(&["11", "spare-7", "", "200"]);
+    assert!(t.contains("monitoring.interval_s: 200: allowed 30") && t.contains("Nothing changed"), "{t}");
+    sim.lines(&["11", "spare-7", "", "60", "5", "Spare seven", "off"]);
+    let s = sim.current().1;
+    assert_eq!((s.hostname.as_str(), s.monitoring.interval_s, s.monitoring.failures), ("spare-7", 60, 5));
+    assert_eq!((s.announcement.server_name.as_str(), s.announcement.ssdp), ("Spare seven", false));
+    assert!(sim.line("").contains("=== Hotspare console: spare-7 ==="));
     let s = sim.current().1;
     assert_eq!((s.time.ntp.len(), s.time.timezone.as_str()), (2, "Europe/Paris"));
 }

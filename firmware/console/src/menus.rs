@@ -46,7 +46,7 @@ pub(crate) fn draw(c: &Console, out: &mut Vec<Output>) {
 pub(crate) fn question(s: &Screen) -> (String, bool) {
     let q = match s {
         Screen::Login => return ("Console password: ".into(), true),
-        Screen::Main => "Choice (1-10): ",
+        Screen::Main => "Choice (1-11): ",
         Screen::Details { .. } => "Enter: next page, q: back: ",
         Screen::Nvrs => "a: add, e N: edit, r N: remove, Enter: back: ",
         Screen::Accounts => "Choice (1-4, Enter: back): ",
@@ -207,9 +207,10 @@ fn main_choice(c: &mut Console, t: &str, out: &mut Vec<Output>) {
         }
         "9" => c.show(Screen::Reboot, out),
         "10" => c.show(Screen::Reset, out),
+        "11" => c.start_form(forms::general(), "hostname, monitoring, announcement", Then::Home, out),
         "" => c.home(out),
         _ => {
-            text(out, &format!("{t:?}: choose 1 to 10.\n"));
+            text(out, &format!("{t:?}: choose 1 to 11.\n"));
             c.show(Screen::Main, out)
         }
     }

@@ -22,6 +22,7 @@ pub const MAIN: &[&str] = &[
     "Restore a previous configuration",
     "Reboot",
     "Factory reset",
+    "Hostname, monitoring, announcement",
 ];
 
 /// Cuts a line to [`COLS`].

@@ -187,7 +187,7 @@ fn set_up(d: &Path) {
     store(d).save(&s, 0, "cli", "set up").unwrap();
 }
 
-const MENU: &str = "Choice (1-10): ";
+const MENU: &str = "Choice (1-11): ";
 
 #[test]
 fn wizard_every_menu_and_factory_reset_back_to_the_wizard() {
@@ -236,10 +236,13 @@ fn wizard_every_menu_and_factory_reset_back_to_the_wizard() {
     t.lines(&["4", "2", "guard", "viewer password", "viewer password"]);
     t.lines(&["5", "smtp.example.com", "", "spare@example.com", "ops@example.com", "-", "-"]);
     assert!(t.lines(&["7", "", "Europe/Paris"]).ends_with(MENU));
+    let out = t.lines(&["11", "spare-7", "fast", "", "2", "", ""]);
+    assert!(out.contains("=== Hotspare console: spare-7 ===") && out.ends_with(MENU), "{out}");
     let s = current(d.path()).1;
     assert_eq!(s.accounts.len(), 2);
     assert_eq!(s.email.map(|e| e.smtp_host), Some("smtp.example.com".into()));
     assert_eq!(s.time.timezone, "Europe/Paris");
+    assert_eq!((s.hostname.as_str(), s.monitoring.failures), ("spare-7", 2));
     // licence: a bad one refused, one signed with the development key for this box stored
     t.line("6");
     t.expect("empty line");

@@ -334,3 +334,21 @@ fn ctrl_c_and_ctrl_backslash_cancel_a_form_and_never_end_the_console() {
     assert!(t.contains("Choice"), "{t}");
     assert_eq!(sim.current(), before);
 }
+
+#[test]
+fn a_save_from_another_channel_meanwhile_is_not_undone() {
+    let (mut sim, _) = Sim::new(set_up);
+    sim.lines(&["7", "ntp.example.com"]);
+    let mut other = sim.current().1;
+    other.hostname = "from-the-panel".into();
+    sim.side.store.save(&other, 1, "panel", "hostname").unwrap();
+    let t = sim.line("Europe/Paris");
+    assert!(t.contains("Refused, nothing changed: the settings changed meanwhile") && t.contains("by panel"), "{t}");
+    let (seq, s) = sim.current();
+    assert_eq!((seq, s.hostname.as_str(), s.time.timezone.as_str()), (2, "from-the-panel", "UTC"));
+    // the menu shows the settings in force again, and the next change is based on them
+    assert!(t.contains("=== Hotspare console: from-the-panel ==="), "{t}");
+    sim.lines(&["7", "", "Europe/Paris"]);
+    let (seq, s) = sim.current();
+    assert_eq!((seq, s.hostname.as_str(), s.time.timezone.as_str()), (3, "from-the-panel", "Europe/Paris"));
+}

@@ -125,6 +125,46 @@ pub fn pages(text: &str, rows: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn report(healthy: bool) -> Report {
+        use hotspare_ipc::{Level, Mode, ResetCause, Status};
+        let status = Status {
+            mode: if healthy { Mode::Normal } else { Mode::Rescue },
+            healthy,
+            takeovers_allowed: healthy,
+            last_reset: if healthy { ResetCause::Deliberate } else { ResetCause::Watchdog },
+            hardware: Level::Ok,
+            reason: if healthy { String::new() } else { "rescue mode: 3 resets in 1 h".into() },
+        };
+        Report {
+            version: "1.2.3".into(),
+            image: None,
+            boot: Default::default(),
+            status: hotspare_supervisor::status_file::StatusFile {
+                status,
+                ready: healthy,
+                slot: Some("B".into()),
+                slot_marked_good: healthy,
+                services: Vec::new(),
+                pid: None,
+            },
+            health: Default::default(),
+            healthy,
+            reason: if healthy { String::new() } else { "rescue mode".into() },
+        }
+    }
+
+    #[test]
+    fn the_glance_says_version_slot_reset_takeovers_and_the_verdict() {
+        let g = glance(&report(true));
+        assert_eq!(g[0], "firmware 1.2.3, slot B, last reset Deliberate");
+        assert_eq!(g[1], "disks: 0 bays, arrays: none, SMART: 0 ok");
+        assert_eq!((g[2].as_str(), g[3].as_str()), ("takeovers allowed", "status: healthy"));
+        let g = glance(&report(false));
+        assert!(g[0].ends_with("last reset Watchdog"), "{g:?}");
+        assert_eq!(g[2], "takeovers NOT allowed: rescue mode: 3 resets in 1 h");
+        assert_eq!(g[3], "status: NOT healthy: rescue mode");
+    }
+
     #[test]
     fn the_main_menu_fits_an_80_by_24_terminal() {
         let s = Settings { hostname: "x".repeat(63), ..Settings::default() };

@@ -49,16 +49,26 @@ pub(crate) enum Then {
 pub(crate) enum Screen {
     Login,
     Main,
-    Details { page: usize },
+    Details {
+        page: usize,
+    },
     Form(Box<Form>),
     Nvrs,
     Accounts,
     RemoveViewer,
-    Licence { lines: Vec<String> },
-    Restore { list: Vec<(u64, String)> },
+    Licence {
+        lines: Vec<String>,
+    },
+    Restore {
+        list: Vec<(u64, String)>,
+    },
     Reboot,
     Reset,
-    Confirm { then: Then },
+    Confirm {
+        then: Then,
+    },
+    /// The settings could not be read: Enter tries again.
+    Broken,
 }
 
 /// What the console waits for from the adapter.
@@ -217,6 +227,11 @@ impl Console {
                     ),
                 );
                 self.show(Screen::Confirm { then }, out);
+            }
+            (Wait::Home, Outcome::Failed { why }) => {
+                // the settings cannot be read: wait for the installer rather than loop
+                text(out, &format!("The settings cannot be read: {why}\n"));
+                self.show(Screen::Broken, out);
             }
             (_, Outcome::Failed { why }) => {
                 text(out, &format!("Refused, nothing changed: {why}\n"));

@@ -336,6 +336,29 @@ fn ctrl_c_and_ctrl_backslash_cancel_a_form_and_never_end_the_console() {
 }
 
 #[test]
+fn unreadable_settings_wait_for_enter_instead_of_looping() {
+    let (mut sim, _) = Sim::new(set_up);
+    let dir = sim.side.store.dir().to_owned();
+    let mut c = Console::new(Options { confirm_window_us: WINDOW, pending: None, box_id: None });
+    let mut calls = 0;
+    let mut broken = |e: &Effect| {
+        calls += 1;
+        match e {
+            Effect::Gather => Some(Outcome::Failed { why: format!("{}: permission denied", dir.display()) }),
+            _ => None,
+        }
+    };
+    let outs = c.drive(0, Input::Start, &mut broken);
+    assert!(matches!(outs.last(), Some(Output::Prompt { text, .. }) if text == "Enter: try again: "), "{outs:?}");
+    let outs = c.drive(0, Input::Line(String::new()), &mut broken);
+    assert!(matches!(&outs[0], Output::Text(t) if t.contains("permission denied")), "{outs:?}");
+    assert_eq!(calls, 2);
+    // readable again: the menu
+    let t = sim.send(Input::Interrupt);
+    assert!(t.contains("Choice"), "{t}");
+}
+
+#[test]
 fn a_save_from_another_channel_meanwhile_is_not_undone() {
     let (mut sim, _) = Sim::new(set_up);
     sim.lines(&["7", "ntp.example.com"]);

@@ -57,6 +57,7 @@ pub(crate) fn question(s: &Screen) -> (String, bool) {
         Screen::Reset => "Type RESET to erase everything (Enter: back): ",
         Screen::Confirm { .. } => "Keep the new network? y: keep, n: revert now: ",
         Screen::Form(_) => "",
+        Screen::Broken => "Enter: try again: ",
     };
     (q.into(), false)
 }
@@ -80,6 +81,7 @@ pub(crate) fn line(c: &mut Console, l: &str, out: &mut Vec<Output>) {
             }
         }
         Screen::Main => main_choice(c, t, out),
+        Screen::Broken => c.home(out),
         Screen::Details { page } => {
             let n = screens::pages(&c.details, PAGE).len();
             if t == "q" || page + 1 >= n {

@@ -3,7 +3,7 @@
 //! (an expect-style helper), then checks the settings store on disk. Covers the first-boot
 //! wizard, every menu path, bad input, Ctrl-C and Ctrl-\, SIGTERM, the revert of an
 //! unconfirmed network change (short window) and the confirm of another, a restart with a
-//! change pending, the console password, factory reset back to the wizard, restore.
+//! change pending, the console password, a hang-up, factory reset back to the wizard, restore.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -128,6 +128,11 @@ impl Term {
 
     fn key(&mut self, b: u8) {
         self.master.write_all(&[b]).unwrap();
+    }
+
+    /// The terminal goes away (the master closed: a hang-up for the console).
+    fn hang_up(&mut self) {
+        self.master = std::fs::File::open("/dev/null").unwrap();
     }
 
     fn running(&mut self) -> bool {
@@ -348,5 +353,9 @@ fn bad_input_a_restart_with_a_pending_change_and_the_console_password() {
     let out = t.lines(&["wrong password"]);
     assert!(out.contains("Wrong password") && !out.contains("Choice"), "{out}");
     assert!(t.lines(&["console secret"]).ends_with(MENU));
+    // a hang-up does not end it (it waits for its tty again); SIGTERM does, with exit 0
+    t.hang_up();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(t.running());
     t.stop();
 }

@@ -104,6 +104,8 @@ pub struct Console {
     pub(crate) glance: Vec<String>,
     pub(crate) details: String,
     pub(crate) now_us: i64,
+    /// No console password is checked before this time (after a wrong one).
+    pub(crate) login_after_us: i64,
 }
 
 impl Console {
@@ -119,6 +121,7 @@ impl Console {
             glance: Vec::new(),
             details: String::new(),
             now_us: 0,
+            login_after_us: 0,
         }
     }
 

@@ -265,7 +265,10 @@ fn accounts_and_the_console_password() {
     assert!(t.ends_with("Console password: ") && !t.contains("Choice"), "{t}");
     let t = text(c.drive(0, Input::Line("wrong one".into()), &mut |e| side.perform(e)));
     assert!(t.contains("Wrong password") && !t.contains("Choice"), "{t}");
-    let t = text(c.drive(0, Input::Line("console secret".into()), &mut |e| side.perform(e)));
+    // not the right one either: too soon after a wrong one
+    let t = text(c.drive(2 * S, Input::Line("console secret".into()), &mut |e| side.perform(e)));
+    assert!(t.contains("Too soon") && !t.contains("Choice"), "{t}");
+    let t = text(c.drive(3 * S, Input::Line("console secret".into()), &mut |e| side.perform(e)));
     assert!(t.contains("Choice"), "{t}");
 }
 

@@ -11,6 +11,9 @@ use crate::forms::{self, Key, Step};
 use crate::machine::{text, Console, Screen, Then, Wait, CHANNEL};
 use crate::screens;
 
+/// After a wrong console password, the next one is checked only this much later (µs).
+pub const LOGIN_DELAY_US: i64 = 3_000_000;
+
 /// Lines of the status details per page (the page footer and prompt take the rest).
 const PAGE: usize = screens::ROWS - 3;
 
@@ -66,6 +69,10 @@ pub(crate) fn question(s: &Screen) -> (String, bool) {
 pub(crate) fn line(c: &mut Console, l: &str, out: &mut Vec<Output>) {
     let t = l.trim();
     match std::mem::replace(&mut c.screen, Screen::Main) {
+        Screen::Login if c.now_us < c.login_after_us => {
+            text(out, "Too soon after a wrong password: wait a few seconds.\n");
+            c.show(Screen::Login, out);
+        }
         Screen::Login => {
             let ok = c
                 .settings
@@ -76,6 +83,7 @@ pub(crate) fn line(c: &mut Console, l: &str, out: &mut Vec<Output>) {
                 c.logged_in = true;
                 c.show(Screen::Main, out);
             } else {
+                c.login_after_us = c.now_us + LOGIN_DELAY_US;
                 text(out, "Wrong password.\n");
                 c.show(Screen::Login, out);
             }

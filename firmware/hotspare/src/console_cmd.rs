@@ -71,17 +71,24 @@ pub fn run(a: ConsoleArgs) -> ExitCode {
     let mut console = Console::new(Options { confirm_window_us: window_us, pending, box_id });
     let mut side = Side { a: &a, store };
     let mut start = true;
+    // said once per kind of trouble, not every half second
+    let mut last_problem = String::new();
     while !stop.load(Ordering::SeqCst) {
-        match Tty::open(&a.tty) {
+        let problem = match Tty::open(&a.tty) {
             Ok(mut tty) => {
                 let first = if start { Input::Start } else { Input::Interrupt };
                 start = false;
-                if let Err(e) = session(&mut tty, &mut console, &mut side, &stop, first) {
-                    log::warn!("{}: {e}; reopening", a.tty.display());
+                match session(&mut tty, &mut console, &mut side, &stop, first) {
+                    Ok(()) => String::new(),
+                    Err(e) => format!("{}: {e}; reopening", a.tty.display()),
                 }
             }
-            Err(e) => log::warn!("{}: {e}", a.tty.display()),
+            Err(e) => format!("{}: {e}", a.tty.display()),
+        };
+        if !problem.is_empty() && problem != last_problem {
+            log::warn!("{problem}");
         }
+        last_problem = problem;
         std::thread::sleep(Duration::from_millis(500));
     }
     ExitCode::SUCCESS

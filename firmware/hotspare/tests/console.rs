@@ -352,6 +352,7 @@ fn bad_input_a_restart_with_a_pending_change_and_the_console_password() {
     assert!(current(d.path()).1.console_password_hash.is_some());
     let out = t.lines(&["wrong password"]);
     assert!(out.contains("Wrong password") && !out.contains("Choice"), "{out}");
+    std::thread::sleep(Duration::from_secs(3));
     assert!(t.lines(&["console secret"]).ends_with(MENU));
     // a hang-up does not end it (it waits for its tty again); SIGTERM does, with exit 0
     t.hang_up();

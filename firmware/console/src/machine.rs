@@ -53,7 +53,9 @@ pub(crate) enum Screen {
         page: usize,
     },
     Form(Box<Form>),
-    Nvrs,
+    Nvrs {
+        page: usize,
+    },
     Accounts,
     RemoveViewer,
     Licence {

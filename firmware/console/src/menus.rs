@@ -26,7 +26,7 @@ pub(crate) fn draw(c: &Console, out: &mut Vec<Output>) {
             let body = pages.get(*page).cloned().unwrap_or_default();
             format!("{body}-- page {} of {} --\n", page + 1, pages.len().max(1))
         }
-        Screen::Nvrs => format!("=== NVRs ===\n{}", screens::nvr_list(&c.settings)),
+        Screen::Nvrs { page } => format!("=== NVRs ===\n{}", screens::nvr_list(&c.settings, *page)),
         Screen::Accounts => format!(
             "=== Accounts ===\n{}\n 1) Admin password\n 2) Add a viewer\n 3) Remove a viewer\n 4) Console password\n",
             screens::account_list(&c.settings)
@@ -51,7 +51,7 @@ pub(crate) fn question(s: &Screen) -> (String, bool) {
         Screen::Login => return ("Console password: ".into(), true),
         Screen::Main => "Choice (1-11): ",
         Screen::Details { .. } => "Enter: next page, q: back: ",
-        Screen::Nvrs => "a: add, e N: edit, r N: remove, Enter: back: ",
+        Screen::Nvrs { .. } => "a: add, e N: edit, r N: remove, Enter: back: ",
         Screen::Accounts => "Choice (1-4, Enter: back): ",
         Screen::RemoveViewer => "Viewer to remove (Enter: back): ",
         Screen::Licence { .. } => "",
@@ -118,7 +118,7 @@ pub(crate) fn line(c: &mut Console, l: &str, out: &mut Vec<Output>) {
             c.screen = Screen::Form(f);
             c.advance(out)
         }
-        Screen::Nvrs => nvrs(c, t, out),
+        Screen::Nvrs { page } => nvrs(c, t, page, out),
         Screen::Accounts => accounts(c, t, out),
         Screen::RemoveViewer => {
             if t.is_empty() {
@@ -203,7 +203,7 @@ fn main_choice(c: &mut Console, t: &str, out: &mut Vec<Output>) {
     match t {
         "1" => c.show(Screen::Details { page: 0 }, out),
         "2" => c.start_form(forms::network(), "network", Then::Home, out),
-        "3" => c.show(Screen::Nvrs, out),
+        "3" => c.show(Screen::Nvrs { page: 0 }, out),
         "4" => c.show(Screen::Accounts, out),
         "5" => {
             text(out, "=== E-mail alerts ===\n");
@@ -226,11 +226,15 @@ fn main_choice(c: &mut Console, t: &str, out: &mut Vec<Output>) {
     }
 }
 
-fn nvrs(c: &mut Console, t: &str, out: &mut Vec<Output>) {
+fn nvrs(c: &mut Console, t: &str, page: usize, out: &mut Vec<Output>) {
     let (op, arg) = t.split_once(' ').unwrap_or((t, ""));
     let index = arg.trim().parse::<usize>().ok().filter(|&n| n >= 1 && n <= c.settings.nvrs.len()).map(|n| n - 1);
     match (op, index) {
         ("", _) => c.home(out),
+        ("n", _) => {
+            let pages = c.settings.nvrs.len().div_ceil(screens::NVRS_PER_PAGE).max(1);
+            c.show(Screen::Nvrs { page: (page + 1) % pages }, out)
+        }
         ("a", _) => {
             let mut draft = c.settings.clone();
             draft.nvrs.push(forms::blank_nvr(&draft));
@@ -248,7 +252,7 @@ fn nvrs(c: &mut Console, t: &str, out: &mut Vec<Output>) {
         }
         _ => {
             text(out, &format!("{t:?}: a, e N or r N with N from the list.\n"));
-            c.show(Screen::Nvrs, out)
+            c.show(Screen::Nvrs { page }, out)
         }
     }
 }

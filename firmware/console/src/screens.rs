@@ -91,25 +91,39 @@ pub fn network_line(s: &Settings) -> String {
     }
 }
 
-/// The NVRs, one line each, numbered from 1.
-pub fn nvr_list(s: &Settings) -> String {
+/// NVRs per page of the NVR screen (a box may protect up to 64).
+pub const NVRS_PER_PAGE: usize = 16;
+
+/// Page `page` of the NVRs, one line each, numbered from 1.
+pub fn nvr_list(s: &Settings, page: usize) -> String {
     if s.nvrs.is_empty() {
         return "No NVRs yet.\n".into();
     }
+    let from = (page * NVRS_PER_PAGE).min(s.nvrs.len().saturating_sub(1) / NVRS_PER_PAGE * NVRS_PER_PAGE);
     let mut out = String::new();
-    for (i, n) in s.nvrs.iter().enumerate() {
+    if s.nvrs.len() > NVRS_PER_PAGE {
+        let to = (from + NVRS_PER_PAGE).min(s.nvrs.len());
+        out += &format!("NVRs {}-{to} of {} (n: next page)\n", from + 1, s.nvrs.len());
+    }
+    for (i, n) in s.nvrs.iter().enumerate().skip(from).take(NVRS_PER_PAGE) {
         out += &fit(&format!("{:>2}) {:<16} {:<40} user {} prio {}", i + 1, n.id, n.url, n.admin_user, n.priority));
         out += "\n";
     }
     out
 }
 
-/// The accounts, one line each.
+/// Accounts shown on the accounts screen (the others are counted).
+pub const ACCOUNTS_SHOWN: usize = 12;
+
+/// The accounts, one line each (the first [`ACCOUNTS_SHOWN`]).
 pub fn account_list(s: &Settings) -> String {
     let mut out = String::new();
-    for a in &s.accounts {
+    for a in s.accounts.iter().take(ACCOUNTS_SHOWN) {
         out += &fit(&format!("    {:<20} {:?}", a.user, a.role));
         out += "\n";
+    }
+    if s.accounts.len() > ACCOUNTS_SHOWN {
+        out += &format!("    ... and {} more (hotspare settings show)\n", s.accounts.len() - ACCOUNTS_SHOWN);
     }
     let console = if s.console_password_hash.is_some() { "set" } else { "none" };
     out + &format!("    console password: {console}\n")
@@ -163,6 +177,32 @@ mod tests {
         assert!(g[0].ends_with("last reset Watchdog"), "{g:?}");
         assert_eq!(g[2], "takeovers NOT allowed: rescue mode: 3 resets in 1 h");
         assert_eq!(g[3], "status: NOT healthy: rescue mode");
+    }
+
+    #[test]
+    fn long_lists_are_paged_or_cut_to_fit_the_screen() {
+        let mut s = Settings::default();
+        for i in 0..40 {
+            s.nvrs.push(hotspare_settings::model::Nvr {
+                id: format!("nvr-{i}"),
+                url: format!("https://10.0.1.{i}:8443"),
+                admin_user: "admin".into(),
+                admin_password: "x".into(),
+                priority: i,
+            });
+            // (not hashed: only listed)
+            s.accounts.push(hotspare_settings::model::Account {
+                user: format!("viewer{i}"),
+                role: hotspare_http::Role::Viewer,
+                password_hash: String::new(),
+            });
+        }
+        let p = nvr_list(&s, 2);
+        assert!(p.starts_with("NVRs 33-40 of 40") && p.contains("33) nvr-32") && !p.contains("nvr-31 "), "{p}");
+        assert_eq!(nvr_list(&s, 9), p, "past the end: the last page");
+        assert!(nvr_list(&s, 0).lines().count() + 3 < ROWS);
+        let a = account_list(&s);
+        assert!(a.contains("... and 28 more") && a.lines().count() + 8 < ROWS, "{a}");
     }
 
     #[test]

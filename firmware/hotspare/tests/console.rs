@@ -224,7 +224,14 @@ fn wizard_every_menu_and_factory_reset_back_to_the_wizard() {
     t.lines(&["3"]);
     t.key(0x1c);
     assert!(t.prompt().ends_with(MENU));
+    // nor do the signals a terminal or a careless `kill` sends
+    let pid = rustix::process::Pid::from_raw(t.child.id() as i32).unwrap();
+    for sig in [rustix::process::Signal::INT, rustix::process::Signal::QUIT, rustix::process::Signal::HUP] {
+        rustix::process::kill_process(pid, sig).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
     assert!(t.running());
+    assert!(t.lines(&[""]).ends_with(MENU));
     assert_eq!(current(d.path()).0, 2);
 
     // status details

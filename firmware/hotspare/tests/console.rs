@@ -19,6 +19,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_hotspare");
 const PASSWORD: &str = "a long password";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A console whose terminal hung up keeps reopening its pty's path; no other test may be
+/// given that pty number meanwhile: a hang-up holds this for writing, `Term::start` for
+/// reading while it allocates a pty.
+static PTYS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// A console running on a pty slave, driven from the master.
 struct Term {
     master: std::fs::File,
@@ -28,10 +33,13 @@ struct Term {
     /// Where the next `expect` starts looking.
     at: usize,
     log: PathBuf,
+    /// Held from a hang-up until the console has ended.
+    hung: Option<std::sync::RwLockWriteGuard<'static, ()>>,
 }
 
 impl Term {
     fn start(dir: &Path, window: &str) -> Term {
+        let allocating = PTYS.read().unwrap_or_else(|e| e.into_inner());
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
         grantpt(&master).unwrap();
         unlockpt(&master).unwrap();
@@ -54,7 +62,8 @@ impl Term {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Term { master: master.into(), child, seen: String::new(), at: 0, log }
+        drop(allocating);
+        Term { master: master.into(), child, seen: String::new(), at: 0, log, hung: None }
     }
 
     /// Waits for `pattern` after what the last expect matched; returns the text up to it.
@@ -132,6 +141,7 @@ impl Term {
 
     /// The terminal goes away (the master closed: a hang-up for the console).
     fn hang_up(&mut self) {
+        self.hung = Some(PTYS.write().unwrap_or_else(|e| e.into_inner()));
         self.master = std::fs::File::open("/dev/null").unwrap();
     }
 
@@ -144,6 +154,7 @@ impl Term {
         let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
         let status = self.child.wait().unwrap();
+        self.hung = None;
         assert!(status.success(), "{status}");
     }
 }

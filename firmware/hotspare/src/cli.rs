@@ -45,6 +45,8 @@ pub enum Command {
     Status(crate::status_cmd::StatusArgs),
     /// The box's settings (network, NVRs, accounts, …): show, get, set, history, restore, factory reset.
     Settings(crate::settings_cmd::SettingsArgs),
+    /// The serial console: numbered menus and the first-boot wizard on a tty (ends only on SIGTERM).
+    Console(crate::console_cmd::ConsoleArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

@@ -7,6 +7,7 @@
 mod bench_failover;
 mod boot_state_cmd;
 mod cli;
+mod console_cmd;
 #[cfg(feature = "dev-tools")]
 mod demo;
 mod export;
@@ -42,6 +43,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Settings(a) => return settings_cmd::run(a),
         // 0 healthy, 1 not healthy, 2 cannot read the state.
         cli::Command::Status(a) => return status_cmd::run(a),
+        // Ends only on SIGTERM (0); 2 the settings store cannot be opened.
+        cli::Command::Console(a) => return console_cmd::run(a),
         #[cfg(feature = "dev-tools")]
         cli::Command::SimCamera(a) => runtime().and_then(|rt| rt.block_on(sim_camera(a))),
         cli::Command::Record(a) => runtime().and_then(|rt| rt.block_on(record::run(a))),

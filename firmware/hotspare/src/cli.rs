@@ -45,6 +45,8 @@ pub enum Command {
     Status(crate::status_cmd::StatusArgs),
     /// The box's settings (network, NVRs, accounts, …): show, get, set, history, restore, factory reset.
     Settings(crate::settings_cmd::SettingsArgs),
+    /// The front panel: screens and a small menu on any display LCDd drives (runs until SIGTERM).
+    Panel(crate::panel_cmd::PanelArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

@@ -41,6 +41,9 @@ pub struct PanelArgs {
     /// Run with `sh -c` to reboot the box (reboot, factory reset); without it, they are logged.
     #[arg(long)]
     pub reboot: Option<String>,
+    /// How long a network change made on the panel waits for its confirmation there.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub confirm_within: Duration,
 }
 
 const PENDING_FILE: &str = "panel-pending.json";
@@ -48,7 +51,7 @@ type Conn = (Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf);
 
 pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let store = SettingsStore::open(&a.settings).map_err(|e| CliError::new(e.to_string()))?;
-    let mut panel = Panel::new();
+    let mut panel = Panel::with_window(i64::try_from(a.confirm_within.as_micros()).unwrap_or(i64::MAX));
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Result<u64, String>>();
     let mut io = Io { a: &a, store, conn: None, probe_tx };
     let mut inputs = vec![];

@@ -151,11 +151,18 @@ pub struct Panel {
     last_key: Option<(Key, i64)>,
     /// What LCDd shows now: lines and priority per screen.
     sent: Vec<(String, Vec<String>, Priority)>,
+    /// How long a network change waits for its confirmation (0: the default).
+    window_us: i64,
 }
 
 impl Panel {
     pub fn new() -> Panel {
-        Panel::default()
+        Panel { window_us: DEFAULT_WINDOW_US, ..Panel::default() }
+    }
+
+    /// A panel whose network changes wait `us` for their confirmation.
+    pub fn with_window(us: i64) -> Panel {
+        Panel { window_us: us, ..Panel::default() }
     }
 
     fn mode(&self) -> &Mode {
@@ -202,7 +209,7 @@ impl Panel {
                         applied: seq,
                         revert_to: to,
                         channel: CHANNEL.into(),
-                        deadline_us: now + DEFAULT_WINDOW_US,
+                        deadline_us: now + if self.window_us > 0 { self.window_us } else { DEFAULT_WINDOW_US },
                     };
                     let acts = self.window.handle(now, Event::Applied(p));
                     self.actions(now, acts, &mut out);

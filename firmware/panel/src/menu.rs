@@ -121,7 +121,7 @@ pub enum Output {
 enum Mode {
     Browse,
     Menu(usize),
-    NetMode(usize),
+    Net(usize),
     Addr(AddrEntry),
     Prefix(AddrEntry, u8),
     Gateway(AddrEntry, u8, AddrEntry),
@@ -296,15 +296,15 @@ impl Panel {
             (Mode::Menu(i), Down) => self.set(now, Mode::Menu((i + 1) % MENU.len())),
             (Mode::Menu(_), Escape) => self.set(now, Mode::Browse),
             (Mode::Menu(i), Enter | Right) => match i {
-                0 => self.set(now, Mode::NetMode(usize::from(self.settings.network.mode == AddressMode::Static))),
+                0 => self.set(now, Mode::Net(usize::from(self.settings.network.mode == AddressMode::Static))),
                 1 => self.set(now, Mode::Nvrs(0)),
                 2 => self.set(now, Mode::Reboot),
                 3 => self.set(now, Mode::ResetHold { since: i64::MAX }),
                 _ => self.set(now, Mode::Browse),
             },
-            (Mode::NetMode(i), Up | Down) => self.set(now, Mode::NetMode(1 - i)),
-            (Mode::NetMode(_), Escape) => self.set(now, Mode::Menu(0)),
-            (Mode::NetMode(0), Enter) => {
+            (Mode::Net(i), Up | Down) => self.set(now, Mode::Net(1 - i)),
+            (Mode::Net(_), Escape) => self.set(now, Mode::Menu(0)),
+            (Mode::Net(0), Enter) => {
                 let network = Network {
                     mode: AddressMode::Dhcp,
                     address: None,
@@ -314,7 +314,7 @@ impl Panel {
                 };
                 self.save(now, network, out);
             }
-            (Mode::NetMode(_), Enter) => {
+            (Mode::Net(_), Enter) => {
                 let a = self.settings.network.address.unwrap_or(std::net::Ipv4Addr::new(192, 168, 1, 100));
                 self.set(now, Mode::Addr(AddrEntry::new(a)));
             }
@@ -322,7 +322,7 @@ impl Panel {
                 edit(&mut e, k);
                 self.set(now, Mode::Addr(e));
             }
-            (Mode::Addr(_), Escape) => self.set(now, Mode::NetMode(1)),
+            (Mode::Addr(_), Escape) => self.set(now, Mode::Net(1)),
             (Mode::Addr(e), Enter) => self.set(now, Mode::Prefix(e, self.settings.network.prefix.unwrap_or(24))),
             (Mode::Prefix(e, p), Up | Right) => self.set(now, Mode::Prefix(e, if p >= 32 { 1 } else { p + 1 })),
             (Mode::Prefix(e, p), Down | Left) => self.set(now, Mode::Prefix(e, if p <= 1 { 32 } else { p - 1 })),
@@ -426,7 +426,7 @@ impl Panel {
         match self.mode() {
             Mode::Browse => None,
             Mode::Menu(i) => list("Menu", &MENU.map(String::from), *i),
-            Mode::NetMode(i) => list("Network", &["DHCP".to_string(), "Static IP".into()], *i),
+            Mode::Net(i) => list("Network", &["DHCP".to_string(), "Static IP".into()], *i),
             // 2 lines: the address and the cursor (a 4-line display adds a title)
             Mode::Addr(e) => titled("IP address", vec![e.text(), caret(e.column())]),
             Mode::Prefix(e, p) => titled("IP address", vec![e.text(), format!("prefix /{p}")]),

@@ -103,14 +103,14 @@ fn a_static_address_is_entered_digit_by_digit_saved_and_confirmed_or_reverted() 
     assert!(matches!(&out[0], Output::Revert { to: 4, why } if why.contains("not confirmed")), "{out:?}");
     // DHCP from the menu: saved, Escape on the confirmation reverts at once
     now = deadline;
-    let mut st = Settings::default();
-    st.network = Network {
+    let network = Network {
         mode: AddressMode::Static,
         address: Some(Ipv4Addr::new(10, 1, 1, 2)),
         prefix: Some(8),
         gateway: None,
         dns: vec![],
     };
+    let st = Settings { network, ..Settings::default() };
     p.handle(now, Input::Settings { settings: Box::new(st), seq: 6 });
     // Escape closes the "Reverted" message; Enter: menu, Enter: Network (on Static IP), Up: DHCP
     let out = keys(&mut p, &mut now, &[Key::Escape, Key::Enter, Key::Enter, Key::Up, Key::Enter]);

@@ -18,6 +18,7 @@ use panel_common::Lcd;
 struct Rig {
     // dropped first: the panel and LCDd, then the supervisor, then the directory
     lcd: Lcd,
+    extra: Vec<String>,
     sup: Child,
     _dir: tempfile::TempDir,
 }
@@ -38,12 +39,20 @@ impl Rig {
         );
         let sup = supervisor_common::start_logged(d, &config);
         lcd.start_panel(&d.join("supervisor.toml"), extra);
-        Rig { lcd, sup, _dir: dir }
+        Rig { lcd, extra: extra.iter().map(|s| s.to_string()).collect(), sup, _dir: dir }
     }
 
     fn set_role(&self, role: &str) {
         std::fs::write(self.lcd.path("role.tmp"), role).unwrap();
         std::fs::rename(self.lcd.path("role.tmp"), self.lcd.path("role")).unwrap();
+    }
+
+    /// SIGKILL to the panel, then started again.
+    fn crash_panel(&mut self) {
+        self.lcd.kill_panel();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let config = self.lcd.path("supervisor.toml");
+        self.lcd.start_panel(&config, &extra);
     }
 
     fn setting(&self, field: &str) -> String {
@@ -99,6 +108,30 @@ fn a_2x16_panel_follows_the_spare_and_its_keys_set_a_static_address_confirmed_on
     // browsing: a key closes the message, Right brings the IP screen to the front
     lcd.keys(&["Down", "Right"]);
     lcd.wait_for(&["IP (static)"]);
+}
+
+#[test]
+fn a_panel_killed_before_the_confirmation_reverts_the_change_when_it_starts_again() {
+    let mut rig = Rig::start(16, 2, &[]);
+    rig.lcd.settings(&["set", "hostname=rack-7"]);
+    assert_eq!(rig.setting("hostname"), "rack-7");
+    rig.lcd.wait_for(&["ARMED"]);
+    // the panel reads the settings every second
+    std::thread::sleep(Duration::from_millis(1500));
+    // DHCP -> static 192.168.1.100/24 via .1, not confirmed
+    rig.lcd.keys(&["Enter", "Enter", "Down", "Enter", "Enter", "Enter", "Enter"]);
+    rig.lcd.wait_for(&["Keep new IP?"]);
+    assert_eq!(rig.setting("network.mode"), "static");
+    assert!(rig.lcd.path("settings/panel-pending.json").exists());
+    rig.crash_panel();
+    let lcd = &rig.lcd;
+    lcd.until("the change reverted", || rig.setting("network.mode") == "dhcp");
+    lcd.until("the pending change forgotten", || !lcd.path("settings/panel-pending.json").exists());
+    lcd.wait_for(&["Reverted"]);
+    let history = lcd.settings(&["history"]);
+    assert!(history.contains("restored generation 1"), "{history}");
+    assert_eq!(rig.setting("hostname"), "rack-7");
+    lcd.until("applied, then reverted", || lcd.lines_of("applied") == 2);
 }
 
 #[test]

@@ -54,7 +54,7 @@ impl Lcd {
     /// and `--reboot` append a line to `<dir>/applied` and `<dir>/rebooted`.
     pub fn start_panel(&mut self, supervisor_config: &Path, extra: &[&str]) {
         let d = &self.dir;
-        let log = std::fs::File::create(d.join("panel.log")).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("panel.log")).unwrap();
         let panel = Command::new(BIN)
             .arg("panel")
             .args(["--lcdd", &format!("127.0.0.1:{}", self.port)])
@@ -70,6 +70,14 @@ impl Lcd {
             .spawn()
             .unwrap();
         self.panel = Some(panel);
+    }
+
+    /// SIGKILL to the panel (a crash or a power cut of its process).
+    pub fn kill_panel(&mut self) {
+        if let Some(mut c) = self.panel.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -35,6 +35,10 @@ pub struct PanelArgs {
     /// The supervisor's configuration (its state_dir holds status.json and health.json).
     #[arg(long, default_value = "/etc/hotspare/supervisor.toml")]
     pub supervisor_config: PathBuf,
+    /// The spare's failover.toml: its state directory names the NVRs taken over (the status
+    /// screen shows `COVERING nvr1`; without it, `COVERING 1 NVR`).
+    #[arg(long)]
+    pub failover_config: Option<PathBuf>,
     /// Run with `sh -c` after the network settings changed (saved, reverted, reset).
     #[arg(long)]
     pub apply_network: Option<String>,
@@ -64,6 +68,13 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let terminated = crate::record::terminated();
     tokio::pin!(terminated);
     let mut last_seq = None;
+    let spare_state = a.failover_config.as_deref().and_then(|f| match hotspare_failover::config::Config::load(f) {
+        Ok(c) => Some(c.spare.state.join("nvrs.postcard")),
+        Err(e) => {
+            log::warn!("{e}: the status screen counts the NVRs covered without naming them");
+            None
+        }
+    });
     loop {
         for i in inputs.drain(..) {
             let out = panel.handle(now_us(), i);
@@ -122,7 +133,8 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                     }
                 };
                 let report = hotspare_supervisor::status_view::gather(&a.supervisor_config, env!("CARGO_PKG_VERSION"));
-                let v = view::build(report.as_ref().map_err(String::as_str), &settings, address(&settings));
+                let names = spare_state.as_deref().map(covered).unwrap_or_default();
+                let v = view::build(report.as_ref().map_err(String::as_str), &settings, address(&settings), &names);
                 inputs.push(Input::View(v));
             }
             Some(r) = probe_rx.recv() => inputs.push(Input::Probed(r)),
@@ -267,6 +279,21 @@ fn persist(dir: &Path, p: Option<&Pending>) {
     };
     if let Err(e) = r {
         log::error!("{}: {e}", path.display());
+    }
+}
+
+/// The NVRs the spare's state file (`nvrs.postcard`, written by its engine on each change of
+/// phase) says are taken over.
+fn covered(path: &Path) -> Vec<String> {
+    use hotspare_failover::monitor::Phase;
+    use hotspare_failover::state::NvrState;
+    let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
+    match postcard::from_bytes::<std::collections::BTreeMap<String, NvrState>>(&bytes) {
+        Ok(m) => m.into_iter().filter(|(_, s)| matches!(s.phase, Phase::TakenOver { .. })).map(|(id, _)| id).collect(),
+        Err(e) => {
+            log::debug!("{}: {e}", path.display());
+            Vec::new()
+        }
     }
 }
 

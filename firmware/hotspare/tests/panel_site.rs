@@ -1,7 +1,7 @@
 //! The front panel on a real site: `hotspare supervisor` runs `hotspare failover` (the spare,
 //! heartbeating its real role state) protecting one real `hotspare nvr` on loopback, and
 //! `hotspare panel` shows it on a real LCDd (curses in tmux, see panel_common). The NVR is
-//! killed: the status screen says COVERING 1 NVR and the panel's NVR test fails; the NVR
+//! killed: the status screen says COVERING <its id> and the panel's NVR test fails; the NVR
 //! comes back: ARMED again after the failback, and the NVR test succeeds.
 
 #[path = "common/mod.rs"]
@@ -83,7 +83,7 @@ fn the_panel_shows_the_spare_covering_a_killed_nvr_and_armed_again_after_the_fai
     let id = nvr.id.clone();
 
     let mut lcd = Lcd::start(d, 16, 2);
-    lcd.start_panel(&d.join("supervisor.toml"), &[]);
+    lcd.start_panel(&d.join("supervisor.toml"), &["--failover-config", &spare_config]);
     let dump = || site.dump();
     lcd.wait_for_within(Duration::from_secs(20), &["ARMED", "watching NVRs"], dump);
     // Enter: menu; Down: Test NVR; Enter: the list; Enter: test the first
@@ -96,7 +96,7 @@ fn the_panel_shows_the_spare_covering_a_killed_nvr_and_armed_again_after_the_fai
 
     let killed = site.kill_nvr(0);
     site.wait_takeover(0, Duration::from_secs(40));
-    lcd.wait_for_within(Duration::from_secs(10), &["COVERING 1 NVR", "recording for it"], || site.dump());
+    lcd.wait_for_within(Duration::from_secs(10), &[&format!("COVERING {id}"), "recording for it"], || site.dump());
     eprintln!("panel: COVERING {:.1} s after the NVR was killed", (common::now_us() - killed) as f64 / 1e6);
     lcd.keys(&["Enter", "Down", "Enter", "Enter"]);
     lcd.wait_for(&[&format!("{id}: FAILED"), "refused"]);

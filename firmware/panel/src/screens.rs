@@ -81,6 +81,8 @@ mod tests {
         assert_eq!(big[0].1, vec!["Hotspare spare1", "FAULT", "rescue mode: 3 rese.", "192.168.10.20"]);
         assert_eq!(big[2].1, vec!["Disks", "md0 raid1 clean", "bays 2/2 ok", "SMART ok"]);
         assert_eq!(big[3].1, vec!["Alarms (0)", "no alarms"]);
+        let named = render(&view(State::Covering { n: 1, names: vec!["nvr1".into()] }), 16, 2);
+        assert_eq!(named[0].1[0], "COVERING nvr1");
         assert!(small.iter().all(|(_, l)| l.len() <= 2 && l.iter().all(|s| s.chars().count() <= 16)));
     }
 }

@@ -35,8 +35,10 @@ pub struct View {
     pub alarms: Vec<String>,
 }
 
-/// The view from what was read; `report` is `Err` when the state files cannot be read.
-pub fn build(report: Result<&Report, &str>, settings: &Settings, address: Option<String>) -> View {
+/// The view from what was read; `report` is `Err` when the state files cannot be read;
+/// `covering`: the NVRs the spare's own state says it has taken over (may be empty: the
+/// count of the supervisor's `roles` is what decides).
+pub fn build(report: Result<&Report, &str>, settings: &Settings, address: Option<String>, covering: &[String]) -> View {
     let dhcp = settings.network.mode == AddressMode::Dhcp;
     let mut v = View {
         state: State::Unknown(String::new()),
@@ -55,7 +57,7 @@ pub fn build(report: Result<&Report, &str>, settings: &Settings, address: Option
     };
     v.state = match r.status.spare() {
         _ if !r.healthy => State::Fault(r.reason.clone()),
-        Some((_, n)) if n > 0 => State::Covering { n, names: Vec::new() },
+        Some((_, n)) if n > 0 => State::Covering { n, names: covering.to_vec() },
         Some((true, _)) => State::Armed,
         _ => State::Standby,
     };
@@ -144,17 +146,20 @@ mod tests {
     #[test]
     fn the_state_comes_from_the_roles_and_the_verdict() {
         let s = Settings::default();
-        let v = build(Ok(&report(true, Some(RoleState::Spare { armed: true, covering: 0 }))), &s, None);
+        let v = build(Ok(&report(true, Some(RoleState::Spare { armed: true, covering: 0 }))), &s, None, &[]);
         assert_eq!(v.state, State::Armed);
         assert!(v.dhcp);
-        let v = build(Ok(&report(true, Some(RoleState::Spare { armed: true, covering: 2 }))), &s, None);
+        let v = build(Ok(&report(true, Some(RoleState::Spare { armed: true, covering: 2 }))), &s, None, &[]);
         assert_eq!(v.state, State::Covering { n: 2, names: vec![] });
-        let v = build(Ok(&report(true, None)), &s, None);
+        let names = ["nvr-a".to_string()];
+        let v = build(Ok(&report(true, Some(RoleState::Spare { armed: true, covering: 1 }))), &s, None, &names);
+        assert_eq!(v.state, State::Covering { n: 1, names: names.to_vec() });
+        let v = build(Ok(&report(true, None)), &s, None, &[]);
         assert_eq!(v.state, State::Standby);
-        let v = build(Ok(&report(false, Some(RoleState::Spare { armed: true, covering: 0 }))), &s, None);
+        let v = build(Ok(&report(false, Some(RoleState::Spare { armed: true, covering: 0 }))), &s, None, &[]);
         assert_eq!(v.state, State::Fault("rescue mode".into()));
         assert_eq!(v.disks, vec!["bays 1/2 check bay2".to_string()]);
         assert_eq!(v.alarms, vec!["disk gone".to_string()]);
-        assert!(matches!(build(Err("no file"), &s, None).state, State::Unknown(_)));
+        assert!(matches!(build(Err("no file"), &s, None, &[]).state, State::Unknown(_)));
     }
 }

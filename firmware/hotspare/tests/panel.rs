@@ -183,3 +183,21 @@ fn a_4x20_panel_reverts_an_unconfirmed_change_reboots_and_factory_resets_after_a
         .count();
     assert_eq!(generations, 1, "{history}");
 }
+
+#[test]
+fn the_panel_comes_back_on_a_restarted_lcdd() {
+    let rig = Rig::start(16, 2, &[]);
+    let lcd = &rig.lcd;
+    lcd.wait_for(&["ARMED"]);
+    lcd.restart_lcdd();
+    lcd.until("the connection lost", || {
+        std::fs::read_to_string(lcd.path("panel.log")).unwrap_or_default().contains("reconnecting")
+    });
+    rig.set_role("spare-covering\n");
+    lcd.wait_for(&["COVERING 1 NVR"]);
+    let log = std::fs::read_to_string(lcd.path("panel.log")).unwrap_or_default();
+    assert_eq!(log.matches("display 16x2").count(), 2, "{log}");
+    // the keys are reserved again
+    lcd.keys(&["Enter"]);
+    lcd.wait_for(&["Menu", ">Network"]);
+}

@@ -24,6 +24,7 @@ pub struct Lcd {
     pub port: u16,
     pub hgt: usize,
     tmux: String,
+    lcdd: String,
     panel: Option<Child>,
 }
 
@@ -47,7 +48,7 @@ impl Lcd {
         let tmux_sock = format!("hotspare-panel-test-{}-{port}", std::process::id());
         let lcdd = format!("LCDd -c {} -f 2>{}", dir.join("LCDd.conf").display(), dir.join("lcdd.log").display());
         tmux(&tmux_sock, &["new-session", "-d", "-s", "lcd", "-x", "30", "-y", "8", &lcdd]);
-        Lcd { dir: dir.to_owned(), port, hgt: hgt as usize, tmux: tmux_sock, panel: None }
+        Lcd { dir: dir.to_owned(), port, hgt: hgt as usize, tmux: tmux_sock, lcdd, panel: None }
     }
 
     /// `hotspare panel` on this LCDd, the settings in `<dir>/settings`; `--apply-network`
@@ -70,6 +71,11 @@ impl Lcd {
             .spawn()
             .unwrap();
         self.panel = Some(panel);
+    }
+
+    /// LCDd killed and started again (the pane respawned); returns once it is gone.
+    pub fn restart_lcdd(&self) {
+        tmux(&self.tmux, &["respawn-pane", "-k", "-t", "lcd", &self.lcdd]);
     }
 
     /// SIGKILL to the panel (a crash or a power cut of its process).

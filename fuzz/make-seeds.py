@@ -266,6 +266,10 @@ def main():
           b"ACTION=add\0SUBSYSTEM=block\0DEVTYPE=disk\0DEVNAME=sda\0")
     write("kernel_text", "glob", b"\x05" + b"/devices/*/ata1/*\0/devices/pci0000:00/ata1/host0/block/sda")
 
+    write("lcdproc", "session", b"connect LCDproc 0.5.9 protocol 0.4 lcd wid 20 hgt 4 cellwid 5 cellhgt 8\n"
+          b"success\nlisten status\nkey Enter\nignore status\nhuh? Invalid command \"x\"\nbye\n")
+    write("lcdproc", "odd", b"connect wid 0 hgt 99999\nkey\n\r\nmenuevent select a\n\"\\\xc3\xa9\x00\n")
+
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(SEEDS) for f in fs)
     print(f"seeds: {total} bytes", file=sys.stderr)
 

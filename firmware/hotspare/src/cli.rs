@@ -47,6 +47,8 @@ pub enum Command {
     Settings(crate::settings_cmd::SettingsArgs),
     /// The serial console: numbered menus and the first-boot wizard on a tty (ends only on SIGTERM).
     Console(crate::console_cmd::ConsoleArgs),
+    /// The front panel: screens and a small menu on any display LCDd drives (runs until SIGTERM).
+    Panel(crate::panel_cmd::PanelArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

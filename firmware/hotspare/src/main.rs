@@ -14,6 +14,7 @@ mod export;
 mod failover_cmd;
 mod licence_cmd;
 mod nvr_cmd;
+mod panel_cmd;
 mod record;
 mod settings_cmd;
 #[cfg(feature = "dev-tools")]
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::NvrRecorder(a) => runtime().and_then(|rt| rt.block_on(nvr_cmd::run_recorder(a.config))),
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
         cli::Command::Licence(a) => licence_cmd::run(a),
+        cli::Command::Panel(a) => runtime().and_then(|rt| rt.block_on(panel_cmd::run(a))),
         cli::Command::Supervisor(a) => runtime().and_then(|rt| rt.block_on(supervisor_cmd::run(a))),
         #[cfg(feature = "dev-tools")]
         cli::Command::DevHeartbeat(a) => runtime().and_then(|rt| rt.block_on(supervisor_cmd::dev_heartbeat(a))),

@@ -133,7 +133,12 @@ pub async fn run(
     let (status_tx, _) = watch::channel::<Option<Status>>(None);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
     let (marked_tx, mut marked_rx) = mpsc::unbounded_channel::<Marked>();
-    let mut files_out = FilesOut { status: StatusWriter::new(&cfg.state_dir), published: None, marked: None };
+    let mut files_out = FilesOut {
+        status: StatusWriter::new(&cfg.state_dir),
+        published: None,
+        marked: None,
+        roles: Default::default(),
+    };
     let mut book = HealthBook::new(cfg.state_dir.join("health.json")).with_email(cfg.email.clone());
     monitor::spawn_all(&cfg, &report_tx);
     let mut leds = Leds::new(cfg.leds.as_ref());
@@ -147,6 +152,7 @@ pub async fn run(
     loop {
         while let Some(input) = queue.pop_front() {
             leds.input(&input);
+            files_out.input(&input);
             for effect in core.handle(started.elapsed(), input) {
                 match effect {
                     Effect::Start { service } => queue.push_back(start(&cfg, &exe, &service, &tx)),

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use hotspare_base::fs::write_atomic_unsynced;
-use hotspare_ipc::Status;
+use std::collections::BTreeMap;
+
+use hotspare_ipc::{RoleState, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::core::{Core, Run, Service};
@@ -37,6 +39,20 @@ pub struct StatusFile {
     /// The supervisor's process (a reader can tell a file left by one that is gone).
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The last role state each service's heartbeats told (the failover spare: armed, how
+    /// many NVRs it covers), by service name; the front panel and the console show it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, RoleState>,
+}
+
+impl StatusFile {
+    /// The spare's role state, if a service reported one: `(armed, covering)`.
+    pub fn spare(&self) -> Option<(bool, u32)> {
+        self.roles.values().find_map(|r| match *r {
+            RoleState::Spare { armed, covering } => Some((armed, covering)),
+            RoleState::Nvr => None,
+        })
+    }
 }
 
 /// One service as the core sees it.
@@ -91,9 +107,18 @@ pub(crate) struct FilesOut {
     pub published: Option<Status>,
     /// Whether the booted slot was marked good (`None`: not tried yet, or no boot counting).
     pub marked: Option<bool>,
+    /// The last role state of each service (from its heartbeats).
+    pub roles: BTreeMap<String, RoleState>,
 }
 
 impl FilesOut {
+    /// An input of the core: a heartbeat's role state is kept for `status.json`.
+    pub fn input(&mut self, input: &crate::core::Input) {
+        if let crate::core::Input::Heartbeat { service, role: Some(role), .. } = input {
+            self.roles.insert(service.clone(), *role);
+        }
+    }
+
     pub fn write(&mut self, core: &Core, booted: Option<hotspare_platform::bootstate::Slot>, book: &mut HealthBook) {
         let Some(status) = &self.published else { return };
         let file = StatusFile {
@@ -105,6 +130,7 @@ impl FilesOut {
             slot_marked_good: self.marked == Some(true),
             services: service_states(core.services()),
             pid: Some(std::process::id()),
+            roles: self.roles.clone(),
         };
         book.set_supervisor(&file);
         if self.status.update(file) {
@@ -163,9 +189,11 @@ mod tests {
             slot_marked_good: true,
             services: vec![ServiceState { name: "failover".into(), critical: true, state: "up".into(), pid: Some(7) }],
             pid: Some(6),
+            roles: BTreeMap::from([("failover".into(), RoleState::Spare { armed: true, covering: 1 })]),
         };
         let json = serde_json::to_string_pretty(&f).unwrap();
         assert!(json.contains("\"healthy\": true") && json.contains("\"slot\": \"A\""), "{json}");
+        assert!(json.contains("\"covering\": 1") && f.spare() == Some((true, 1)), "{json}");
         assert_eq!(serde_json::from_str::<StatusFile>(&json).unwrap(), f);
         // A status.json of an older supervisor (the Status alone) still reads.
         let old = serde_json::to_string(&status).unwrap();

@@ -277,6 +277,7 @@ mod tests {
                 pid: Some(4_000_000),
             }],
             pid: None,
+            roles: Default::default(),
         }
     }
 

@@ -1,0 +1,35 @@
+//! LCDd's replies (`hotspare_panel::lcdproc::wire::parse`): lines from the LCDd the panel
+//! connects to (TCP, by default on the box itself). The input is cut into lines; each also
+//! goes through the request renderer as text to show (`quote`).
+#![no_main]
+
+use hotspare_panel::lcdproc::wire::{parse, quote, Reply, Request};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for line in text.split('\n') {
+        match parse(line) {
+            Ok(Reply::Connect { wid, hgt }) => assert!((1..=256).contains(&wid) && (1..=256).contains(&hgt)),
+            Ok(Reply::Key(k) | Reply::Listen(k) | Reply::Ignore(k) | Reply::Huh(k)) => assert!(k.len() <= line.len()),
+            Ok(_) | Err(_) => {}
+        }
+        // whatever the text, a request is one line, one quoted argument, only ASCII
+        let q = quote(line);
+        assert!(q.starts_with('"') && q.ends_with('"') && q.len() >= 2, "{q:?}");
+        assert!(q.is_ascii() && !q.contains('\n') && !q.contains('\r'), "{q:?}");
+        let inner = &q[1..q.len() - 1];
+        let mut escaped = false;
+        for c in inner.chars() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => panic!("an unescaped quote in {q:?}"),
+                _ => {}
+            }
+        }
+        assert!(!escaped, "a trailing backslash in {q:?}");
+        let r = Request::StringAt { screen: "s".into(), id: "w".into(), x: 1, y: 1, text: line.into() };
+        assert!(!r.to_string().contains('\n'));
+    }
+});

@@ -3,7 +3,8 @@
 //! loopback is 10.0.2.2) onto the RAID volume; the power is cut mid-recording
 //! (QMP `quit`); after the next boot the store recovers, the MP4 exported in
 //! the VM validates with ffprobe on the host, and what was lost is at most the
-//! last second. Needs the image and the host's `hotspare` built with the
+//! last second. A RAID member failing mid-recording costs no frame: recording
+//! goes on on the degraded array. Needs the image and the host's `hotspare` built with the
 //! `dev-tools` feature (sim-camera): `scripts/test` builds both.
 
 use std::io::{BufRead, BufReader};
@@ -25,6 +26,7 @@ const BOUND_S: f64 = 1.0;
 /// them. 0.5 s of them is allowed on top of the bound (TCG guests read late).
 const IN_FLIGHT_MARGIN_S: f64 = 0.5;
 const STORE: &str = "/var/lib/hotspare/recordings/power-cut";
+const DEGRADED_STORE: &str = "/var/lib/hotspare/recordings/degraded";
 
 /// `hotspare sim-camera` on the host's loopback; its stderr lines on a channel.
 struct Sim {
@@ -150,4 +152,64 @@ fn records_from_a_host_camera_onto_the_raid_and_a_power_cut_loses_at_most_a_seco
     eprintln!("power cut: sent {sent}, stored {stored} ({} bytes of MP4), lost {lost_s:.2} s", mp4.len());
     assert!(stored > 0 && stored <= sent, "stored {stored}, sent {sent}");
     assert!(lost_s <= BOUND_S + IN_FLIGHT_MARGIN_S, "lost {lost_s:.2} s (bound {BOUND_S} s + {IN_FLIGHT_MARGIN_S} s)");
+}
+
+/// The exported MP4 of `store` (optionally from `from`, RFC 3339) in the VM, checked by
+/// ffprobe on the host: its frame count.
+fn export_frames(vm: &mut Appliance, store: &str, from: Option<&str>) -> i64 {
+    let from = from.map_or(String::new(), |f| format!(" --from {f}"));
+    let out = vm.shell_ok(&format!("hotspare export --store {store} --camera cam{from} -o /tmp/x.mp4"), CMD);
+    eprintln!("export{from}: {}", out.join("\n"));
+    let mp4 = vm.fetch_file("/tmp/x.mp4");
+    let local = tempfile::tempdir().unwrap();
+    let path = local.path().join("x.mp4");
+    std::fs::write(&path, &mp4).unwrap();
+    ffprobe_frames(&path)
+}
+
+#[test]
+fn recording_goes_on_when_a_raid_member_fails_and_loses_no_frame() {
+    if let Some(r) = skip_reason() {
+        eprintln!("SKIPPED: {r}");
+        return;
+    }
+    let sim = Sim::start();
+    let mut vm = Appliance::boot(&Options::default());
+    vm.wait_ready(BOOT);
+    vm.wait_health("md0 in sync", Duration::from_secs(90), |h| {
+        h.arrays.iter().any(|a| a.device == "md0" && a.degraded == 0 && a.members.len() == 2)
+    });
+    let url = format!("rtsp://10.0.2.2:{}/cam0", sim.port);
+    vm.shell_ok(
+        &format!("hotspare record {url} --store {DEGRADED_STORE} --camera cam --segment 2s > /tmp/record.log 2>&1 & echo $! > /tmp/record.pid"),
+        CMD,
+    );
+    vm.shell_ok("sleep 4", CMD);
+    // the member fails mid-recording; the guest's time of the failure, for the export
+    let out = vm.shell_ok("date -u +%Y-%m-%dT%H:%M:%SZ; mdadm /dev/md0 --fail /dev/sdb", CMD);
+    let failed_at = out.iter().find(|l| l.len() == 20 && l.ends_with('Z')).cloned().expect("the guest's time");
+    vm.wait_health("md0 degraded, the volume writable", Duration::from_secs(90), |h| {
+        h.arrays.iter().any(|a| a.device == "md0" && a.degraded == 1)
+            && h.volumes.iter().any(|v| v.path == "/var/lib/hotspare/recordings" && v.writable)
+    });
+    vm.shell_ok("sleep 4", CMD);
+    // a clean stop: the recorder writes what it holds and prints its summary
+    vm.shell_ok(
+        "kill -INT $(cat /tmp/record.pid); while kill -0 $(cat /tmp/record.pid) 2>/dev/null; do sleep 0.2; done",
+        CMD,
+    );
+    let log = vm.shell_ok("cat /tmp/record.log", CMD);
+    let summary =
+        log.iter().find(|l| l.contains("recorded camera cam:")).unwrap_or_else(|| panic!("no summary in {log:?}"));
+    let recorded: i64 = summary
+        .split("cam: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    let stored = export_frames(&mut vm, DEGRADED_STORE, None);
+    let after = export_frames(&mut vm, DEGRADED_STORE, Some(&failed_at));
+    eprintln!("degraded mid-recording: recorded {recorded}, stored {stored}, {after} of them from {failed_at} on");
+    assert_eq!(stored, recorded, "every frame the recorder wrote is stored");
+    assert!(after >= 25, "recording went on after the failure: {after} frames from {failed_at}");
 }

@@ -160,6 +160,7 @@ mod tests {
                 slot_marked_good: healthy,
                 services: Vec::new(),
                 pid: None,
+                roles: Default::default(),
             },
             health: Default::default(),
             healthy,

@@ -22,9 +22,11 @@ const FPS: f64 = 25.0;
 /// The recorder flushes before 1 s of video is unsaved (docs/design/recorder.md).
 const BOUND_S: f64 = 1.0;
 /// Frames the simulator counts as sent once they are in its socket: on their way through
-/// QEMU's user network and the guest's TCP stack when the power goes, no flush can save
-/// them. 0.5 s of them is allowed on top of the bound (TCG guests read late).
-const IN_FLIGHT_MARGIN_S: f64 = 0.5;
+/// QEMU's user network and the guest's TCP receive queue when the power goes, no flush can
+/// save them. An emulated (TCG) guest on a busy host reads late: 1 s of them is allowed on
+/// top of the bound (measured: 0.44 s alone, 1.80 s while a release build ran beside it).
+/// The bound itself is shown without emulation by `e2e_record`'s 20 `kill -9` (0.2 s margin).
+const IN_FLIGHT_MARGIN_S: f64 = 1.0;
 const STORE: &str = "/var/lib/hotspare/recordings/power-cut";
 const DEGRADED_STORE: &str = "/var/lib/hotspare/recordings/degraded";
 
@@ -116,16 +118,26 @@ fn ffprobe_frames(path: &std::path::Path) -> i64 {
     n.parse().unwrap_or_else(|_| panic!("ffprobe said {text:?}"))
 }
 
-#[test]
-fn records_from_a_host_camera_onto_the_raid_and_a_power_cut_loses_at_most_a_second() {
+/// The host's camera and a VM of the image, ready; the camera's URL as the VM reaches it;
+/// the turn of this test (held to its end). `None` (said) when the image tests cannot run.
+fn camera_and_vm() -> Option<(Sim, Appliance, String, std::sync::MutexGuard<'static, ()>)> {
     if let Some(r) = skip_reason() {
         eprintln!("SKIPPED: {r}");
-        return;
+        return None;
     }
+    // one recording VM at a time: two emulated guests on 2 cores read their cameras late
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sim = Sim::start();
     let mut vm = Appliance::boot(&Options::default());
     vm.wait_ready(BOOT);
     let url = format!("rtsp://10.0.2.2:{}/cam0", sim.port);
+    Some((sim, vm, url, guard))
+}
+
+#[test]
+fn records_from_a_host_camera_onto_the_raid_and_a_power_cut_loses_at_most_a_second() {
+    let Some((sim, mut vm, url, _one)) = camera_and_vm() else { return };
     vm.shell_ok(
         &format!("hotspare record {url} --store {STORE} --camera cam --segment 2s > /tmp/record.log 2>&1 &"),
         CMD,
@@ -169,17 +181,10 @@ fn export_frames(vm: &mut Appliance, store: &str, from: Option<&str>) -> i64 {
 
 #[test]
 fn recording_goes_on_when_a_raid_member_fails_and_loses_no_frame() {
-    if let Some(r) = skip_reason() {
-        eprintln!("SKIPPED: {r}");
-        return;
-    }
-    let sim = Sim::start();
-    let mut vm = Appliance::boot(&Options::default());
-    vm.wait_ready(BOOT);
+    let Some((_sim, mut vm, url, _one)) = camera_and_vm() else { return };
     vm.wait_health("md0 in sync", Duration::from_secs(90), |h| {
         h.arrays.iter().any(|a| a.device == "md0" && a.degraded == 0 && a.members.len() == 2)
     });
-    let url = format!("rtsp://10.0.2.2:{}/cam0", sim.port);
     vm.shell_ok(
         &format!("hotspare record {url} --store {DEGRADED_STORE} --camera cam --segment 2s > /tmp/record.log 2>&1 & echo $! > /tmp/record.pid"),
         CMD,

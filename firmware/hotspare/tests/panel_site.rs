@@ -15,12 +15,11 @@ mod panel_common;
 #[path = "supervisor_common/mod.rs"]
 mod supervisor_common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::bin;
-use failover_common::{Group, NvrProc, Site, SpareProc, SPARE_VIEWER};
+use failover_common::{Group, Site, SpareProc};
 use hotspare_settings::model::Nvr;
 use hotspare_settings::{Settings, SettingsStore};
 use panel_common::Lcd;
@@ -28,16 +27,7 @@ use panel_common::Lcd;
 #[test]
 fn the_panel_shows_the_spare_covering_a_killed_nvr_and_armed_again_after_the_failback() {
     let mut site = Site::prepare(1, 1);
-    let spec = hotspare::kit::SpareSpec {
-        serial: site.spare_serial.clone(),
-        port: site.spare_port,
-        dir: site.dir().to_owned(),
-        config: site.spare_config.clone(),
-        extra: site.spare_extra.clone(),
-        viewer: (SPARE_VIEWER.0.into(), SPARE_VIEWER.1.into()),
-    };
-    hotspare::kit::pair(Path::new(bin()), &spec, &mut site.nvrs).unwrap_or_else(|e| panic!("pairing: {e}"));
-    site.procs[0] = Some(NvrProc::start(&site.nvrs[0]));
+    site.start_nvrs();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let spare_config = site.spare_config.display().to_string();

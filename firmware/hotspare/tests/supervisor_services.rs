@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{bin, children, free_port, Sim, Smtp};
-use failover_common::{Group, NvrProc, Site, SpareProc, SPARE_VIEWER};
+use failover_common::{Group, Site, SpareProc};
 use rustix::process::Signal;
 
 /// A supervisor's directory: its config (a file standing in for the watchdog, petted every
@@ -159,16 +159,7 @@ fn a_frozen_recorder_stops_the_petting_and_is_killed_and_restarted() {
 /// which is then killed.
 fn spare_under_supervisor(rescue: bool) {
     let mut site = Site::prepare(1, 1);
-    let spec = hotspare::kit::SpareSpec {
-        serial: site.spare_serial.clone(),
-        port: site.spare_port,
-        dir: site.dir().to_owned(),
-        config: site.spare_config.clone(),
-        extra: site.spare_extra.clone(),
-        viewer: (SPARE_VIEWER.0.into(), SPARE_VIEWER.1.into()),
-    };
-    hotspare::kit::pair(Path::new(bin()), &spec, &mut site.nvrs).unwrap_or_else(|e| panic!("pairing: {e}"));
-    site.procs[0] = Some(NvrProc::start(&site.nvrs[0]));
+    site.start_nvrs();
     let sup = if rescue { SupDir::new().after_repeated_resets() } else { SupDir::new() };
     let config = site.spare_config.display().to_string();
     let svc = service(

@@ -298,12 +298,18 @@ impl Site {
     /// Writes every config, paired as an installer does (each box's fingerprint, read with
     /// `--fingerprint`, into its peers' configs), and starts the NVRs, then the spare.
     pub fn start(&mut self) {
+        self.start_nvrs();
+        self.start_spare();
+    }
+
+    /// Writes and pairs every config as [`Site::start`] does and starts the NVRs only (the
+    /// spare then runs from `spare_config` under a supervisor, say).
+    pub fn start_nvrs(&mut self) {
         let spare = spare_spec(&self.spare_serial, self.spare_port, self.dir(), &self.spare_config, &self.spare_extra);
         kit::pair(Path::new(bin()), &spare, &mut self.nvrs).unwrap_or_else(|e| panic!("pairing the site: {e}"));
         for i in 0..self.nvrs.len() {
             self.procs[i] = Some(NvrProc::start(&self.nvrs[i]));
         }
-        self.start_spare();
     }
 
     pub fn start_spare(&mut self) {

@@ -16,10 +16,10 @@ mod panel_common;
 mod supervisor_common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::bin;
-use failover_common::{Group, Site, SpareProc};
+use failover_common::{Group, Site};
 use hotspare_settings::model::Nvr;
 use hotspare_settings::{Settings, SettingsStore};
 use panel_common::Lcd;
@@ -46,17 +46,7 @@ fn the_panel_shows_the_spare_covering_a_killed_nvr_and_armed_again_after_the_fai
     }
     let mut cmd = Command::new(bin());
     cmd.args(["supervisor", "--config"]).arg(d.join("supervisor.toml")).env("RUST_LOG", "info");
-    let group = Group::spawn("supervisor", cmd);
-    let end = Instant::now() + Duration::from_secs(30);
-    while failover_common::try_get(site.spare_port, "/api/v1/status", &[failover_common::spare_viewer()])
-        .map(|r| r.status)
-        != Ok(200)
-    {
-        assert!(Instant::now() < end, "the spare never answered\n{}", group.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    site.spare = Some(SpareProc { group, port: site.spare_port });
-    site.wait_healthy();
+    site.adopt_spare(Group::spawn("supervisor", cmd));
 
     // the settings name the NVR, for the panel's reachability test
     let store = SettingsStore::open(&d.join("settings")).unwrap();

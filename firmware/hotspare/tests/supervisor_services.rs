@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{bin, children, free_port, Sim, Smtp};
-use failover_common::{Group, Site, SpareProc};
+use failover_common::{Group, Site};
 use rustix::process::Signal;
 
 /// A supervisor's directory: its config (a file standing in for the watchdog, petted every
@@ -171,17 +171,7 @@ fn spare_under_supervisor(rescue: bool) {
     if let Some(fp) = nvr_common::box_fingerprint("failover", &site.spare_config) {
         nvr_common::pin(site.spare_port, fp);
     }
-    let group = Group::spawn("supervisor", sup.command(&svc));
-    let end = Instant::now() + Duration::from_secs(30);
-    while failover_common::try_get(site.spare_port, "/api/v1/status", &[failover_common::spare_viewer()])
-        .map(|r| r.status)
-        != Ok(200)
-    {
-        assert!(Instant::now() < end, "the spare never answered\n{}", group.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    site.spare = Some(SpareProc { group, port: site.spare_port });
-    site.wait_healthy();
+    site.adopt_spare(Group::spawn("supervisor", sup.command(&svc)));
     if rescue {
         assert!(sup.status().contains("\"Rescue\""), "{}", sup.status());
         let s = site.spare_status().unwrap();

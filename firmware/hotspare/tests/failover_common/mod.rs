@@ -312,6 +312,18 @@ impl Site {
         }
     }
 
+    /// Takes as the site's spare a `group` that runs it (a supervisor started by the test):
+    /// waits for its API, then for a healthy site.
+    pub fn adopt_spare(&mut self, group: Group) {
+        let end = Instant::now() + Duration::from_secs(30);
+        while try_get(self.spare_port, "/api/v1/status", &[spare_viewer()]).map(|r| r.status) != Ok(200) {
+            assert!(Instant::now() < end, "the spare never answered\n{}", group.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.spare = Some(SpareProc { group, port: self.spare_port });
+        self.wait_healthy();
+    }
+
     pub fn start_spare(&mut self) {
         self.spare = Some(SpareProc::start(&self.spare_config, self.spare_port, self.ssdp));
     }

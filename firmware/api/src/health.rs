@@ -39,13 +39,23 @@ pub struct SupervisorHealth {
     pub last_reset: String,
     /// Why the box is not healthy or not taking over; empty when all is well.
     pub reason: String,
-    /// The box has been ready during this boot (healthy, every service up, not in rescue).
+    #[serde(flatten)]
+    pub readiness: Readiness,
+}
+
+/// Whether the box has been ready during this boot and what became of its slot: the same
+/// fields in the supervisor's `status.json` and in `health.json` (flattened into both).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// The box has been ready during this boot (healthy, every service up, not in rescue)
+    /// and, with boot counting, the booted slot's mark was tried (see `slot_marked_good`).
     #[serde(default)]
     pub ready: bool,
-    /// The booted root slot (`A`/`B`); `None`: no boot counting.
+    /// The booted root slot (`A`/`B`, from `rauc.slot=` on the kernel command line); `None`:
+    /// no boot counting (no `[boot]` table, or no `rauc.slot=`).
     #[serde(default)]
     pub slot: Option<String>,
-    /// The booted slot was marked good during this boot.
+    /// The supervisor marked the booted slot good during this boot (its tries back to 3).
     #[serde(default)]
     pub slot_marked_good: bool,
 }

@@ -33,7 +33,7 @@ pub fn fit(line: &str) -> String {
 /// The status at a glance from the supervisor's report (four lines).
 pub fn glance(r: &Report) -> Vec<String> {
     let st = &r.status.status;
-    let slot = r.status.slot.as_deref().map_or("no boot counting".to_string(), |s| format!("slot {s}"));
+    let slot = r.status.readiness.slot.as_deref().map_or("no boot counting".to_string(), |s| format!("slot {s}"));
     let arrays: Vec<String> = r.health.arrays.iter().map(|a| format!("{} {}", a.device, a.state)).collect();
     let smart_bad = r.health.smart.iter().filter(|s| s.passed == Some(false)).count();
     let disks = format!(
@@ -155,9 +155,11 @@ mod tests {
             boot: Default::default(),
             status: hotspare_supervisor::status_file::StatusFile {
                 status,
-                ready: healthy,
-                slot: Some("B".into()),
-                slot_marked_good: healthy,
+                readiness: hotspare_api::health::Readiness {
+                    ready: healthy,
+                    slot: Some("B".into()),
+                    slot_marked_good: healthy,
+                },
                 services: Vec::new(),
                 pid: None,
                 roles: Default::default(),

@@ -160,9 +160,7 @@ impl HealthBook {
             takeovers_allowed: s.takeovers_allowed,
             last_reset: format!("{:?}", s.last_reset),
             reason: s.reason.clone(),
-            ready: f.ready,
-            slot: f.slot.clone(),
-            slot_marked_good: f.slot_marked_good,
+            readiness: f.readiness.clone(),
         });
     }
 

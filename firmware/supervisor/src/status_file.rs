@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use hotspare_base::fs::write_atomic_unsynced;
 use std::collections::BTreeMap;
 
+use hotspare_api::health::Readiness;
 use hotspare_ipc::{RoleState, Status};
 use serde::{Deserialize, Serialize};
 
@@ -23,17 +24,8 @@ pub const FILE_NAME: &str = "status.json";
 pub struct StatusFile {
     #[serde(flatten)]
     pub status: Status,
-    /// The box has been ready during this boot (healthy, every service up, not in rescue)
-    /// and, with boot counting, the booted slot's mark was tried (see `slot_marked_good`).
-    #[serde(default)]
-    pub ready: bool,
-    /// The booted root slot (`A`/`B`, from `rauc.slot=` on the kernel command line); `None`:
-    /// no boot counting (no `[boot]` table, or no `rauc.slot=`).
-    #[serde(default)]
-    pub slot: Option<String>,
-    /// The supervisor marked the booted slot good during this boot (its tries back to 3).
-    #[serde(default)]
-    pub slot_marked_good: bool,
+    #[serde(flatten)]
+    pub readiness: Readiness,
     #[serde(default)]
     pub services: Vec<ServiceState>,
     /// The supervisor's process (a reader can tell a file left by one that is gone).
@@ -125,9 +117,11 @@ impl FilesOut {
             status: status.clone(),
             // With boot counting, ready once the mark was tried: then a ready box whose slot
             // is not marked good is one whose mark failed.
-            ready: core.was_ready() && (booted.is_none() || self.marked.is_some()),
-            slot: booted.map(|s| s.to_string()),
-            slot_marked_good: self.marked == Some(true),
+            readiness: Readiness {
+                ready: core.was_ready() && (booted.is_none() || self.marked.is_some()),
+                slot: booted.map(|s| s.to_string()),
+                slot_marked_good: self.marked == Some(true),
+            },
             services: service_states(core.services()),
             pid: Some(std::process::id()),
             roles: self.roles.clone(),
@@ -184,9 +178,7 @@ mod tests {
         };
         let f = StatusFile {
             status: status.clone(),
-            ready: true,
-            slot: Some("A".into()),
-            slot_marked_good: true,
+            readiness: Readiness { ready: true, slot: Some("A".into()), slot_marked_good: true },
             services: vec![ServiceState { name: "failover".into(), critical: true, state: "up".into(), pid: Some(7) }],
             pid: Some(6),
             roles: BTreeMap::from([("failover".into(), RoleState::Spare { armed: true, covering: 1 })]),
@@ -198,7 +190,7 @@ mod tests {
         // A status.json of an older supervisor (the Status alone) still reads.
         let old = serde_json::to_string(&status).unwrap();
         let back: StatusFile = serde_json::from_str(&old).unwrap();
-        assert_eq!((back.status, back.ready, back.slot), (status, false, None));
+        assert_eq!((back.status, back.readiness), (status, Readiness::default()));
         let d = tempfile::tempdir().unwrap();
         let mut w = StatusWriter::new(d.path());
         assert!(w.update(f.clone()) && !w.update(f.clone()));

@@ -126,12 +126,12 @@ fn verdict(s: &StatusFile, stale: Option<String>) -> Result<(), String> {
     if !looping.is_empty() {
         return Err(format!("crash-looping: {}", looping.join(", ")));
     }
-    if let (true, Some(slot), false) = (s.ready, &s.slot, s.slot_marked_good) {
+    if let (true, Some(slot), false) = (s.readiness.ready, &s.readiness.slot, s.readiness.slot_marked_good) {
         return Err(format!(
             "slot {slot} could not be marked good (health.json notices say why): U-Boot will fall back"
         ));
     }
-    if !s.ready {
+    if !s.readiness.ready {
         let waiting: Vec<&str> = s.services.iter().filter(|v| v.state != "up").map(|v| v.name.as_str()).collect();
         return Err(format!("starting, not ready yet (waiting for {})", waiting.join(", ")));
     }
@@ -167,7 +167,7 @@ pub fn render(r: &Report) -> String {
         (false, _) => "no boot counting ([boot] not configured)".to_string(),
         (true, None) => "no slot on the kernel command line: no boot counting".to_string(),
         (true, Some(s)) => {
-            let good = match (r.status.slot_marked_good, r.status.ready) {
+            let good = match (r.status.readiness.slot_marked_good, r.status.readiness.ready) {
                 (true, _) => "marked good",
                 (false, true) => "NOT marked good: the mark failed",
                 (false, false) => "not marked good yet (not ready)",
@@ -191,7 +191,7 @@ pub fn render(r: &Report) -> String {
         Mode::BootGrace => "boot grace",
         Mode::Normal => "normal",
     };
-    let ready = if r.status.ready { "ready" } else { "not ready yet" };
+    let ready = if r.status.readiness.ready { "ready" } else { "not ready yet" };
     item("mode", format!("{mode}, {ready}, hardware {:?}", st.hardware));
     let mut label = "services";
     for s in &r.status.services {
@@ -255,6 +255,7 @@ pub fn render(r: &Report) -> String {
 mod tests {
     use super::*;
     use crate::status_file::ServiceState;
+    use hotspare_api::health::Readiness;
     use hotspare_ipc::{Level, ResetCause, Status};
 
     fn file(healthy: bool, ready: bool, mode: Mode) -> StatusFile {
@@ -267,9 +268,7 @@ mod tests {
                 hardware: Level::Ok,
                 reason: if mode == Mode::Rescue { "rescue mode: 3 resets".into() } else { String::new() },
             },
-            ready,
-            slot: Some("A".into()),
-            slot_marked_good: ready,
+            readiness: Readiness { ready, slot: Some("A".into()), slot_marked_good: ready },
             services: vec![ServiceState {
                 name: "a-service-with-a-very-long-name-indeed-more-than-eighty".into(),
                 critical: true,
@@ -289,9 +288,9 @@ mod tests {
         assert_eq!(verdict(&file(true, false, Mode::Rescue), None).unwrap_err(), "rescue mode: 3 resets");
         assert_eq!(verdict(&file(true, true, Mode::Normal), Some("old".into())).unwrap_err(), "old");
         let mut f = file(true, true, Mode::Normal);
-        f.slot_marked_good = false;
+        f.readiness.slot_marked_good = false;
         assert!(verdict(&f, None).unwrap_err().starts_with("slot A could not be marked good"));
-        f.slot_marked_good = true;
+        f.readiness.slot_marked_good = true;
         f.services[0].state = "crash-looping".into();
         assert!(verdict(&f, None).unwrap_err().starts_with("crash-looping: a-service"));
     }

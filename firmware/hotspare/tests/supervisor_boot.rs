@@ -29,13 +29,11 @@ impl Sup {
     fn start(dir: tempfile::TempDir, extra: &str) -> Sup {
         let d = dir.path();
         let config = format!(
-            "state_dir = \"{state}\"\nreset_command = [\"true\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\n{no_system}\
-             [boot]\nstate_dir = \"{boot}\"\ncmdline = \"{cmdline}\"\n\n{extra}\n\n\
+            "{head}[boot]\nstate_dir = \"{boot}\"\ncmdline = \"{cmdline}\"\n\n{extra}\n\n\
              [[service]]\nname = \"failover\"\ncritical = true\nargs = [\"dev-heartbeat\"]\nheartbeat_deadline_ms = 2000\n",
-            state = d.join("state").display(),
+            head = supervisor_common::config_head(d),
             boot = d.join("boot").display(),
             cmdline = d.join("cmdline").display(),
-            no_system = supervisor_common::NO_SYSTEM,
         );
         let child = supervisor_common::start_logged(d, &config);
         Sup { dir, child }

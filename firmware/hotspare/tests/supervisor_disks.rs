@@ -21,11 +21,7 @@ struct Sup {
 impl Sup {
     fn start(dir: tempfile::TempDir, extra: &str) -> Sup {
         let d = dir.path();
-        let config = format!(
-            "state_dir = \"{state}\"\nreset_command = [\"true\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\n{extra}\n{no_system}",
-            state = d.join("state").display(),
-            no_system = supervisor_common::NO_SYSTEM,
-        );
+        let config = format!("{}{extra}\n", supervisor_common::config_head(d));
         let child = supervisor_common::start(d, &config);
         Sup { dir, child }
     }

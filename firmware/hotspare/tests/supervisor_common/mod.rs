@@ -9,6 +9,15 @@ use std::process::{Child, Command};
 /// notices and hardware level would make these tests depend on what else runs.
 pub const NO_SYSTEM: &str = "[system]\nenabled = false\n\n";
 
+/// The head of a test configuration: state in `<dir>/state`, resets do nothing, no boot
+/// grace, 2 s to stop, no system monitor.
+pub fn config_head(dir: &Path) -> String {
+    format!(
+        "state_dir = \"{}\"\nreset_command = [\"true\"]\nboot_grace_s = 0\nstop_grace_s = 2\n\n{NO_SYSTEM}",
+        dir.join("state").display()
+    )
+}
+
 /// Writes `config` to `<dir>/supervisor.toml` and starts `hotspare supervisor` on it.
 pub fn start(dir: &Path, config: &str) -> Child {
     std::fs::write(dir.join("supervisor.toml"), config).unwrap();

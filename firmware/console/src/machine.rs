@@ -24,6 +24,11 @@ pub struct Options {
     pub pending: Option<Pending>,
     /// This box's licence identity, when known (a pasted licence must name it).
     pub box_id: Option<String>,
+    /// After this long (µs) without a key the session ends ([`Console::handle`] at a
+    /// tick): back to the console password, or without one to the main menu, a half-typed
+    /// form dropped. Not while a network change waits for its confirmation (its own
+    /// deadline ends that). `None`: never.
+    pub idle_logout_us: Option<i64>,
 }
 
 /// A form being filled in.
@@ -108,6 +113,8 @@ pub struct Console {
     pub(crate) now_us: i64,
     /// No console password is checked before this time (after a wrong one).
     pub(crate) login_after_us: i64,
+    /// When a key was last typed (for the idle logout).
+    pub(crate) last_key_us: i64,
 }
 
 impl Console {
@@ -124,6 +131,7 @@ impl Console {
             details: String::new(),
             now_us: 0,
             login_after_us: 0,
+            last_key_us: 0,
         }
     }
 
@@ -134,6 +142,9 @@ impl Console {
 
     pub fn handle(&mut self, now_us: i64, input: Input) -> Vec<Output> {
         self.now_us = now_us;
+        if matches!(input, Input::Start | Input::Line(_) | Input::Interrupt | Input::Quit) {
+            self.last_key_us = now_us;
+        }
         let mut out = Vec::new();
         match input {
             Input::Start => match self.opts.pending.take() {
@@ -146,6 +157,7 @@ impl Console {
             Input::Tick => {
                 let actions = self.window.handle(now_us, Event::Tick);
                 self.actions(actions, &mut out);
+                self.idle_logout(&mut out);
             }
             Input::Outcome(o) => self.outcome(o, &mut out),
             _ if !matches!(self.wait, Wait::None) => {} // typed while busy: dropped
@@ -153,6 +165,27 @@ impl Console {
             Input::Line(l) => crate::menus::line(self, l.trim_end_matches(['\r', '\n']), &mut out),
         }
         out
+    }
+
+    /// Ends an idle session (see [`Options::idle_logout_us`]): only when there is something
+    /// to end (a login to close, a screen other than the main menu).
+    fn idle_logout(&mut self, out: &mut Vec<Output>) {
+        let Some(limit) = self.opts.idle_logout_us else { return };
+        let locked = self.settings.console_password_hash.is_some();
+        let something = (locked && self.logged_in) || !matches!(self.screen, Screen::Main | Screen::Login);
+        if self.now_us - self.last_key_us < limit
+            || !something
+            || !matches!(self.wait, Wait::None)
+            || self.window.pending().is_some()
+        {
+            return;
+        }
+        self.last_key_us = self.now_us;
+        text(out, &format!("\n*** No key for {} s: session ended, nothing changed. ***\n", limit / 1_000_000));
+        if locked {
+            self.logged_in = false;
+        }
+        self.home(out)
     }
 
     /// Ctrl-C / Ctrl-\: abandon what is being typed.

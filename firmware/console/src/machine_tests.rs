@@ -75,11 +75,14 @@ struct Sim {
 
 impl Sim {
     fn new(setup: impl FnOnce(&SettingsStore)) -> (Sim, String) {
+        Sim::with(setup, Options { confirm_window_us: WINDOW, pending: None, box_id: None, idle_logout_us: None })
+    }
+
+    fn with(setup: impl FnOnce(&SettingsStore), opts: Options) -> (Sim, String) {
         let dir = tempfile::tempdir().unwrap();
         let store = SettingsStore::open(dir.path()).unwrap();
         setup(&store);
         let side = BoxSide { store, applied: Vec::new(), pending: None, reboots: 0 };
-        let opts = Options { confirm_window_us: WINDOW, pending: None, box_id: None };
         let mut sim = Sim { _dir: dir, side, c: Console::new(opts), now: 1_000 * S, prompt: Default::default() };
         let t = sim.send(Input::Start);
         (sim, t)
@@ -189,7 +192,7 @@ fn a_change_pending_at_start_is_reverted() {
     store.save(&s, 1, CHANNEL, "network").unwrap();
     let pending = Pending { applied: 2, revert_to: 1, channel: CHANNEL.into(), deadline_us: 5 * S };
     let side = BoxSide { store, applied: Vec::new(), pending: Some(pending.clone()), reboots: 0 };
-    let opts = Options { confirm_window_us: WINDOW, pending: Some(pending), box_id: None };
+    let opts = Options { confirm_window_us: WINDOW, pending: Some(pending), box_id: None, idle_logout_us: None };
     let mut sim = Sim { _dir: dir, side, c: Console::new(opts), now: S, prompt: Default::default() };
     let t = sim.send(Input::Start);
     assert!(t.contains("restarted before the change was confirmed") && t.contains("Choice"), "{t}");
@@ -251,7 +254,7 @@ fn accounts_and_the_console_password() {
     assert_eq!(sim.current().1.accounts.len(), 1);
     sim.lines(&["4", "4", "console secret", "console secret"]);
     // a new console (the service restarted) asks for it
-    let mut c = Console::new(Options { confirm_window_us: WINDOW, pending: None, box_id: None });
+    let mut c = Console::new(Options { confirm_window_us: WINDOW, pending: None, box_id: None, idle_logout_us: None });
     let side = &mut sim.side;
     let text = |o: Vec<Output>| {
         o.into_iter()
@@ -342,7 +345,7 @@ fn ctrl_c_and_ctrl_backslash_cancel_a_form_and_never_end_the_console() {
 fn unreadable_settings_wait_for_enter_instead_of_looping() {
     let (mut sim, _) = Sim::new(set_up);
     let dir = sim.side.store.dir().to_owned();
-    let mut c = Console::new(Options { confirm_window_us: WINDOW, pending: None, box_id: None });
+    let mut c = Console::new(Options { confirm_window_us: WINDOW, pending: None, box_id: None, idle_logout_us: None });
     let mut calls = 0;
     let mut broken = |e: &Effect| {
         calls += 1;
@@ -377,4 +380,38 @@ fn a_save_from_another_channel_meanwhile_is_not_undone() {
     sim.lines(&["7", "", "Europe/Paris"]);
     let (seq, s) = sim.current();
     assert_eq!((seq, s.hostname.as_str(), s.time.timezone.as_str()), (3, "from-the-panel", "Europe/Paris"));
+}
+
+#[test]
+fn an_idle_session_ends_a_half_typed_form_is_dropped_and_the_password_asked_again() {
+    const IDLE: i64 = 600 * S;
+    let opts = Options { confirm_window_us: WINDOW, pending: None, box_id: None, idle_logout_us: Some(IDLE) };
+    let (mut sim, _) = Sim::with(set_up, opts.clone());
+    let before = sim.current();
+    sim.lines(&["7", "ntp.example.com"]);
+    sim.now += IDLE - S;
+    assert_eq!(sim.send(Input::Tick), "", "not idle long enough yet");
+    sim.now += S;
+    let t = sim.send(Input::Tick);
+    assert!(t.contains("No key for 600 s: session ended") && t.contains("Choice"), "{t}");
+    assert_eq!(sim.current(), before, "the half-typed change is dropped");
+    sim.now += 2 * IDLE;
+    assert_eq!(sim.send(Input::Tick), "", "at the main menu with no password: nothing to end");
+
+    let with_password = |st: &SettingsStore| {
+        let mut s = Settings::default();
+        s.set_account("admin", hotspare_http::Role::Admin, "a long password");
+        s.console_password_hash = Some(hotspare_http::password::hash_password("console pw"));
+        st.save(&s, 0, "cli", "set up").unwrap();
+    };
+    let (mut sim, t) = Sim::with(with_password, opts);
+    assert!(sim.prompt.1, "{t}");
+    let t = sim.line("console pw");
+    assert!(t.contains("Choice"), "{t}");
+    sim.now += IDLE;
+    let t = sim.send(Input::Tick);
+    assert!(t.contains("session ended") && sim.prompt.1, "the console password again: {t}");
+    sim.now += 5 * S;
+    let t = sim.line("console pw");
+    assert!(t.contains("Choice"), "{t}");
 }

@@ -30,7 +30,25 @@ pub fn fit(line: &str) -> String {
     line.chars().take(COLS).collect()
 }
 
-/// The status at a glance from the supervisor's report (four lines).
+/// Who is covered, from the spare's last state in the supervisor's report (`roles`),
+/// the NVRs configured and `taken_over` (the spare's own state file: names the NVRs
+/// taken over; may be empty when it cannot be read, the report's count still decides).
+pub fn coverage(r: &Report, configured: &[String], taken_over: &[String]) -> String {
+    let line = match r.status.spare() {
+        None => "coverage: the spare role has not reported (starting, or not running)".to_string(),
+        Some((_, n)) if n > 0 && !taken_over.is_empty() => {
+            format!("COVERING {}: recording for it", taken_over.join(", "))
+        }
+        Some((_, n)) if n > 0 => format!("COVERING {n} NVR(s): recording for them"),
+        Some((_, _)) if configured.is_empty() => "coverage: no NVR to protect is configured".to_string(),
+        Some((true, _)) => format!("armed, watching {}", configured.join(", ")),
+        Some((false, _)) => format!("NOT armed (configured: {})", configured.join(", ")),
+    };
+    fit(&line)
+}
+
+/// The status at a glance from the supervisor's report (four lines; the console adds
+/// [`coverage`] as the fifth).
 pub fn glance(r: &Report) -> Vec<String> {
     let st = &r.status.status;
     let slot = r.status.readiness.slot.as_deref().map_or("no boot counting".to_string(), |s| format!("slot {s}"));
@@ -183,6 +201,22 @@ mod tests {
     }
 
     #[test]
+    fn coverage_names_who_is_covered() {
+        use hotspare_ipc::RoleState;
+        let mut r = report(true);
+        let nvrs = ["nvr1".to_string(), "nvr2".to_string()];
+        assert!(coverage(&r, &nvrs, &[]).contains("has not reported"));
+        r.status.roles.insert("failover".into(), RoleState::Spare { armed: true, covering: 0 });
+        assert_eq!(coverage(&r, &nvrs, &[]), "armed, watching nvr1, nvr2");
+        assert_eq!(coverage(&r, &[], &[]), "coverage: no NVR to protect is configured");
+        r.status.roles.insert("failover".into(), RoleState::Spare { armed: true, covering: 1 });
+        assert_eq!(coverage(&r, &nvrs, &["nvr2".to_string()]), "COVERING nvr2: recording for it");
+        assert_eq!(coverage(&r, &nvrs, &[]), "COVERING 1 NVR(s): recording for them");
+        r.status.roles.insert("failover".into(), RoleState::Spare { armed: false, covering: 0 });
+        assert_eq!(coverage(&r, &nvrs, &[]), "NOT armed (configured: nvr1, nvr2)");
+    }
+
+    #[test]
     fn long_lists_are_paged_or_cut_to_fit_the_screen() {
         let mut s = Settings::default();
         for i in 0..40 {
@@ -211,7 +245,7 @@ mod tests {
     #[test]
     fn the_main_menu_fits_an_80_by_24_terminal() {
         let s = Settings { hostname: "x".repeat(63), ..Settings::default() };
-        let glance: Vec<String> = (0..4).map(|i| format!("{i}{}", "y".repeat(200))).collect();
+        let glance: Vec<String> = (0..5).map(|i| format!("{i}{}", "y".repeat(200))).collect();
         let text = main_menu(&s, 7, &glance, "none");
         // the prompt takes one more line
         assert!(text.lines().count() < ROWS, "{text}");

@@ -145,6 +145,21 @@ impl StateDir {
     }
 }
 
+/// The NVRs that the state directory `dir` says are taken over, read without changing
+/// anything (a reader never sets a corrupt file aside: that is the engine's job), for the
+/// console's and the front panel's status. A missing or unreadable file reads as none.
+pub fn taken_over(dir: &Path) -> Vec<String> {
+    let path = dir.join("nvrs.postcard");
+    let Ok(bytes) = fs::read(&path) else { return Vec::new() };
+    match postcard::from_bytes::<BTreeMap<String, NvrState>>(&bytes) {
+        Ok(m) => m.into_iter().filter(|(_, s)| matches!(s.phase, Phase::TakenOver { .. })).map(|(id, _)| id).collect(),
+        Err(e) => {
+            log::debug!("{}: {e}", path.display());
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,8 +220,19 @@ mod tests {
                 identity: None,
             },
         );
+        m.insert("nvr2".to_string(), NvrState { phase: Phase::Watching, identity: None });
         s.save_nvrs(&m).unwrap();
         assert_eq!(StateDir::open(d.path()).unwrap().load_nvrs().unwrap(), m);
+        assert_eq!(taken_over(d.path()), ["nvr1"]);
+    }
+
+    #[test]
+    fn a_reader_of_the_phases_changes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(taken_over(d.path()).is_empty(), "no file yet: none taken over");
+        fs::write(d.path().join("nvrs.postcard"), b"\xff\xff\xff").unwrap();
+        assert!(taken_over(d.path()).is_empty());
+        assert!(d.path().join("nvrs.postcard").exists(), "the engine sets a corrupt file aside, not a reader");
     }
 
     fn mode(p: &Path) -> u32 {

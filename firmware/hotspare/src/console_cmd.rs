@@ -50,6 +50,14 @@ pub struct ConsoleArgs {
     /// This box's licence identity (default: `hotspare licence box-id`'s; none: not checked).
     #[arg(long)]
     pub box_id: Option<String>,
+    /// The spare's failover.toml: its state directory names the NVRs taken over (the status
+    /// at a glance says `COVERING nvr1`; without it, `COVERING 1 NVR(s)`).
+    #[arg(long)]
+    pub failover_config: Option<PathBuf>,
+    /// After this long without a key the session ends: back to the console password, or,
+    /// without one, to the main menu (a half-typed form is dropped). `0s`: never.
+    #[arg(long, default_value = "10min", value_parser = humantime::parse_duration)]
+    pub idle_logout: Duration,
 }
 
 pub fn run(a: ConsoleArgs) -> ExitCode {
@@ -68,8 +76,17 @@ pub fn run(a: ConsoleArgs) -> ExitCode {
     let pending = read_pending(&a.settings);
     let box_id = a.box_id.clone().or_else(|| hotspare_failover::licence::box_id().ok());
     let window_us = i64::try_from(a.confirm_window.as_micros()).unwrap_or(DEFAULT_WINDOW_US);
-    let mut console = Console::new(Options { confirm_window_us: window_us, pending, box_id });
-    let mut side = Side { a: &a, store };
+    let idle_logout_us = i64::try_from(a.idle_logout.as_micros()).unwrap_or(i64::MAX);
+    let idle_logout_us = (idle_logout_us > 0).then_some(idle_logout_us);
+    let mut console = Console::new(Options { confirm_window_us: window_us, pending, box_id, idle_logout_us });
+    let spare_state = a.failover_config.as_deref().and_then(|f| match hotspare_failover::config::Config::load(f) {
+        Ok(c) => Some(c.spare.state),
+        Err(e) => {
+            log::warn!("{e}: the status at a glance counts the NVRs covered without naming them");
+            None
+        }
+    });
+    let mut side = Side { a: &a, store, spare_state };
     let mut start = true;
     // said once per kind of trouble, not every half second
     let mut last_problem = String::new();
@@ -160,6 +177,8 @@ fn session(tty: &mut Tty, c: &mut Console, side: &mut Side, stop: &AtomicBool, f
 struct Side<'a> {
     a: &'a ConsoleArgs,
     store: SettingsStore,
+    /// The spare's state directory (which NVRs are taken over), when known.
+    spare_state: Option<PathBuf>,
 }
 
 impl Side<'_> {
@@ -218,7 +237,14 @@ impl Side<'_> {
         };
         let (glance, details) =
             match hotspare_supervisor::status_view::gather(&self.a.supervisor_config, env!("CARGO_PKG_VERSION")) {
-                Ok(r) => (hotspare_console::screens::glance(&r), hotspare_supervisor::status_view::render(&r)),
+                Ok(r) => {
+                    let configured: Vec<String> = settings.nvrs.iter().map(|n| n.id.clone()).collect();
+                    let taken =
+                        self.spare_state.as_deref().map(hotspare_failover::state::taken_over).unwrap_or_default();
+                    let mut glance = hotspare_console::screens::glance(&r);
+                    glance.push(hotspare_console::screens::coverage(&r, &configured, &taken));
+                    (glance, hotspare_supervisor::status_view::render(&r))
+                }
                 Err(e) => {
                     let line = format!("firmware {}; status cannot be read: {e}", env!("CARGO_PKG_VERSION"));
                     (vec![hotspare_console::screens::fit(&line)], format!("{line}\n"))

@@ -69,7 +69,7 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     tokio::pin!(terminated);
     let mut last_seq = None;
     let spare_state = a.failover_config.as_deref().and_then(|f| match hotspare_failover::config::Config::load(f) {
-        Ok(c) => Some(c.spare.state.join("nvrs.postcard")),
+        Ok(c) => Some(c.spare.state),
         Err(e) => {
             log::warn!("{e}: the status screen counts the NVRs covered without naming them");
             None
@@ -133,7 +133,7 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                     }
                 };
                 let report = hotspare_supervisor::status_view::gather(&a.supervisor_config, env!("CARGO_PKG_VERSION"));
-                let names = spare_state.as_deref().map(covered).unwrap_or_default();
+                let names = spare_state.as_deref().map(hotspare_failover::state::taken_over).unwrap_or_default();
                 let v = view::build(report.as_ref().map_err(String::as_str), &settings, address(&settings), &names);
                 inputs.push(Input::View(v));
             }
@@ -279,21 +279,6 @@ fn persist(dir: &Path, p: Option<&Pending>) {
     };
     if let Err(e) = r {
         log::error!("{}: {e}", path.display());
-    }
-}
-
-/// The NVRs the spare's state file (`nvrs.postcard`, written by its engine on each change of
-/// phase) says are taken over.
-fn covered(path: &Path) -> Vec<String> {
-    use hotspare_failover::monitor::Phase;
-    use hotspare_failover::state::NvrState;
-    let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
-    match postcard::from_bytes::<std::collections::BTreeMap<String, NvrState>>(&bytes) {
-        Ok(m) => m.into_iter().filter(|(_, s)| matches!(s.phase, Phase::TakenOver { .. })).map(|(id, _)| id).collect(),
-        Err(e) => {
-            log::debug!("{}: {e}", path.display());
-            Vec::new()
-        }
     }
 }
 

@@ -39,6 +39,10 @@ struct Term {
 
 impl Term {
     fn start(dir: &Path, window: &str) -> Term {
+        Term::start_with(dir, window, &[])
+    }
+
+    fn start_with(dir: &Path, window: &str, extra: &[&str]) -> Term {
         let allocating = PTYS.read().unwrap_or_else(|e| e.into_inner());
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
         grantpt(&master).unwrap();
@@ -55,6 +59,7 @@ impl Term {
             .arg("--reboot")
             .arg(dir.join("reboot"))
             .args(["--confirm-window", window, "--box-id", "TEST-BOX"])
+            .args(extra)
             .env("HOTSPARE", BIN)
             .env("RECORD", dir.join("record"))
             .stdin(Stdio::null())
@@ -376,5 +381,12 @@ fn bad_input_a_restart_with_a_pending_change_and_the_console_password() {
     t.hang_up();
     std::thread::sleep(Duration::from_secs(2));
     assert!(t.running());
+    t.stop();
+    // an installer who walks away is logged out
+    let mut t = Term::start_with(d.path(), "600s", &["--idle-logout", "3s"]);
+    assert!(t.prompt().ends_with("Console password: "));
+    assert!(t.lines(&["console secret"]).ends_with(MENU));
+    let out = t.expect("Console password: ");
+    assert!(out.contains("No key for 3 s: session ended"), "{out}");
     t.stop();
 }

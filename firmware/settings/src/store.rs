@@ -194,8 +194,7 @@ impl SettingsStore {
         let seq = self.history()?.first().map_or(1, |g| g.seq + 1);
         let meta =
             Meta { seq, saved_us: hotspare_base::clock::now_us(), channel: channel.into(), summary: summary.into() };
-        let text = toml::to_string(&File { meta, settings: settings.clone() })
-            .map_err(|e| SaveError::Unreadable { seq, problem: e.to_string() })?;
+        let text = render(&meta, settings).map_err(|e| SaveError::Unreadable { seq, problem: e.to_string() })?;
         write_atomic(&self.path_of(seq), text.as_bytes(), 0o600)?;
         self.prune(seq);
         Ok(seq)
@@ -218,7 +217,15 @@ impl SettingsStore {
 /// One generation file, parsed and validated; why not otherwise.
 fn read(path: &Path, seq: u64) -> Result<File, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let f: File = toml::from_str(&text).map_err(|e| e.message().to_string())?;
+    parse(&text, seq).map(|(meta, settings)| File { meta, settings })
+}
+
+/// One generation's text (`settings.<seq>.toml`, named `seq`) as the store reads it: TOML
+/// with `meta` and `settings`, unknown keys refused, `meta.seq` the same as the name, the
+/// settings valid. `Err`: why it cannot be used (the store then falls back to an older
+/// generation). Pure: the fuzz target `settings` drives it.
+pub fn parse(text: &str, seq: u64) -> Result<(Meta, Settings), String> {
+    let f: File = toml::from_str(text).map_err(|e| e.message().to_string())?;
     if f.meta.seq != seq {
         return Err(format!("its meta.seq is {}, its name says {seq}", f.meta.seq));
     }
@@ -226,7 +233,12 @@ fn read(path: &Path, seq: u64) -> Result<File, String> {
     if !problems.is_empty() {
         return Err(list(&problems));
     }
-    Ok(f)
+    Ok((f.meta, f.settings))
+}
+
+/// The text [`parse`] reads back as `meta` and `settings` (what a save writes).
+pub fn render(meta: &Meta, settings: &Settings) -> Result<String, toml::ser::Error> {
+    toml::to_string(&File { meta: meta.clone(), settings: settings.clone() })
 }
 
 #[cfg(test)]

@@ -62,7 +62,8 @@ pub fn write(dir: &Path, holder: &str, p: Option<&Pending>) -> Result<(), Pendin
     let path = path(dir, holder);
     match p {
         Some(p) => {
-            let text = toml::to_string(p).map_err(|e| PendingError::Parse { path: path.clone(), problem: e.to_string() })?;
+            let text =
+                toml::to_string(p).map_err(|e| PendingError::Parse { path: path.clone(), problem: e.to_string() })?;
             Ok(hotspare_base::fs::write_atomic(&path, text.as_bytes(), 0o600)?)
         }
         None => match std::fs::remove_file(&path) {

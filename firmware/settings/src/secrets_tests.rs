@@ -105,11 +105,7 @@ fn every_problem_is_named_and_a_wrong_shape_is_refused() {
     nvrs.push(n2.into());
     let Err(MergeError::Fields(e)) = merge(t, &s) else { panic!("accepted") };
     let fields: Vec<&str> = e.iter().map(|p| p.field.as_str()).collect();
-    assert_eq!(
-        fields,
-        ["console_password", "nvr[1].admin_password", "account[2].password", "hostname"],
-        "{e:?}"
-    );
+    assert_eq!(fields, ["console_password", "nvr[1].admin_password", "account[2].password", "hostname"], "{e:?}");
     assert!(e[2].problem.contains("required for a new account"), "{e:?}");
 
     let mut t = redacted(&s);

@@ -75,7 +75,7 @@ impl SettingsApi {
     }
 
     /// `f` on the service, on a blocking thread (file I/O, hashing, the apply program).
-    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Inner) -> T + Send + 'static) -> Result<T, Response> {
+    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Inner) -> T + Send + 'static) -> Result<T, Fail> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || f(&mut inner.lock_or_recover()))
             .await
@@ -187,54 +187,58 @@ fn changed(old: &Settings, new: &Settings) -> Vec<String> {
     keys
 }
 
-fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
-    (code, Json(hotspare_api::ApiError { error: msg.into() })).into_response()
-}
+/// A refusal: its status and JSON body (`{"error": …}`, and more for some).
+pub struct Fail(StatusCode, serde_json::Value);
 
-fn problems(code: StatusCode, error: &str, problems: Vec<FieldError>) -> Response {
-    (code, Json(json!({ "error": error, "problems": problems }))).into_response()
-}
-
-fn save_failed(e: SaveError) -> Response {
-    match e {
-        SaveError::Invalid(p) => problems(StatusCode::UNPROCESSABLE_ENTITY, "the settings have problems", p),
-        SaveError::Conflict { current, .. } => {
-            (StatusCode::CONFLICT, Json(json!({ "error": e.to_string(), "seq": current }))).into_response()
-        }
-        SaveError::NoSuchGeneration(_) => fail(StatusCode::NOT_FOUND, e.to_string()),
-        _ => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
     }
+}
+
+impl From<SaveError> for Fail {
+    fn from(e: SaveError) -> Fail {
+        match e {
+            SaveError::Invalid(p) => problems(StatusCode::UNPROCESSABLE_ENTITY, "the settings have problems", p),
+            SaveError::Conflict { current, .. } => {
+                Fail(StatusCode::CONFLICT, json!({ "error": e.to_string(), "seq": current }))
+            }
+            SaveError::NoSuchGeneration(_) => fail(StatusCode::NOT_FOUND, e.to_string()),
+            _ => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+fn fail(code: StatusCode, msg: impl Into<String>) -> Fail {
+    Fail(code, json!({ "error": msg.into() }))
+}
+
+fn problems(code: StatusCode, error: &str, problems: Vec<FieldError>) -> Fail {
+    Fail(code, json!({ "error": error, "problems": problems }))
 }
 
 fn channel(id: &Identity) -> String {
     format!("api:{}", id.user)
 }
 
-fn enabled(api: Option<SettingsApi>) -> Result<SettingsApi, Response> {
+fn enabled(api: Option<SettingsApi>) -> Result<SettingsApi, Fail> {
     api.ok_or_else(|| {
         fail(StatusCode::NOT_FOUND, "this spare has no settings directory (hotspare failover --settings)")
     })
 }
 
 /// `GET /api/v1/settings`: the current generation without secrets.
-pub async fn get_settings(State(api): State<Option<SettingsApi>>) -> Response {
-    let api = match enabled(api) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let reply = api.with(|i| i.store.current().map(|c| (c, i.window.pending().cloned()))).await;
-    match reply {
-        Ok(Ok((c, pending))) => Json(json!({
-            "seq": c.seq(),
-            "channel": c.meta.as_ref().map(|m| m.channel.clone()),
-            "summary": c.meta.as_ref().map(|m| m.summary.clone()),
-            "settings": secrets::redacted(&c.settings),
-            "pending": pending,
-        }))
-        .into_response(),
-        Ok(Err(e)) => save_failed(e),
-        Err(r) => r,
-    }
+pub async fn get_settings(State(api): State<Option<SettingsApi>>) -> Result<Response, Fail> {
+    let api = enabled(api)?;
+    let (c, pending) = api.with(|i| i.store.current().map(|c| (c, i.window.pending().cloned()))).await??;
+    let body = json!({
+        "seq": c.seq(),
+        "channel": c.meta.as_ref().map(|m| m.channel.clone()),
+        "summary": c.meta.as_ref().map(|m| m.summary.clone()),
+        "settings": secrets::redacted(&c.settings),
+        "pending": pending,
+    });
+    Ok(Json(body).into_response())
 }
 
 /// `PUT /api/v1/settings` with `{"seq": N, "settings": {…}}`: the whole settings, edited from
@@ -243,48 +247,32 @@ pub async fn put_settings(
     State(api): State<Option<SettingsApi>>,
     Extension(id): Extension<Identity>,
     body: Bytes,
-) -> Response {
-    let api = match enabled(api) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let (edited, edit) = match parse_edit(&body) {
-        Ok(e) => e,
-        Err(why) => return problems(StatusCode::BAD_REQUEST, &why, vec![FieldError::new("settings", why.clone())]),
-    };
+) -> Result<Response, Fail> {
+    let api = enabled(api)?;
+    let (edited, edit) = parse_edit(&body)
+        .map_err(|why| problems(StatusCode::BAD_REQUEST, &why, vec![FieldError::new("settings", why.clone())]))?;
     let channel = channel(&id);
     let reply = api
-        .with(move |i| {
+        .with(move |i| -> Result<Saved, Fail> {
             let cur = i.store.current()?;
             // hashing (PBKDF2) happens here, on this blocking thread
-            let new = match secrets::merge(edit, &cur.settings) {
-                Ok(s) => s,
-                Err(MergeError::Fields(p)) => {
-                    return Ok(Err(problems(StatusCode::UNPROCESSABLE_ENTITY, "the settings have problems", p)))
-                }
-                Err(MergeError::Shape(why)) => {
+            let new = secrets::merge(edit, &cur.settings).map_err(|e| match e {
+                MergeError::Fields(p) => problems(StatusCode::UNPROCESSABLE_ENTITY, "the settings have problems", p),
+                MergeError::Shape(why) => {
                     let p = vec![FieldError::new("settings", why.clone())];
-                    return Ok(Err(problems(StatusCode::BAD_REQUEST, &format!("not settings: {why}"), p)));
+                    problems(StatusCode::BAD_REQUEST, &format!("not settings: {why}"), p)
                 }
-            };
+            })?;
             if cur.seq() == edited && new == cur.settings {
-                return Ok(Ok(Saved { seq: edited, changed: Vec::new(), apply_error: None, confirm_by_us: None }));
+                return Ok(Saved { seq: edited, changed: Vec::new(), apply_error: None, confirm_by_us: None });
             }
             let summary = format!("changed {}", changed(&cur.settings, &new).join(", "));
             let seq = i.store.save(&new, edited, &channel, &summary)?;
-            Ok(Ok(i.after_save(cur.seq(), &cur.settings, seq, &new, &channel)))
+            Ok(i.after_save(cur.seq(), &cur.settings, seq, &new, &channel))
         })
         .await;
     api.wake.notify_one();
-    finish(reply)
-}
-
-fn finish(reply: Result<Result<Result<Saved, Response>, SaveError>, Response>) -> Response {
-    match reply {
-        Ok(Ok(Ok(saved))) => Json(saved).into_response(),
-        Ok(Ok(Err(r))) | Err(r) => r,
-        Ok(Err(e)) => save_failed(e),
-    }
+    Ok(Json(reply??).into_response())
 }
 
 /// The body of a `PUT`: the generation edited and the settings tree (JSON `null`s are
@@ -313,13 +301,13 @@ fn strip_nulls(v: &mut serde_json::Value) {
 }
 
 /// `POST /api/v1/settings/confirm`: the caller keeps the network change they made.
-pub async fn confirm(State(api): State<Option<SettingsApi>>, Extension(id): Extension<Identity>) -> Response {
-    let api = match enabled(api) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub async fn confirm(
+    State(api): State<Option<SettingsApi>>,
+    Extension(id): Extension<Identity>,
+) -> Result<Response, Fail> {
+    let api = enabled(api)?;
     let channel = channel(&id);
-    let reply = api
+    let actions = api
         .with(move |i| {
             let actions = i.window.handle(now_us(), Event::Confirm { channel });
             i.perform(&actions);
@@ -327,40 +315,28 @@ pub async fn confirm(State(api): State<Option<SettingsApi>>, Extension(id): Exte
         })
         .await;
     api.wake.notify_one();
-    let actions = match reply {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match actions.first() {
-        Some(Action::Confirmed { seq }) => Json(json!({ "confirmed": seq })).into_response(),
-        Some(Action::Refused { why }) if why.starts_with("no change") => fail(StatusCode::CONFLICT, why),
-        Some(Action::Refused { why }) => fail(StatusCode::FORBIDDEN, why),
-        Some(Action::Revert { why, .. }) => fail(StatusCode::CONFLICT, format!("reverted: {why}")),
-        _ => fail(StatusCode::CONFLICT, "nothing to confirm"),
+    match actions?.first() {
+        Some(Action::Confirmed { seq }) => Ok(Json(json!({ "confirmed": seq })).into_response()),
+        Some(Action::Refused { why }) if why.starts_with("no change") => Err(fail(StatusCode::CONFLICT, why)),
+        Some(Action::Refused { why }) => Err(fail(StatusCode::FORBIDDEN, why)),
+        Some(Action::Revert { why, .. }) => Err(fail(StatusCode::CONFLICT, format!("reverted: {why}"))),
+        _ => Err(fail(StatusCode::CONFLICT, "nothing to confirm")),
     }
 }
 
 /// `GET /api/v1/settings/history`: the generations kept, newest first.
-pub async fn history(State(api): State<Option<SettingsApi>>) -> Response {
-    let api = match enabled(api) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match api.with(|i| Ok::<_, SaveError>((i.store.history()?, i.store.current()?.seq()))).await {
-        Ok(Ok((h, current))) => {
-            let list: Vec<serde_json::Value> = h
-                .into_iter()
-                .map(|g| match g.meta {
-                    Ok(m) => json!({ "seq": g.seq, "saved_us": m.saved_us, "channel": m.channel,
-                                     "summary": m.summary, "current": g.seq == current }),
-                    Err(why) => json!({ "seq": g.seq, "unreadable": why, "current": false }),
-                })
-                .collect();
-            Json(list).into_response()
-        }
-        Ok(Err(e)) => save_failed(e),
-        Err(r) => r,
-    }
+pub async fn history(State(api): State<Option<SettingsApi>>) -> Result<Response, Fail> {
+    let api = enabled(api)?;
+    let (h, current) = api.with(|i| Ok::<_, SaveError>((i.store.history()?, i.store.current()?.seq()))).await??;
+    let list: Vec<serde_json::Value> = h
+        .into_iter()
+        .map(|g| match g.meta {
+            Ok(m) => json!({ "seq": g.seq, "saved_us": m.saved_us, "channel": m.channel,
+                             "summary": m.summary, "current": g.seq == current }),
+            Err(why) => json!({ "seq": g.seq, "unreadable": why, "current": false }),
+        })
+        .collect();
+    Ok(Json(list).into_response())
 }
 
 /// `POST /api/v1/settings/restore/{seq}`: generation `seq` again, as a new generation.
@@ -368,20 +344,17 @@ pub async fn restore(
     State(api): State<Option<SettingsApi>>,
     Extension(id): Extension<Identity>,
     Path(seq): Path<u64>,
-) -> Response {
-    let api = match enabled(api) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+) -> Result<Response, Fail> {
+    let api = enabled(api)?;
     let channel = channel(&id);
     let reply = api
-        .with(move |i| {
+        .with(move |i| -> Result<Saved, Fail> {
             let cur = i.store.current()?;
             let new_seq = i.store.restore(seq, &channel)?;
             let new = i.store.current()?.settings;
-            Ok(Ok(i.after_save(cur.seq(), &cur.settings, new_seq, &new, &channel)))
+            Ok(i.after_save(cur.seq(), &cur.settings, new_seq, &new, &channel))
         })
         .await;
     api.wake.notify_one();
-    finish(reply)
+    Ok(Json(reply??).into_response())
 }

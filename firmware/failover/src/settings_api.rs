@@ -55,21 +55,24 @@ struct Inner {
 }
 
 impl SettingsApi {
-    /// Opens the store, reverts a change a previous run left unconfirmed, and starts the task
-    /// that reverts unconfirmed changes (inside a tokio runtime).
-    pub fn start(o: SettingsApiOptions) -> Result<SettingsApi, SaveError> {
+    /// Opens the store, reverts a change a previous run left unconfirmed (on a blocking thread:
+    /// the apply program runs), and starts the task that reverts unconfirmed changes.
+    pub async fn start(o: SettingsApiOptions) -> Result<SettingsApi, SaveError> {
         let store = SettingsStore::open(&o.dir)?;
         let window_us = i64::try_from(o.confirm_window.as_micros()).unwrap_or(i64::MAX);
-        let mut inner = Inner { store, apply: o.apply_network, window_us, window: ConfirmWindow::default() };
-        match pending::read(&o.dir, pending::API) {
+        let inner = Inner { store, apply: o.apply_network, window_us, window: ConfirmWindow::default() };
+        let api = SettingsApi { inner: Arc::new(Mutex::new(inner)), wake: Arc::new(Notify::new()) };
+        let restarted = api.with(|i| match pending::read(i.store.dir(), pending::API) {
             Ok(Some(p)) => {
-                let actions = inner.window.handle(now_us(), Event::Restarted(p));
-                inner.perform(&actions);
+                let actions = i.window.handle(now_us(), Event::Restarted(p));
+                i.perform(&actions);
             }
             Ok(None) => {}
             Err(e) => log::error!("{e}: ignored"),
+        });
+        if restarted.await.is_err() {
+            log::error!("settings: the pending change could not be checked");
         }
-        let api = SettingsApi { inner: Arc::new(Mutex::new(inner)), wake: Arc::new(Notify::new()) };
         tokio::spawn(reverter(api.clone()));
         Ok(api)
     }

@@ -49,7 +49,7 @@ fn tls_identity(cfg: &Config) -> Result<Option<hotspare_tls::Identity>, CliError
 }
 
 /// The settings over the API (`--settings`), reverting a change a previous run left unconfirmed.
-fn settings_api(a: &FailoverArgs) -> Result<Option<hotspare_failover::settings_api::SettingsApi>, CliError> {
+async fn settings_api(a: &FailoverArgs) -> Result<Option<hotspare_failover::settings_api::SettingsApi>, CliError> {
     use hotspare_failover::settings_api::{SettingsApi, SettingsApiOptions};
     let Some(dir) = &a.settings else { return Ok(None) };
     let o = SettingsApiOptions {
@@ -57,7 +57,7 @@ fn settings_api(a: &FailoverArgs) -> Result<Option<hotspare_failover::settings_a
         apply_network: a.apply_network.clone(),
         confirm_window: a.confirm_window,
     };
-    SettingsApi::start(o).map(Some).map_err(|e| CliError::new(format!("--settings: {e}")))
+    SettingsApi::start(o).await.map(Some).map_err(|e| CliError::new(format!("--settings: {e}")))
 }
 
 pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
@@ -111,7 +111,7 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
     let health_file = cfg.spare.health_file.clone();
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let settings = settings_api(&a)?;
+    let settings = settings_api(&a).await?;
     let api = hotspare_failover::handlers::router(
         shared,
         engine.stores(),

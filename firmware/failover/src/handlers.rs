@@ -4,22 +4,25 @@
 //! NVR: while an NVR is taken over, its admin credentials are accepted.
 //! Each route declares the role it needs ([`routes`]); accounts are the
 //! admins of the protected NVRs and `[[account]]` tables
-//! ([`crate::config::Config::api_accounts`]).
+//! ([`crate::config::Config::api_accounts`]). The box's settings, for admins,
+//! are in [`crate::settings_api`].
 
 use hotspare_base::LockExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRef, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use hotspare_api::spare::SpareStatus;
 use hotspare_api::{ApiError, Location, Recordings};
 use hotspare_http::{Access, Account, Authenticator, Role, Route};
 use hotspare_store::Store;
 use serde::Serialize;
+
+use crate::settings_api::{self, SettingsApi};
 
 /// Admin credentials of a taken-over NVR, accepted while it is taken over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +48,14 @@ struct ApiState {
     downloads: Arc<tokio::sync::Semaphore>,
     /// The supervisor's `health.json` (`GET /api/v1/health`).
     health_file: Arc<std::path::PathBuf>,
+    /// The box's settings (`hotspare failover --settings DIR`); `None`: their routes answer 404.
+    settings: Option<SettingsApi>,
+}
+
+impl FromRef<ApiState> for Option<SettingsApi> {
+    fn from_ref(st: &ApiState) -> Self {
+        st.settings.clone()
+    }
 }
 
 fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
@@ -55,6 +66,8 @@ fn fail(code: StatusCode, msg: impl Into<String>) -> Response {
 /// this table only.
 fn routes() -> Vec<Route<ApiState>> {
     let viewer = Access::Needs(Role::Viewer);
+    let admin = Access::Needs(Role::Admin);
+    let settings = hotspare_api::api_path!("/settings");
     vec![
         Route::new("GET", hotspare_api::api_path!("/status"), viewer, get(get_status)),
         Route::new("GET", hotspare_api::api_path!("/health"), viewer, get(get_health)),
@@ -64,6 +77,11 @@ fn routes() -> Vec<Route<ApiState>> {
         Route::new("GET", hotspare_api::api_path!("/upnp/description.xml"), Access::Public, get(upnp_description)),
         Route::new("GET", hotspare_api::api_path!("/held/{nvr}/recordings"), viewer, get(held_recordings)),
         Route::new("GET", hotspare_api::api_path!("/held/{nvr}/recordings/{file}"), viewer, get(held_mp4)),
+        Route::new("GET", settings, admin, get(settings_api::get_settings)),
+        Route::new("PUT", settings, admin, put(settings_api::put_settings)),
+        Route::new("POST", hotspare_api::api_path!("/settings/confirm"), admin, post(settings_api::confirm)),
+        Route::new("GET", hotspare_api::api_path!("/settings/history"), admin, get(settings_api::history)),
+        Route::new("POST", hotspare_api::api_path!("/settings/restore/{seq}"), admin, post(settings_api::restore)),
     ]
 }
 
@@ -78,10 +96,11 @@ pub fn router(
     acting: Arc<Mutex<Vec<ActingAs>>>,
     auth: Arc<Authenticator>,
     health_file: std::path::PathBuf,
+    settings: Option<SettingsApi>,
 ) -> Router {
     let downloads = Arc::new(tokio::sync::Semaphore::new(hotspare_video_http::mp4::MAX_DOWNLOADS));
     let health_file = Arc::new(health_file);
-    let state = ApiState { status, stores, acting, auth: auth.clone(), downloads, health_file };
+    let state = ApiState { status, stores, acting, auth: auth.clone(), downloads, health_file, settings };
     hotspare_http::routes::build(routes(), &auth).with_state(state)
 }
 
@@ -246,11 +265,12 @@ mod tests {
             Account { user: "guard".into(), role: Role::Viewer, password_hash: hash_password("view") },
         ];
         let auth = Authenticator::new(accounts, Default::default());
-        router(Default::default(), Default::default(), Default::default(), auth, "/nonexistent/health.json".into())
+        let health = "/nonexistent/health.json".into();
+        router(Default::default(), Default::default(), Default::default(), auth, health, None)
     }
 
-    async fn status_of(app: &Router, path: &str, auth: Option<(&str, &str)>) -> StatusCode {
-        let mut req = Request::builder().uri(path);
+    async fn status_of(app: &Router, method: &str, path: &str, auth: Option<(&str, &str)>) -> StatusCode {
+        let mut req = Request::builder().method(method).uri(path);
         if let Some((u, p)) = auth {
             let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
             req = req.header(header::AUTHORIZATION, format!("Basic {b}"));
@@ -266,10 +286,9 @@ mod tests {
         let table = route_table();
         assert!(table.len() >= 5, "{table:?}");
         for (method, path, access) in table {
-            assert_eq!(method, "GET");
             let path = hotspare_http::routes::sample_path(&path);
-            let anonymous = status_of(&app, &path, None).await;
-            let viewer = status_of(&app, &path, Some(("guard", "view"))).await;
+            let anonymous = status_of(&app, method, &path, None).await;
+            let viewer = status_of(&app, method, &path, Some(("guard", "view"))).await;
             match access {
                 Access::Public => assert_ne!(anonymous, StatusCode::UNAUTHORIZED, "{path}"),
                 Access::Needs(role) => {

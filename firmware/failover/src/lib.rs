@@ -5,7 +5,7 @@
 //!
 //! Layers, each using only those below it: wire types (`hotspare_api`) and the base (`hotspare_base`: clock, files, locks); the pure
 //! decisions ([`monitor`], [`capacity`], [`core`]) and what they persist ([`state`]); the I/O
-//! pieces ([`client`], [`recorders`], [`reinsert`], [`email`], [`ssdp`], [`api`]); the runtime
+//! pieces ([`client`], [`recorders`], [`reinsert`], [`email`], [`ssdp`], [`handlers`], [`settings_api`]); the runtime
 //! ([`engine`]) that runs the core and performs its effects.
 
 pub mod capacity;
@@ -20,5 +20,6 @@ pub mod licence;
 pub mod monitor;
 pub mod recorders;
 pub mod reinsert;
+pub mod settings_api;
 pub mod ssdp;
 pub mod state;

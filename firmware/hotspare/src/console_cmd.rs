@@ -5,7 +5,7 @@
 //! VEOL2), no echo while a password is typed), and performs the menus' effects: saves
 //! through the settings store, the network and reboot commands (run as programs with the
 //! settings directory as argument: never a shell, never anything typed), the pending
-//! network change in `<settings>/pending-confirm.toml`. It never exits on what is typed
+//! network change in `<settings>/pending-console.toml` (`hotspare_settings::pending`). It never exits on what is typed
 //! nor on a hang-up (it reopens the tty): only SIGTERM ends it (the supervisor's stop).
 
 use std::io::Write;
@@ -17,13 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hotspare_console::{Console, Effect, Input, Options, Outcome, Output};
-use hotspare_settings::confirm::{Pending, DEFAULT_WINDOW_US};
+use hotspare_settings::confirm::DEFAULT_WINDOW_US;
+use hotspare_settings::pending;
 use hotspare_settings::store::SaveError;
 use hotspare_settings::SettingsStore;
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
 
-/// Where the change waiting for its confirmation is kept (a restart reverts it).
-pub const PENDING_FILE: &str = "pending-confirm.toml";
 const CTRL_C: u8 = 0x03;
 const CTRL_BACKSLASH: u8 = 0x1c;
 
@@ -73,7 +72,10 @@ pub fn run(a: ConsoleArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let pending = read_pending(&a.settings);
+    let pending = pending::read(&a.settings, pending::CONSOLE).unwrap_or_else(|e| {
+        log::error!("{e}: ignored");
+        None
+    });
     let box_id = a.box_id.clone().or_else(|| hotspare_failover::licence::box_id().ok());
     let window_us = i64::try_from(a.confirm_window.as_micros()).unwrap_or(DEFAULT_WINDOW_US);
     let idle_logout_us = i64::try_from(a.idle_logout.as_micros()).unwrap_or(i64::MAX);
@@ -197,7 +199,7 @@ impl Side<'_> {
                 }
             }),
             Effect::PersistPending(p) => {
-                if let Err(e) = write_pending(&self.a.settings, p.as_ref()) {
+                if let Err(e) = pending::write(&self.a.settings, pending::CONSOLE, p.as_ref()) {
                     log::error!("cannot store the pending network change: {e}");
                 }
                 return None;
@@ -271,32 +273,6 @@ fn run_program(cmd: &Path, arg: Option<&Path>) -> Result<(), String> {
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
         Err(format!("{} {}: {}", cmd.display(), out.status, err.lines().last().unwrap_or("")))
-    }
-}
-
-fn read_pending(dir: &Path) -> Option<Pending> {
-    let path = dir.join(PENDING_FILE);
-    let text = std::fs::read_to_string(&path).ok()?;
-    match toml::from_str(&text) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            log::error!("{}: {e}: ignored", path.display());
-            None
-        }
-    }
-}
-
-fn write_pending(dir: &Path, p: Option<&Pending>) -> Result<(), String> {
-    let path = dir.join(PENDING_FILE);
-    match p {
-        Some(p) => {
-            let text = toml::to_string(p).map_err(|e| e.to_string())?;
-            hotspare_base::fs::write_atomic(&path, text.as_bytes(), 0o600).map_err(|e| e.to_string())
-        }
-        None => match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-            _ => hotspare_base::fs::sync_dir(dir).map_err(|e| e.to_string()),
-        },
     }
 }
 

@@ -23,6 +23,17 @@ pub struct FailoverArgs {
     /// yet) and exit: the installer writes it into each NVR's `[failover] fingerprints`.
     #[arg(long)]
     pub fingerprint: bool,
+    /// The box's settings directory (`hotspare settings --dir`): served to admins on
+    /// `/api/v1/settings` (without it, those routes answer 404).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+    /// Program run (no shell) with the settings directory as its argument when a change over
+    /// the API altered the network (and again when an unconfirmed change is reverted).
+    #[arg(long)]
+    pub apply_network: Option<PathBuf>,
+    /// How long a network change made over the API waits for the same user's confirmation.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub confirm_window: std::time::Duration,
 }
 
 /// The spare's TLS identity in `<state>/tls` (made on first start); `None` with
@@ -35,6 +46,18 @@ fn tls_identity(cfg: &Config) -> Result<Option<hotspare_tls::Identity>, CliError
     hotspare_tls::Identity::load_or_create(&dir, &format!("hotspare spare {}", cfg.spare.serial))
         .map(Some)
         .map_err(|e| CliError::new(format!("TLS identity: {e}")))
+}
+
+/// The settings over the API (`--settings`), reverting a change a previous run left unconfirmed.
+async fn settings_api(a: &FailoverArgs) -> Result<Option<hotspare_failover::settings_api::SettingsApi>, CliError> {
+    use hotspare_failover::settings_api::{SettingsApi, SettingsApiOptions};
+    let Some(dir) = &a.settings else { return Ok(None) };
+    let o = SettingsApiOptions {
+        dir: dir.clone(),
+        apply_network: a.apply_network.clone(),
+        confirm_window: a.confirm_window,
+    };
+    SettingsApi::start(o).await.map(Some).map_err(|e| CliError::new(format!("--settings: {e}")))
 }
 
 pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
@@ -88,7 +111,15 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
     let health_file = cfg.spare.health_file.clone();
     let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let api = hotspare_failover::handlers::router(shared, engine.stores(), engine.admin_hashes(), auth, health_file);
+    let settings = settings_api(&a).await?;
+    let api = hotspare_failover::handlers::router(
+        shared,
+        engine.stores(),
+        engine.admin_hashes(),
+        auth,
+        health_file,
+        settings,
+    );
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;

@@ -4,7 +4,7 @@
 //! status.json, health.json) and the settings every second; carries out what
 //! the panel asks: network changes saved as the `panel` channel with
 //! confirm-or-revert (the unconfirmed change is kept in
-//! `<settings>/panel-pending.json`, so a restart reverts it), NVR reachability
+//! `<settings>/pending-panel.toml`, `hotspare_settings::pending`, so a restart reverts it), NVR reachability
 //! (a TCP connect to the URL's host and port), reboot, factory reset. Runs
 //! until SIGTERM/SIGINT; the confirm window keeps running while LCDd is away.
 
@@ -16,6 +16,7 @@ use hotspare_panel::lcdproc::wire::{self, Reply};
 use hotspare_panel::menu::Key;
 use hotspare_panel::{view, Input, Output, Panel};
 use hotspare_settings::confirm::Pending;
+use hotspare_settings::pending;
 use hotspare_settings::{Settings, SettingsStore};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -50,7 +51,6 @@ pub struct PanelArgs {
     pub confirm_within: Duration,
 }
 
-const PENDING_FILE: &str = "panel-pending.json";
 type Conn = (Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf);
 
 pub async fn run(a: PanelArgs) -> Result<(), CliError> {
@@ -59,7 +59,10 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Result<u64, String>>();
     let mut io = Io { a: &a, store, conn: None, probe_tx };
     let mut inputs = vec![];
-    if let Some(p) = read_pending(&a.settings) {
+    if let Some(p) = pending::read(&a.settings, pending::PANEL).unwrap_or_else(|e| {
+        log::warn!("{e}: ignored");
+        None
+    }) {
         inputs.push(Input::Restarted(p));
     }
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
@@ -261,24 +264,9 @@ async fn run_command(cmd: Option<String>, what: &str) {
     }
 }
 
-fn read_pending(dir: &Path) -> Option<Pending> {
-    let bytes = std::fs::read(dir.join(PENDING_FILE)).ok()?;
-    serde_json::from_slice(&bytes).map_err(|e| log::warn!("{PENDING_FILE}: {e}")).ok()
-}
-
 fn persist(dir: &Path, p: Option<&Pending>) {
-    let path = dir.join(PENDING_FILE);
-    let r = match p {
-        Some(p) => serde_json::to_vec(p)
-            .map_err(|e| e.to_string())
-            .and_then(|b| hotspare_base::fs::write_atomic(&path, &b, 0o600).map_err(|e| e.to_string())),
-        None => match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-            _ => Ok(()),
-        },
-    };
-    if let Err(e) = r {
-        log::error!("{}: {e}", path.display());
+    if let Err(e) = pending::write(dir, pending::PANEL, p) {
+        log::error!("{e}");
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use hotspare_settings::fields::{self, FIELDS};
 use hotspare_settings::store::{Current, SaveError};
-use hotspare_settings::{Settings, SettingsStore};
+use hotspare_settings::SettingsStore;
 
 #[derive(clap::Args, Debug)]
 pub struct SettingsArgs {
@@ -25,7 +25,7 @@ pub struct SettingsArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Op {
-    /// The current settings (passwords and hashes left out) and their generation.
+    /// The current settings (secrets left out: passwords, hashes) and their generation.
     Show,
     /// One field's value.
     Get { field: String },
@@ -148,26 +148,13 @@ fn warnings(cur: &Current) -> String {
     cur.skipped.iter().map(|(p, why)| format!("warning: {} skipped: {why}\n", p.display())).collect()
 }
 
-/// The current settings as TOML, without passwords and hashes.
+/// The current settings as TOML, without their secrets (`hotspare_settings::secrets`, the same
+/// view as the API's `GET /api/v1/settings`).
 fn show(cur: &Current) -> String {
-    let mut s: Settings = cur.settings.clone();
-    for n in &mut s.nvrs {
-        n.admin_password = "(set)".into();
-    }
-    for a in &mut s.accounts {
-        a.password_hash = "(set)".into();
-    }
-    if s.console_password_hash.is_some() {
-        s.console_password_hash = Some("(set)".into());
-    }
-    if let Some(e) = &mut s.email {
-        if e.password.is_some() {
-            e.password = Some("(set)".into());
-        }
-    }
     let head = match &cur.meta {
         Some(m) => format!("# generation {} ({}, {})\n", m.seq, m.channel, m.summary),
         None => "# factory defaults (nothing saved yet)\n".into(),
     };
-    head + &s.to_toml()
+    let shown = hotspare_settings::secrets::redacted(&cur.settings);
+    head + &toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show: {e}\n"))
 }

@@ -326,14 +326,14 @@ fn an_unconfirmed_network_change_is_reverted_and_a_confirmed_one_stays() {
     assert!(t.prompt().ends_with(MENU));
     let out = t.lines(&["2", "static", "192.168.7.20", "24", "192.168.7.1", ""]);
     assert!(out.contains("Confirm it within 3 s") && out.ends_with("y: keep, n: revert now: "), "{out}");
-    assert!(d.path().join("settings/pending-confirm.toml").exists());
+    assert!(d.path().join("settings/pending-console.toml").exists());
     t.expect("not confirmed in time");
     let out = t.prompt();
     assert!(out.contains("Restoring generation 1") && out.ends_with(MENU), "{out}");
     let (seq, s) = current(d.path());
     assert_eq!((seq, s.network.mode), (3, AddressMode::Dhcp));
     assert_eq!(record(d.path()), ["applied static 192.168.7.20", "applied dhcp "]);
-    assert!(!d.path().join("settings/pending-confirm.toml").exists());
+    assert!(!d.path().join("settings/pending-console.toml").exists());
 
     let out = t.lines(&["2", "static", "192.168.7.21", "24", "", ""]);
     assert!(out.ends_with("y: keep, n: revert now: "), "{out}");
@@ -342,7 +342,7 @@ fn an_unconfirmed_network_change_is_reverted_and_a_confirmed_one_stays() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(current(d.path()).1.network.address, Some([192, 168, 7, 21].into()));
     assert_eq!(record(d.path()).len(), 3);
-    assert!(!d.path().join("settings/pending-confirm.toml").exists());
+    assert!(!d.path().join("settings/pending-console.toml").exists());
     t.stop();
 }
 

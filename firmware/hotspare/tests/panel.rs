@@ -97,10 +97,10 @@ fn a_2x16_panel_follows_the_spare_and_its_keys_set_a_static_address_confirmed_on
     lcd.wait_for(&["Keep new IP?", "Enter=yes Esc=no"]);
     lcd.until("the network applied", || lcd.lines_of("applied") == 1);
     assert_eq!(rig.setting("network.address"), "192.168.1.102");
-    assert!(lcd.path("settings/panel-pending.json").exists());
+    assert!(lcd.path("settings/pending-panel.toml").exists());
     lcd.keys(&["Enter"]);
     lcd.wait_for(&["Kept", "the new network"]);
-    lcd.until("the pending change forgotten", || !lcd.path("settings/panel-pending.json").exists());
+    lcd.until("the pending change forgotten", || !lcd.path("settings/pending-panel.toml").exists());
     assert_eq!(
         (rig.setting("network.mode"), rig.setting("network.prefix"), rig.setting("network.gateway")),
         ("static".into(), "25".into(), "192.168.1.1".into())
@@ -122,11 +122,11 @@ fn a_panel_killed_before_the_confirmation_reverts_the_change_when_it_starts_agai
     rig.lcd.keys(&["Enter", "Enter", "Down", "Enter", "Enter", "Enter", "Enter"]);
     rig.lcd.wait_for(&["Keep new IP?"]);
     assert_eq!(rig.setting("network.mode"), "static");
-    assert!(rig.lcd.path("settings/panel-pending.json").exists());
+    assert!(rig.lcd.path("settings/pending-panel.toml").exists());
     rig.crash_panel();
     let lcd = &rig.lcd;
     lcd.until("the change reverted", || rig.setting("network.mode") == "dhcp");
-    lcd.until("the pending change forgotten", || !lcd.path("settings/panel-pending.json").exists());
+    lcd.until("the pending change forgotten", || !lcd.path("settings/pending-panel.toml").exists());
     lcd.wait_for(&["Reverted"]);
     let history = lcd.settings(&["history"]);
     assert!(history.contains("restored generation 1"), "{history}");

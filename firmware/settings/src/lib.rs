@@ -12,12 +12,18 @@
 //!   machine, `handle(now, event) -> actions`).
 //! - [`fields`]: single fields read and set by name (`network.address`), for
 //!   menus and the command line.
+//! - [`secrets`]: what is never shown (passwords, hashes) and kept when an
+//!   edit leaves it out; clear passwords of an edit hashed.
+//! - [`pending`]: the stored change waiting for its confirmation, one file
+//!   per holder of a confirm window.
 //!
 //! Design record: docs/design/settings.md.
 
 pub mod confirm;
 pub mod fields;
 pub mod model;
+pub mod pending;
+pub mod secrets;
 pub mod store;
 pub mod validate;
 

@@ -23,7 +23,7 @@ pub const MAX_ACCOUNTS: usize = 32;
 pub const MIN_PASSWORD: usize = 8;
 
 /// One problem of one field.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{field}: {problem}")]
 pub struct FieldError {
     /// The field's name as [`crate::fields`] and the stored TOML spell it.

@@ -20,5 +20,6 @@ pub mod licence;
 pub mod monitor;
 pub mod recorders;
 pub mod reinsert;
+pub mod site_settings;
 pub mod ssdp;
 pub mod state;

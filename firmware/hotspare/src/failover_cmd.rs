@@ -1,11 +1,15 @@
-//! `hotspare failover --config failover.toml`: the spare.
+//! `hotspare failover --config failover.toml [--settings DIR]`: the spare. Without
+//! `--settings` everything comes from failover.toml; with it, the site parts come from the
+//! box's settings and follow their changes ([`crate::failover_site`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use hotspare_api::spare::SpareStatus;
 use hotspare_failover::config::Config;
 use hotspare_failover::engine::{Engine, EngineOptions};
+use hotspare_failover::licence::Capacity;
 use hotspare_recorder::RecorderOptions;
 use tokio::sync::watch;
 
@@ -23,7 +27,15 @@ pub struct FailoverArgs {
     /// yet) and exit: the installer writes it into each NVR's `[failover] fingerprints`.
     #[arg(long)]
     pub fingerprint: bool,
+    /// The box's settings directory (`/data/settings`): the NVRs, accounts, monitoring, email,
+    /// licence, name and SSDP on/off come from its current generation and changes apply
+    /// without a restart; failover.toml then holds only the box's fixed parts.
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
 }
+
+/// Where SSDP listens (`None`: off) and whether it joins the multicast group.
+pub type SsdpBind = (Option<SocketAddr>, bool);
 
 /// The spare's TLS identity in `<state>/tls` (made on first start); `None` with
 /// `[tls] insecure = true`.
@@ -37,8 +49,24 @@ fn tls_identity(cfg: &Config) -> Result<Option<hotspare_tls::Identity>, CliError
         .map_err(|e| CliError::new(format!("TLS identity: {e}")))
 }
 
+fn parse_ssdp(s: &str) -> Result<SsdpBind, CliError> {
+    match s {
+        "off" => Ok((None, false)),
+        s => {
+            let addr: SocketAddr = s
+                .parse()
+                .map_err(|_| CliError::new(format!("--ssdp {s:?} is not an address like 0.0.0.0:1900 or off")))?;
+            Ok((Some(addr), addr.ip().is_unspecified()))
+        }
+    }
+}
+
 pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
-    let cfg = Config::load(&a.config).map_err(CliError::wrap)?;
+    let cfg = match &a.settings {
+        Some(_) => Config::load_box(&a.config),
+        None => Config::load(&a.config),
+    }
+    .map_err(CliError::wrap)?;
     let identity = tls_identity(&cfg)?;
     if a.fingerprint {
         let id = identity.ok_or_else(|| {
@@ -47,62 +75,27 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         println!("{}", id.fingerprint);
         return Ok(());
     }
+    let ssdp = parse_ssdp(&a.ssdp)?;
+    if let Some(dir) = &a.settings {
+        return crate::failover_site::run(dir, cfg, identity, ssdp).await;
+    }
     let capacity = cfg.capacity().map_err(|e| CliError::new(e.to_string()))?;
     cfg.check_capacity(&capacity).map_err(CliError::wrap)?;
-    let (ssdp_bind, ssdp_multicast) = match a.ssdp.as_str() {
-        "off" => (None, false),
-        s => {
-            let addr: SocketAddr = s
-                .parse()
-                .map_err(|_| CliError::new(format!("--ssdp {s:?} is not an address like 0.0.0.0:1900 or off")))?;
-            (Some(addr), addr.ip().is_unspecified())
-        }
-    };
-    log::info!(
-        "spare {} ({}): {} NVRs, licence allows {} NVRs and {} channels",
-        cfg.spare.name,
-        cfg.spare.serial,
-        cfg.nvrs.len(),
-        capacity.nvrs,
-        capacity.channels
-    );
     let shared = Arc::new(Mutex::new(Default::default()));
-    for n in cfg.nvrs.iter().filter(|n| n.fingerprint.is_none() && n.url.starts_with("https://")) {
-        log::warn!(
-            "{}: no fingerprint configured: the spare will not talk to it (it logs the fingerprint the NVR \
-             presents; check it on the NVR with hotspare nvr --config F --fingerprint)",
-            n.id
-        );
-    }
-    let fingerprint = identity.as_ref().map(|i| i.fingerprint.to_string());
     let supervised = crate::spare_heartbeat::spawn(shared.clone()).await;
     let (takeovers_blocked, heartbeat) = supervised.map(|(g, t)| (Some(g), Some(t))).unwrap_or_default();
     let opts = EngineOptions {
-        ssdp_bind,
-        ssdp_multicast,
+        ssdp_bind: ssdp.0,
+        ssdp_multicast: ssdp.1,
         recorder: RecorderOptions::default(),
-        fingerprint,
+        fingerprint: identity.as_ref().map(|i| i.fingerprint.to_string()),
         takeovers_blocked,
     };
     let listen = cfg.spare.listen;
-    let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
-    let health_file = cfg.spare.health_file.clone();
-    let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
-    let api = hotspare_failover::handlers::router(shared, engine.stores(), engine.admin_hashes(), auth, health_file);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;
+    let (engine, api) = build(cfg, capacity, opts, shared)?;
+    let listener = bind(listen).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tls = match identity {
-        Some(id) => {
-            log::info!("spare API on https://{listen} (certificate fingerprint {})", id.fingerprint);
-            Some(hotspare_tls::tokio_rustls::TlsAcceptor::from(id.server_config))
-        }
-        None => {
-            log::warn!("spare API on http://{listen}: plain HTTP ([tls] insecure = true), for development only");
-            None
-        }
-    };
+    let tls = acceptor(identity, listen);
     let limits = hotspare_http::ServerLimits::for_this_process();
     let server = tokio::spawn(hotspare_http::serve(listener, api, limits, std::future::pending(), tls));
     let engine_task = tokio::spawn(engine.run(stop_rx));
@@ -114,4 +107,53 @@ pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
         h.abort();
     }
     engine_task.await.map_err(|e| CliError::new(format!("engine task: {e}")))?.map_err(|e| CliError::new(e.to_string()))
+}
+
+/// The engine and the API router of `cfg` (accounts hashed here).
+pub fn build(
+    cfg: Config,
+    capacity: Capacity,
+    opts: EngineOptions,
+    shared: Arc<Mutex<SpareStatus>>,
+) -> Result<(Engine, axum::Router), CliError> {
+    log::info!(
+        "spare {} ({}): {} NVRs, licence allows {} NVRs and {} channels",
+        cfg.spare.name,
+        cfg.spare.serial,
+        cfg.nvrs.len(),
+        capacity.nvrs,
+        capacity.channels
+    );
+    for n in cfg.nvrs.iter().filter(|n| n.fingerprint.is_none() && n.url.starts_with("https://")) {
+        log::warn!(
+            "{}: no fingerprint configured: the spare will not talk to it (it logs the fingerprint the NVR \
+             presents; check it on the NVR with hotspare nvr --config F --fingerprint)",
+            n.id
+        );
+    }
+    let auth = hotspare_http::Authenticator::new(cfg.api_accounts(), hotspare_http::AuthLimits::default());
+    let health_file = cfg.spare.health_file.clone();
+    let engine = Engine::new(cfg, capacity, opts, shared.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let api = hotspare_failover::handlers::router(shared, engine.stores(), engine.admin_hashes(), auth, health_file);
+    Ok((engine, api))
+}
+
+pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))
+}
+
+pub fn acceptor(
+    identity: Option<hotspare_tls::Identity>,
+    listen: SocketAddr,
+) -> Option<hotspare_tls::tokio_rustls::TlsAcceptor> {
+    match identity {
+        Some(id) => {
+            log::info!("spare API on https://{listen} (certificate fingerprint {})", id.fingerprint);
+            Some(hotspare_tls::tokio_rustls::TlsAcceptor::from(id.server_config))
+        }
+        None => {
+            log::warn!("spare API on http://{listen}: plain HTTP ([tls] insecure = true), for development only");
+            None
+        }
+    }
 }

@@ -92,7 +92,8 @@ pub async fn run(
     let listener = bind(listen).await?;
     let limits = hotspare_http::ServerLimits::for_this_process();
     let tls = acceptor(identity, listen);
-    let server = tokio::spawn(hotspare_http::serve(listener, switching(router_rx), limits, std::future::pending(), tls));
+    let server =
+        tokio::spawn(hotspare_http::serve(listener, switching(router_rx), limits, std::future::pending(), tls));
 
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

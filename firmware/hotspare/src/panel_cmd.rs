@@ -68,11 +68,13 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let terminated = crate::record::terminated();
     tokio::pin!(terminated);
     let mut last_seq = None;
-    let spare_state = a.failover_config.as_deref().and_then(|f| match hotspare_failover::config::Config::load(f).or_else(|_| hotspare_failover::config::Config::load_box(f)) {
-        Ok(c) => Some(c.spare.state.join("nvrs.postcard")),
-        Err(e) => {
-            log::warn!("{e}: the status screen counts the NVRs covered without naming them");
-            None
+    let spare_state = a.failover_config.as_deref().and_then(|f| {
+        match hotspare_failover::config::Config::load(f).or_else(|_| hotspare_failover::config::Config::load_box(f)) {
+            Ok(c) => Some(c.spare.state.join("nvrs.postcard")),
+            Err(e) => {
+                log::warn!("{e}: the status screen counts the NVRs covered without naming them");
+                None
+            }
         }
     });
     loop {

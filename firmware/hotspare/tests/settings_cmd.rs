@@ -108,8 +108,7 @@ fn export_writes_the_whole_settings_0600_and_import_saves_them_as_one_generation
     let d = tempfile::tempdir().unwrap();
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     let store = SettingsStore::open(&a).unwrap();
-    let mut s = hotspare_settings::Settings::default();
-    s.hostname = "spare-7".into();
+    let mut s = hotspare_settings::Settings { hostname: "spare-7".into(), ..Default::default() };
     s.set_account("admin", hotspare_http::Role::Admin, "a long password");
     s.nvrs.push(hotspare_settings::model::Nvr {
         id: "nvr1".into(),

@@ -112,6 +112,22 @@ fn the_spare_follows_its_settings_in_place_and_never_while_covering() {
     s.set_account(SPARE_VIEWER.0, Role::Viewer, SPARE_VIEWER.1);
     let file = d.join("site-settings.toml");
     std::fs::write(&file, s.to_toml()).unwrap();
+    // a client connecting all along sees no refused connection across the reload
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut refused) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    Ok(_) => ok += 1,
+                    Err(_) => refused += 1,
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (ok, refused)
+        })
+    };
     let imported = Instant::now();
     eprintln!("import at {}", common::rfc3339(common::now_us()));
     let out = settings_cmd(&settings, &["--channel", "test", "import", file.to_str().unwrap()]);
@@ -122,6 +138,10 @@ fn the_spare_follows_its_settings_in_place_and_never_while_covering() {
         s.settings_seq == Some(1) && s.nvrs.iter().any(|v| v.id == "nvr1")
     });
     eprintln!("generation 1 applied {:.1} s after the import", imported.elapsed().as_secs_f64());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, refused) = prober.join().unwrap();
+    assert_eq!(refused, 0, "connections refused across the reload ({ok} accepted)");
+    assert!(ok > 10, "{ok} connections");
     assert_eq!((st.name.as_str(), st.settings_pending, st.settings_error.as_deref()), ("Hotspare", None, None));
     site.wait_healthy();
     assert_eq!(status_as(port, INSTALLER.0, INSTALLER.1), Some(200));
@@ -154,6 +174,16 @@ fn the_spare_follows_its_settings_in_place_and_never_while_covering() {
     // a network-only change: the role is not reloaded
     settings_cmd(&settings, &["set", "hostname=spare-9"]);
     wait_status(&site, Duration::from_secs(5), "generation 3 in force", |s| s.settings_seq == Some(3));
+    // a generation the spare cannot use: reported, the one in force kept
+    s.nvrs[0].url = s.nvrs[0].url.replace("https://", "http://");
+    std::fs::write(&file, s.to_toml()).unwrap();
+    settings_cmd(&settings, &["import", file.to_str().unwrap()]);
+    let st = wait_status(&site, Duration::from_secs(5), "generation 4 refused", |s| s.settings_error.is_some());
+    let e = st.settings_error.unwrap_or_default();
+    assert!(e.starts_with("settings generation 4: nvr[0].url: ") && e.contains("https://"), "{e}");
+    assert_eq!((st.settings_seq, st.settings_pending), (Some(3), None));
+    assert_eq!(site.view(0).map(|v| v.phase), Some("watching".to_string()), "{}", site.dump());
+
     let log = site.spare_log();
     for l in log.lines().filter(|l| l.contains("settings generation") || l.contains("spare API on")) {
         eprintln!("{l}");

@@ -64,6 +64,8 @@ fn parse_ssdp(s: &str) -> Result<SsdpBind, CliError> {
 pub async fn run(a: FailoverArgs) -> Result<(), CliError> {
     let cfg = match &a.settings {
         Some(_) => Config::load_box(&a.config),
+        // The certificate needs only the box's parts: a box-only file serves too.
+        None if a.fingerprint => Config::load(&a.config).or_else(|e| Config::load_box(&a.config).map_err(|_| e)),
         None => Config::load(&a.config),
     }
     .map_err(CliError::wrap)?;

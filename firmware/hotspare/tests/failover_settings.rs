@@ -72,10 +72,10 @@ fn the_spare_follows_its_settings_in_place_and_never_while_covering() {
     let config = d.join("box.toml");
     std::fs::write(&config, box_toml(&site.spare_serial, site.spare_port, &d, "")).unwrap();
     let settings = d.join("settings");
-    // (the same state directory as the paired failover.toml: the same certificate)
-    if let Some(fp) = nvr_common::box_fingerprint("failover", &site.spare_config) {
-        nvr_common::pin(site.spare_port, fp);
-    }
+    // the box-only file shows the certificate the NVR was paired with (same state directory)
+    let fp = nvr_common::box_fingerprint("failover", &config).expect("--fingerprint of a box-only failover.toml");
+    assert_eq!(Some(fp), nvr_common::box_fingerprint("failover", &site.spare_config));
+    nvr_common::pin(site.spare_port, fp);
     let mut cmd = Command::new(bin());
     cmd.arg("failover").arg("--config").arg(&config).arg("--settings").arg(&settings);
     cmd.args(["--ssdp", "off"]).env("RUST_LOG", "info");

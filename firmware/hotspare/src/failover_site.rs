@@ -72,7 +72,8 @@ pub async fn run(
     let fixed = Fixed { base, ssdp, fingerprint, gate, shared };
     let listen = fixed.base.spare.listen;
 
-    let (settings, seq) = read(&store).unwrap_or_else(|e| {
+    let mut skipped = Vec::new();
+    let (settings, seq) = read(&store, &mut skipped).unwrap_or_else(|e| {
         log::error!("{}: {e}: starting with the defaults", dir.display());
         (Settings::default(), 0)
     });
@@ -104,7 +105,7 @@ pub async fn run(
             _ = &mut terminated => break None,
             r = &mut running.task => break Some(r),
             _ = poll.tick() => {
-                let next = match read(&store) {
+                let next = match read(&store, &mut skipped) {
                     Ok(x) => x,
                     Err(e) => {
                         log::warn!("{}: {e}", dir.display());
@@ -135,11 +136,18 @@ pub async fn run(
     }
 }
 
-/// The current generation and its number (0: none yet, the defaults).
-fn read(store: &SettingsStore) -> Result<(Settings, u64), hotspare_settings::store::SaveError> {
+/// The current generation and its number (0: none yet, the defaults). Damaged generations
+/// are logged once (`skipped`: those already said).
+fn read(
+    store: &SettingsStore,
+    skipped: &mut Vec<std::path::PathBuf>,
+) -> Result<(Settings, u64), hotspare_settings::store::SaveError> {
     let cur = store.current()?;
     for (path, why) in &cur.skipped {
-        log::warn!("{}: skipped: {why}", path.display());
+        if !skipped.contains(path) {
+            log::warn!("{}: skipped: {why}", path.display());
+            skipped.push(path.clone());
+        }
     }
     let seq = cur.seq();
     Ok((cur.settings, seq))

@@ -164,10 +164,12 @@ fn the_spare_follows_its_settings_in_place_and_never_while_covering() {
     // back: failback, re-insertion, then the change is applied
     site.restart_nvr(0);
     site.wait_failback(0, Duration::from_secs(60));
+    let failed_back = Instant::now();
     let st = wait_status(&site, Duration::from_secs(10), "generation 2 applied after the failback", |s| {
         s.settings_seq == Some(2)
     });
     assert_eq!((st.name.as_str(), st.settings_pending), ("Spare B", None));
+    eprintln!("generation 2 applied {:.1} s after the failback was seen", failed_back.elapsed().as_secs_f64());
     wait_status(&site, Duration::from_secs(30), "nvr1 synced again", hotspare::kit::all_synced);
     assert_eq!(status_as(port, INSTALLER.0, INSTALLER.1), Some(200));
 

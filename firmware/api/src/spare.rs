@@ -24,6 +24,18 @@ pub struct SpareStatus {
     /// hardware fault); absent when takeovers are allowed. NVRs already taken over stay covered.
     #[serde(default)]
     pub takeovers_blocked: Option<String>,
+    /// With `--settings`: the settings generation the spare runs with (0: a fresh box's
+    /// defaults); absent when it runs from failover.toml alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_seq: Option<u64>,
+    /// A newer settings generation waiting for the end of every takeover and re-insertion
+    /// (the spare never reloads while covering).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_pending: Option<u64>,
+    /// Why the newest settings generation is not used (`settings generation 5: nvr[0].url: …`);
+    /// the spare keeps running with `settings_seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_error: Option<String>,
 }
 
 /// One takeover, for the log.

@@ -250,7 +250,14 @@ pub fn nvr(i: usize) -> Vec<Step> {
 /// An empty NVR to fill in (priority after the others).
 pub fn blank_nvr(s: &Settings) -> Nvr {
     let priority = s.nvrs.iter().map(|n| n.priority + 1).max().unwrap_or(1);
-    Nvr { id: String::new(), url: String::new(), admin_user: "admin".into(), admin_password: String::new(), priority }
+    Nvr {
+        id: String::new(),
+        url: String::new(),
+        admin_user: "admin".into(),
+        admin_password: String::new(),
+        priority,
+        fingerprint: None,
+    }
 }
 
 /// A password asked twice for `user` (empty user: the one of [`Key::NewUser`]).

@@ -226,6 +226,7 @@ mod tests {
                 admin_user: "admin".into(),
                 admin_password: "x".into(),
                 priority: i,
+                fingerprint: None,
             });
             // (not hashed: only listed)
             s.accounts.push(hotspare_settings::model::Account {

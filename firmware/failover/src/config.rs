@@ -54,6 +54,12 @@
 //! `spare.box_id = "..."` to stand in for it; production firmware refuses
 //! the key with an error naming it.
 //!
+//! With `hotspare failover --settings DIR` the file holds only the box's fixed
+//! parts (`[spare]` serial/listen/store/state/health_file, `[tls]`) and
+//! [`Config::parse_box`] refuses the site's (`spare.name`, `spare.licence`,
+//! `[monitor]`, `[[nvr]]`, `[[account]]`, `[email]`), naming the key: those
+//! come from the settings ([`crate::site_settings`]), one source of truth.
+//!
 //! Profile `fast` fixes the intervals to 1 s (status), 1 s (recording) and
 //! 2 s (failback); interval keys given with it are ignored with a warning.
 //! `failures_to_takeover` applies to both profiles. The number of `[[nvr]]`
@@ -135,6 +141,8 @@ pub struct Spare {
     pub store: PathBuf,
     pub state: PathBuf,
     pub licence: Option<PathBuf>,
+    /// The licence's text from the settings (`--settings`; instead of `licence`).
+    pub licence_text: Option<String>,
     /// `spare.box_id`: development builds only (always `None` in production).
     pub box_id: Option<String>,
     /// `spare.health_file`: the supervisor's `health.json`, served as `GET /api/v1/health`.
@@ -202,7 +210,8 @@ struct RawTls {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSpare {
-    name: Spanned<String>,
+    /// Required without `--settings`, refused with it.
+    name: Option<Spanned<String>>,
     serial: Spanned<String>,
     listen: SocketAddr,
     store: PathBuf,
@@ -243,11 +252,50 @@ impl Config {
 
     /// Parses and validates `text`; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_as(text, path, false)
+    }
+
+    /// Reads `path` as the box's fixed parts only (`--settings`): see [`Config::parse_box`].
+    pub fn load_box(path: &Path) -> Result<Config, ConfigError> {
+        let text = hotspare_base::config_error::read(path)?;
+        Config::parse_box(&text, path)
+    }
+
+    /// Parses `text` as the box's fixed parts only: the site's keys are an error naming the
+    /// key (they come from the settings); the result has no NVRs, accounts or email, the
+    /// default monitoring and an empty name, for [`crate::site_settings::apply`].
+    pub fn parse_box(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_as(text, path, true)
+    }
+
+    fn parse_as(text: &str, path: &Path, box_only: bool) -> Result<Config, ConfigError> {
         let src = ConfigText::new(path, text);
         let raw: RawConfig = src.deserialize()?;
+        if box_only {
+            let site = [
+                ("spare.name", raw.spare.name.is_some()),
+                ("spare.licence", raw.spare.licence.is_some()),
+                ("monitor", raw.monitor.is_some()),
+                ("nvr", !raw.nvr.is_empty()),
+                ("account", !raw.account.is_empty()),
+                ("email", raw.email.is_some()),
+            ];
+            if let Some((key, _)) = site.iter().find(|(_, given)| *given) {
+                return Err(src.error_for_key(
+                    key,
+                    "comes from the settings with --settings (one source of truth): remove it from this \
+                     file and set it with the console, the panel, the API or `hotspare settings`"
+                        .to_owned(),
+                ));
+            }
+        }
 
         let s = raw.spare;
-        let name = check_name(&src, &s.name, "spare.name")?;
+        let name = match &s.name {
+            Some(n) => check_name(&src, n, "spare.name")?,
+            None if box_only => String::new(),
+            None => return Err(src.error_for_key("spare", "missing field `name`".to_owned())),
+        };
         let serial = check_token(&src, &s.serial, "spare.serial", 64, true)?;
         let box_id = match &s.box_id {
             Some(b) if cfg!(feature = "dev-keys") => Some(check_token(&src, b, "spare.box_id", 128, true)?),
@@ -269,6 +317,7 @@ impl Config {
             store: s.store,
             state: s.state,
             licence: s.licence,
+            licence_text: None,
             box_id,
             health_file: s.health_file.unwrap_or_else(|| hotspare_http::health::DEFAULT_FILE.into()),
         };
@@ -365,6 +414,9 @@ impl Config {
     /// configured licence that does not verify (or a box without an
     /// identity to check it against) is an error.
     pub fn capacity(&self) -> Result<Capacity, LicenceError> {
+        if let Some(text) = &self.spare.licence_text {
+            return Licence::parse(text, "the settings' licence")?.verify(&self.box_id()?);
+        }
         match &self.spare.licence {
             Some(p) => {
                 // The file first: a missing or bad licence is named as such.
@@ -506,7 +558,13 @@ fn check_token(
 
 fn check_url(src: &ConfigText<'_>, v: &Spanned<String>, key: &str, insecure: bool) -> Result<String, ConfigError> {
     let s = v.get_ref();
-    let bad = |problem: String| src.error_at(v.span().start, key, format!("{s:?}: {problem}"));
+    nvr_url(s, insecure).map_err(|problem| src.error_at(v.span().start, key, format!("{s:?}: {problem}")))
+}
+
+/// An NVR's API URL checked (`https://host:port`; `http://` only when `insecure`) and
+/// normalised (no trailing `/`), or the problem.
+pub(crate) fn nvr_url(s: &str, insecure: bool) -> Result<String, String> {
+    let bad = |problem: String| problem;
     let url = reqwest::Url::parse(s).map_err(|e| bad(format!("not a URL ({e})")))?;
     if insecure && url.scheme() != "http" && url.scheme() != "https" {
         return Err(bad(format!("scheme {:?} (allowed: http, https)", url.scheme())));

@@ -5,6 +5,7 @@
 //! publishes the status and the credentials the API accepts, and recycles the stores.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,6 +86,8 @@ pub struct Engine {
     acting: Arc<Mutex<Vec<ActingAs>>>,
     /// The current store of each NVR, shared with the API.
     stores: crate::handlers::Stores,
+    /// True while any NVR is taken over or its video is being re-inserted ([`Engine::covering`]).
+    covering: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -149,6 +152,7 @@ impl Engine {
             checks: JoinSet::new(),
             shared,
             acting: Arc::default(),
+            covering: Arc::default(),
         })
     }
 
@@ -321,7 +325,12 @@ impl Engine {
             })
             .collect();
         *self.acting.lock_or_recover() = acting;
+        let covering = self.core.nvrs().any(|c| c.is_taken_over() || c.reinserting());
+        self.covering.store(covering, Ordering::SeqCst);
         let mut s = self.shared.lock_or_recover();
+        // The settings fields belong to whoever runs the engine (`--settings`): kept.
+        let (settings_seq, settings_pending, settings_error) =
+            (s.settings_seq.take(), s.settings_pending.take(), s.settings_error.take());
         *s = SpareStatus {
             name: self.cfg.spare.name.clone(),
             serial: self.cfg.spare.serial.clone(),
@@ -331,6 +340,9 @@ impl Engine {
             nvrs,
             fingerprint: self.opts.fingerprint.clone(),
             takeovers_blocked: self.core.takeovers_blocked().map(str::to_string),
+            settings_seq,
+            settings_pending,
+            settings_error,
         };
     }
 
@@ -380,6 +392,12 @@ impl Engine {
     /// Credentials of the NVRs being stood in for, for the API.
     pub fn admin_hashes(&self) -> Arc<Mutex<Vec<ActingAs>>> {
         self.acting.clone()
+    }
+
+    /// True (after each step) while any NVR is taken over or being re-inserted into: the
+    /// spare must not be reconfigured then (`--settings` waits).
+    pub fn covering(&self) -> Arc<AtomicBool> {
+        self.covering.clone()
     }
 
     /// Stores per NVR, for the API.

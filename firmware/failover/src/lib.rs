@@ -21,5 +21,6 @@ pub mod monitor;
 pub mod recorders;
 pub mod reinsert;
 pub mod settings_api;
+pub mod site_settings;
 pub mod ssdp;
 pub mod state;

@@ -81,13 +81,7 @@ pub fn run(a: ConsoleArgs) -> ExitCode {
     let idle_logout_us = i64::try_from(a.idle_logout.as_micros()).unwrap_or(i64::MAX);
     let idle_logout_us = (idle_logout_us > 0).then_some(idle_logout_us);
     let mut console = Console::new(Options { confirm_window_us: window_us, pending, box_id, idle_logout_us });
-    let spare_state = a.failover_config.as_deref().and_then(|f| match hotspare_failover::config::Config::load(f) {
-        Ok(c) => Some(c.spare.state),
-        Err(e) => {
-            log::warn!("{e}: the status at a glance counts the NVRs covered without naming them");
-            None
-        }
-    });
+    let spare_state = crate::failover_cmd::spare_state_dir(a.failover_config.as_deref());
     let mut side = Side { a: &a, store, spare_state };
     let mut start = true;
     // said once per kind of trouble, not every half second

@@ -12,6 +12,7 @@ mod console_cmd;
 mod demo;
 mod export;
 mod failover_cmd;
+mod failover_site;
 mod licence_cmd;
 mod nvr_cmd;
 mod panel_cmd;

@@ -71,13 +71,7 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let terminated = crate::record::terminated();
     tokio::pin!(terminated);
     let mut last_seq = None;
-    let spare_state = a.failover_config.as_deref().and_then(|f| match hotspare_failover::config::Config::load(f) {
-        Ok(c) => Some(c.spare.state),
-        Err(e) => {
-            log::warn!("{e}: the status screen counts the NVRs covered without naming them");
-            None
-        }
-    });
+    let spare_state = crate::failover_cmd::spare_state_dir(a.failover_config.as_deref());
     loop {
         for i in inputs.drain(..) {
             let out = panel.handle(now_us(), i);

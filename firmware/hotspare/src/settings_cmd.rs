@@ -1,7 +1,8 @@
 //! `hotspare settings`: the box's configuration model from the command line
 //! (the console and the front panel use the same calls): show it (secrets
 //! left out), read and set fields as one change, the history, restore,
-//! factory reset. Exit 0 done, 1 refused (the message names the field and
+//! factory reset; import and export the whole settings as one TOML file
+//! (backups, installers, test harnesses). Exit 0 done, 1 refused (the message names the field and
 //! what is allowed, nothing changed), 2 the store cannot be read or written.
 
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 
 use hotspare_settings::fields::{self, FIELDS};
 use hotspare_settings::store::{Current, SaveError};
-use hotspare_settings::SettingsStore;
+use hotspare_settings::{Settings, SettingsStore};
 
 #[derive(clap::Args, Debug)]
 pub struct SettingsArgs {
@@ -40,6 +41,12 @@ pub enum Op {
     History,
     /// Makes generation SEQ current again (as a new generation).
     Restore { seq: u64 },
+    /// Saves the whole settings from FILE (TOML, as `export` writes it; `-`: standard input)
+    /// as one new generation, validated (all or nothing).
+    Import { file: PathBuf },
+    /// Writes the whole current settings, secrets included (NVR passwords, account hashes), to
+    /// FILE for a backup: created 0600, replaced power-safe. `show` leaves the secrets out.
+    Export { file: PathBuf },
     /// The defaults; every older generation (and its secrets) removed.
     FactoryReset {
         /// Required: this cannot be undone.
@@ -128,6 +135,21 @@ fn exec(a: &SettingsArgs) -> Result<String, Failure> {
                 }
             }
         }
+        Op::Import { file } => out.push_str(&import(&store, &cur, file, &a.channel)?),
+        Op::Export { file } => {
+            let head = match &cur.meta {
+                Some(m) => format!("# hotspare settings, generation {} ({}, {})\n", m.seq, m.channel, m.summary),
+                None => "# hotspare settings: factory defaults (nothing saved yet)\n".into(),
+            };
+            let text = head + &cur.settings.to_toml();
+            hotspare_base::fs::write_atomic(file, text.as_bytes(), 0o600)
+                .map_err(|e| Failure::Store(format!("{}: {e}", file.display())))?;
+            out.push_str(&format!(
+                "generation {} exported to {} (0600: it holds the NVR passwords and account hashes)\n",
+                cur.seq(),
+                file.display()
+            ));
+        }
         Op::Restore { seq } => {
             let new = store.restore(*seq, &a.channel)?;
             out.push_str(&format!("generation {seq} restored as generation {new}\n"));
@@ -141,6 +163,25 @@ fn exec(a: &SettingsArgs) -> Result<String, Failure> {
         }
     }
     Ok(out)
+}
+
+/// `import FILE`: the whole settings as one generation.
+fn import(store: &SettingsStore, cur: &Current, file: &std::path::Path, channel: &str) -> Result<String, Failure> {
+    let text = if file.as_os_str() == "-" {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+            .map_err(|e| Failure::Refused(format!("standard input: {e}")))?;
+        t
+    } else {
+        std::fs::read_to_string(file).map_err(|e| Failure::Refused(format!("{}: {e}", file.display())))?
+    };
+    let s: Settings = toml::from_str(&text)
+        .map_err(|e| Failure::Refused(format!("{}: {}", file.display(), e.to_string().trim_end())))?;
+    if s == cur.settings {
+        return Ok("nothing changed\n".into());
+    }
+    let seq = store.save(&s, cur.seq(), channel, &format!("import {}", file.display()))?;
+    Ok(format!("saved generation {seq}\n"))
 }
 
 /// Generations that could not be used (said on every command).

@@ -58,6 +58,7 @@ fn the_panel_shows_the_spare_covering_a_killed_nvr_and_armed_again_after_the_fai
         admin_user: nvr.admin_user.clone(),
         admin_password: nvr.admin_password.clone(),
         priority: 1,
+        fingerprint: None,
     });
     store.save(&s, 0, "test", "the site's NVR").unwrap();
     let id = nvr.id.clone();

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{bin, free_port, Proc};
+use hotspare_http::Role;
 use nvr_common::{basic, try_http, Resp};
 use serde_json::{json, Value};
 
@@ -102,15 +103,13 @@ fn setup() -> (tempfile::TempDir, u16) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let port = free_port();
-    let mut cfg = format!(
-        "[spare]\nname = \"spare-1\"\nserial = \"HS-T8\"\nlisten = \"127.0.0.1:{port}\"\nstore = \"{}\"\n\
+    // the box's fixed parts only: with --settings the site (accounts included) is the settings'
+    let cfg = format!(
+        "[spare]\nserial = \"HS-T8\"\nlisten = \"127.0.0.1:{port}\"\nstore = \"{}\"\n\
          state = \"{}\"\n\n[tls]\ninsecure = true\n",
         dir.join("store").display(),
         dir.join("state").display()
     );
-    for ((user, password), role) in [(ALICE, "admin"), (BOB, "admin"), (GUARD, "viewer")] {
-        cfg.push_str(&format!("\n[[account]]\nuser = \"{user}\"\nrole = \"{role}\"\npassword = \"{password}\"\n"));
-    }
     std::fs::write(dir.join("failover.toml"), cfg).unwrap();
     // records each call: the address of the settings in force (read back with the CLI)
     let script = format!(
@@ -122,8 +121,15 @@ fn setup() -> (tempfile::TempDir, u16) {
     let mut p = std::fs::metadata(dir.join("apply")).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
     std::fs::set_permissions(dir.join("apply"), p).unwrap();
-    // generation 1, as the console's first-boot wizard would leave it: a static address
-    cli(dir, &["set", "network.mode=static", "network.address=192.168.1.20", "network.prefix=24"]);
+    // generation 1, as the console's first-boot wizard would leave it: the accounts and a
+    // static address
+    let mut s = hotspare_settings::Settings::default();
+    for ((user, password), role) in [(ALICE, Role::Admin), (BOB, Role::Admin), (GUARD, Role::Viewer)] {
+        s.set_account(user, role, password);
+    }
+    s.network.mode = hotspare_settings::model::AddressMode::Static;
+    (s.network.address, s.network.prefix) = (Some([192, 168, 1, 20].into()), Some(24));
+    hotspare_settings::SettingsStore::open(&dir.join("settings")).unwrap().save(&s, 0, "console", "wizard").unwrap();
     (d, port)
 }
 
@@ -156,7 +162,8 @@ fn the_settings_over_the_api() {
         s["hostname"] = json!("spare-7");
         s["nvr"] = json!([{ "id": "nvr1", "url": "https://192.168.1.10:8081", "admin_user": "admin",
                             "admin_password": "nvr-secret-1", "priority": 1 }]);
-        s["account"] = json!([{ "user": "carol", "role": "viewer", "password": "carol-pass-1" }]);
+        let carol = json!({ "user": "carol", "role": "viewer", "password": "carol-pass-1" });
+        s["account"].as_array_mut().unwrap().push(carol);
     });
     assert_eq!(r.status, 200, "{}", r.text());
     let saved: Value = r.json();
@@ -184,7 +191,19 @@ fn the_settings_over_the_api() {
     let store = hotspare_settings::SettingsStore::open(&dir.join("settings")).unwrap();
     let s = store.current().unwrap().settings;
     assert_eq!((s.hostname.as_str(), s.nvrs[0].admin_password.as_str()), ("spare-8", "nvr-secret-1"));
-    assert!(hotspare_http::password::verify_password("carol-pass-1", &s.accounts[0].password_hash));
+    let carol = s.accounts.iter().find(|a| a.user == "carol").unwrap();
+    assert!(hotspare_http::password::verify_password("carol-pass-1", &carol.password_hash));
+    // the spare follows its settings: carol may use it once generation 3 is in force (asked
+    // as the guard: failed logins would slow this client down)
+    let end = Instant::now() + Duration::from_secs(30);
+    let in_force = |spare: &Spare| {
+        spare.call("GET", "/api/v1/status", Some(GUARD), &Value::Null).json::<Value>()["settings_seq"].as_u64()
+    };
+    while in_force(&spare) != Some(3) {
+        assert!(Instant::now() < end, "generation 3 never in force\n{}", spare.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(spare.call("GET", "/api/v1/status", Some(("carol", "carol-pass-1")), &Value::Null).status, 200);
 
     // bad input: every problem named, nothing saved
     let r = spare.put(ALICE, |s| {

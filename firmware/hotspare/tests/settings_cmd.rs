@@ -101,3 +101,54 @@ fn a_writer_killed_at_random_moments_leaves_the_old_or_the_new_settings() {
     // how many kills landed before or after the rename depends on the machine's speed
     eprintln!("40 kills: {done} saves complete, {cut} cut before the rename");
 }
+
+#[test]
+fn export_writes_the_whole_settings_0600_and_import_saves_them_as_one_generation() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    let store = SettingsStore::open(&a).unwrap();
+    let mut s = hotspare_settings::Settings { hostname: "spare-7".into(), ..Default::default() };
+    s.set_account("admin", hotspare_http::Role::Admin, "a long password");
+    s.nvrs.push(hotspare_settings::model::Nvr {
+        id: "nvr1".into(),
+        url: "https://10.0.0.5:8081".into(),
+        admin_user: "admin".into(),
+        admin_password: "nvr-secret".into(),
+        priority: 1,
+        fingerprint: Some(format!("sha256:{}", "ab".repeat(32))),
+    });
+    store.save(&s, 0, "test", "site").unwrap();
+
+    let backup = d.path().join("backup.toml");
+    let o = settings(&a, &["export", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("generation 1 exported") && text(&o).contains("0600"), "{}", text(&o));
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    let t = std::fs::read_to_string(&backup).unwrap();
+    assert!(t.contains("nvr-secret") && t.contains("pbkdf2-sha256$"), "secrets kept for the backup:\n{t}");
+    // `show` leaves them out
+    assert!(!text(&settings(&a, &["show"])).contains("nvr-secret"));
+
+    let o = settings(&b, &["--channel", "installer", "import", backup.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("saved generation 1"), "{}", text(&o));
+    let cur = SettingsStore::open(&b).unwrap().current().unwrap();
+    assert_eq!(cur.settings, s);
+    assert_eq!(cur.meta.as_ref().map(|m| m.channel.as_str()), Some("installer"));
+    let o = settings(&b, &["import", backup.to_str().unwrap()]);
+    assert!(text(&o).contains("nothing changed"), "{}", text(&o));
+
+    // bad files change nothing and say why
+    let bad = d.path().join("bad.toml");
+    for (body, says) in [
+        (t.replace("priority = 1", "priority = 1\ncolour = \"blue\""), "colour"),
+        (t.replace("https://10.0.0.5:8081", "ftp://x"), "nvr[0].url"),
+        (t.replace("sha256:", "md5:"), "nvr[0].fingerprint"),
+    ] {
+        std::fs::write(&bad, body).unwrap();
+        let o = settings(&b, &["import", bad.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(says), "{says}: {}", text(&o));
+    }
+    assert_eq!(SettingsStore::open(&b).unwrap().history().unwrap().len(), 1);
+}

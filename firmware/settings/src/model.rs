@@ -104,6 +104,11 @@ pub struct Nvr {
     pub admin_password: String,
     /// Lower is covered first when channels run out.
     pub priority: u32,
+    /// The NVR's certificate (`sha256:` + 64 hex digits, `:` allowed between them; shown by
+    /// `hotspare nvr --config F --fingerprint`). Without it the spare refuses the NVR over
+    /// https:// and logs the fingerprint it presented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

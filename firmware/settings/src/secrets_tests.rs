@@ -17,6 +17,7 @@ fn stored() -> Settings {
         admin_user: "admin".into(),
         admin_password: "nvr-secret-1".into(),
         priority: 1,
+        fingerprint: None,
     });
     s.email = Some(EmailSettings {
         smtp_host: "mail.example.com".into(),

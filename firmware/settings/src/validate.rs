@@ -126,6 +126,11 @@ pub fn validate(s: &Settings) -> Vec<FieldError> {
         if let Err(p) = printable("a password", &v.admin_password, 1, 128) {
             bad(&f("admin_password"), p);
         }
+        if let Some(fp) = &v.fingerprint {
+            if let Err(p) = fingerprint(fp) {
+                bad(&f("fingerprint"), format!("{fp:?}: {p}"));
+            }
+        }
     }
     if s.accounts.len() > MAX_ACCOUNTS {
         bad("account", format!("{} accounts: at most {MAX_ACCOUNTS}", s.accounts.len()));
@@ -229,6 +234,24 @@ fn nvr_url(u: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A certificate fingerprint as `hotspare_tls::Fingerprint` reads it (the same rule as
+/// failover.toml's `nvr.fingerprint`; that crate is in this one's layer, so written here):
+/// `sha256:` then 64 hex digits, `:` allowed between them.
+pub fn fingerprint(f: &str) -> Result<(), &'static str> {
+    let t = f.trim();
+    let Some(hex) = t.get(..7).filter(|p| p.eq_ignore_ascii_case("sha256:")).map(|_| &t[7..]) else {
+        return Err("no sha256: prefix (expected sha256: and 64 hex digits)");
+    };
+    let digits: Vec<char> = hex.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 64 {
+        return Err("not 64 hex digits after sha256:");
+    }
+    if !digits.iter().all(char::is_ascii_hexdigit) {
+        return Err("not hex after sha256:");
+    }
+    Ok(())
+}
+
 fn mask(prefix: u8) -> u32 {
     u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
 }
@@ -312,6 +335,7 @@ mod tests {
             admin_user: "admin".into(),
             admin_password: "pw".into(),
             priority: 100,
+            fingerprint: None,
         };
         let s = Settings {
             nvrs: vec![
@@ -325,6 +349,37 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(fields(&s), ["nvr[1].id", "nvr[2].id", "nvr[2].url", "nvr[3].url", "nvr[4].url", "nvr[5].url"]);
+    }
+
+    #[test]
+    fn an_nvr_fingerprint_is_sha256_and_64_hex_digits() {
+        let hex = "ab".repeat(32);
+        let mut s = Settings {
+            nvrs: vec![Nvr {
+                id: "nvr1".into(),
+                url: "https://192.168.1.10:8081".into(),
+                admin_user: "admin".into(),
+                admin_password: "pw".into(),
+                priority: 1,
+                fingerprint: Some(format!("sha256:{hex}")),
+            }],
+            ..Settings::default()
+        };
+        assert_eq!(validate(&s), vec![]);
+        let colons: Vec<String> = hex.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).to_uppercase()).collect();
+        s.nvrs[0].fingerprint = Some(format!("SHA256:{}", colons.join(":")));
+        assert_eq!(validate(&s), vec![]);
+        for (bad, says) in [
+            (hex.clone(), "no sha256: prefix"),
+            (format!("sha256:{}", &hex[2..]), "64 hex digits"),
+            (format!("sha256:{}zz", &hex[2..]), "not hex"),
+        ] {
+            s.nvrs[0].fingerprint = Some(bad);
+            let e = validate(&s);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].field, "nvr[0].fingerprint");
+            assert!(e[0].problem.contains(says), "{e:?}");
+        }
     }
 
     #[test]

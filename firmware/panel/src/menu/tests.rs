@@ -169,6 +169,7 @@ fn nvr_reachability_is_asked_and_shown() {
         admin_user: "admin".into(),
         admin_password: "x".into(),
         priority: 1,
+        fingerprint: None,
     });
     p.handle(0, Input::Settings { settings: Box::new(s), seq: 1 });
     let mut now = 0;

@@ -66,8 +66,7 @@ impl Appliance {
     /// Presses Enter on busybox's `askfirst` of the current boot (once per boot); true when
     /// it did now. The prompt ends without a new line: it is looked for in the text.
     fn activate_shell(&mut self) -> bool {
-        self.qemu.drain();
-        let boot = self.qemu.transcript.iter().rposition(|l| l.contains(UBOOT_BANNER)).unwrap_or(0);
+        let boot = self.current_boot();
         if self.activation == Some(boot) {
             return false;
         }
@@ -76,8 +75,15 @@ impl Appliance {
             self.maint.expect_text(ASKFIRST, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
         }
         self.maint.send("\n").unwrap_or_else(|e| panic!("{e}"));
-        self.activation = Some(boot);
+        // the banner came seconds before the prompt: it is in by now
+        self.activation = Some(self.current_boot());
         true
+    }
+
+    /// The index of the last U-Boot banner the serial port sent (0: none yet).
+    fn current_boot(&mut self) -> usize {
+        self.qemu.drain();
+        self.qemu.transcript.iter().rposition(|l| l.contains(UBOOT_BANNER)).unwrap_or(0)
     }
 
     /// Types `text` on the serial port (the console's menu); `"\r"` ends a line, `"\x03"`

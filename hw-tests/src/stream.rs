@@ -36,7 +36,11 @@ enum Stop {
 
 impl Stream {
     /// A stream reading `output` (on a thread of its own) and typing on `input`.
-    pub fn new(name: &'static str, mut output: impl Read + Send + 'static, input: Option<Box<dyn Write + Send>>) -> Stream {
+    pub fn new(
+        name: &'static str,
+        mut output: impl Read + Send + 'static,
+        input: Option<Box<dyn Write + Send>>,
+    ) -> Stream {
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 8192];

@@ -131,10 +131,8 @@ fn done(lines: &[String], tag: &str) -> u64 {
 /// The generation and host name `hotspare settings show` reports (it must load).
 fn stored(vm: &mut Appliance) -> (u64, String) {
     let show = vm.shell_ok("hotspare settings --dir /data/settings show", CMD);
-    let seq = show
-        .iter()
-        .find_map(|l| l.strip_prefix("# generation ")?.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+    let seq =
+        show.iter().find_map(|l| l.strip_prefix("# generation ")?.split_whitespace().next()?.parse().ok()).unwrap_or(0);
     let host = show
         .iter()
         .find_map(|l| l.strip_prefix("hostname = \"")?.strip_suffix('"').map(String::from))
@@ -159,7 +157,7 @@ fn power_cuts_while_saving_leave_the_old_or_the_new_settings() {
         );
         vm.shell_ok(&writer, CMD);
         vm.maint.expect(&format!("wrote cut{cut}-1"), CMD).unwrap_or_else(|e| panic!("{e}"));
-        let wait = seed.next_ms(200, 2500);
+        let wait = seed.next_ms(300, 6000);
         std::thread::sleep(Duration::from_millis(wait));
         vm.maint.drain();
         let n = done(&vm.maint.transcript, &format!("wrote cut{cut}-"));

@@ -204,3 +204,41 @@ impl Stream {
         format!("{what}; last lines of the {}:\n{}", self.name, tail.join("\n"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(text: &str) -> Stream {
+        Stream::new("test port", std::io::Cursor::new(text.as_bytes().to_vec()), None)
+    }
+
+    #[test]
+    fn lines_and_text_are_waited_for_each_from_its_own_position() {
+        let mut s = stream("U-Boot\r\nsupervisor: ready\n=== menu ===\nChoice (1-11): ");
+        let t = Duration::from_secs(5);
+        assert_eq!(
+            s.expect_text("Choice (1-11): ", t).unwrap(),
+            "U-Boot\r\nsupervisor: ready\n=== menu ===\nChoice (1-11): "
+        );
+        // the line wait still sees every line, without the CR
+        let (before, line) = s.expect_collect("ready", t).unwrap();
+        assert_eq!((before, line.as_str()), (vec!["U-Boot".to_string()], "supervisor: ready"));
+        // a prompt is not a line: the stream ends first
+        let e = s.expect("Choice", t).unwrap_err();
+        assert!(e.contains("the test port's output ended before \"Choice\"") && e.contains("Choice (1-11): "), "{e}");
+        assert!(s.expect_text("menu", t).is_err(), "matched text is not matched twice");
+        assert!(s.wait_end(t));
+        assert!(s.send("1\r").unwrap_err().contains("input is closed"));
+    }
+
+    #[test]
+    fn skip_past_last_takes_the_newest_prompt() {
+        let mut s = stream("Please press Enter\nPlease press Enter\nsh# ");
+        let t = Duration::from_secs(5);
+        assert!(s.wait_end(t));
+        assert!(s.skip_past_last("Please press Enter"));
+        assert!(!s.skip_past_last("Please press Enter"));
+        assert_eq!(s.expect_text("# ", t).unwrap(), "\nsh# ");
+    }
+}

@@ -8,3 +8,10 @@ QEMU_MACHINE=(-M virt,acpi=off -cpu cortex-a53 -m 512)
 KERNEL_CMDLINE="console=ttyAMA0 root=/dev/vda panic=-1 quiet"
 # U-Boot of the board (scripts/run-image without --direct), from Debian's u-boot-qemu.
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+# The maintenance port (hvc0 in the guest: inittab's askfirst shell; module virtio_console):
+# a virtio console on a unix socket ($MAINT_SOCKET, set by scripts/run-image before sourcing
+# this), for developers and the hw-tests (their shell). ttyAMA0, QEMU's stdio, is the serial
+# port with the console's menu. A real box has no such port.
+QEMU_MAINT_PORT=(-device virtio-serial-pci,id=maint0
+  -chardev socket,id=maint,path="$MAINT_SOCKET",server=on,wait=off
+  -device virtconsole,bus=maint0.0,chardev=maint,name=hotspare.maint)

@@ -3,9 +3,10 @@
 //! the A/B slots, two bay disks: AHCI, or hot-pluggable scsi-hd on virtio-scsi
 //! ([`BayKind`]), the i6300esb watchdog, user networking),
 //! one VM per test in its own directory (fresh bay disks, its own API port), with
-//! QMP for the hardware events (power cut, disks) and the serial console for
-//! commands ([`Appliance::shell`]). The spare's HTTP API is reached through the
-//! forwarded port ([`Appliance::api_get`]).
+//! QMP for the hardware events (power cut, disks), the serial port (ttyAMA0: boot
+//! messages, [`Appliance::expect`], and the console's menu) and the maintenance port
+//! (hvc0: a shell for commands, [`Appliance::shell`]; both in [`crate::shell`]). The
+//! spare's HTTP API is reached through the forwarded port ([`Appliance::api_get`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,14 +17,14 @@ use serde_json::Value;
 
 use crate::qemu::Qemu;
 use crate::qmp::Qmp;
+use crate::shell::{connect_maint, Activation};
+use crate::stream::Stream;
 use crate::timeout_factor;
 
 /// The board the hw-tests boot.
 pub const BOARD: &str = "qemu-virt";
 /// The supervisor's line once the box is ready (services up, slot marked good).
 pub const READY: &str = "supervisor: ready";
-/// busybox init's `askfirst` on the serial console.
-const ASKFIRST: &str = "Please press Enter to activate this console";
 /// The first line of every power-on and reset.
 pub const UBOOT_BANNER: &str = "U-Boot 20";
 
@@ -103,10 +104,12 @@ pub struct Appliance {
     pub started: Instant,
     /// The VM's disks, flash and QMP socket.
     pub dir: tempfile::TempDir,
+    /// The maintenance port (hvc0: busybox's `askfirst` shell).
+    pub maint: Stream,
     launch: Launch,
-    /// The transcript index of the `askfirst` line last answered.
-    console_activated_at: Option<usize>,
-    commands: u32,
+    /// Which `askfirst` of the maintenance port was answered last.
+    pub(crate) activation: Option<Activation>,
+    pub(crate) commands: u32,
 }
 
 /// A TCP port nobody listens on right now.
@@ -126,9 +129,11 @@ struct Launch {
 
 impl Launch {
     /// `scripts/run-image` with the VM's directory (`RUN_DIR`: disks kept between power-ons).
-    fn start(&self, dir: &Path) -> (Qemu, Qmp) {
+    fn start(&self, dir: &Path) -> (Qemu, Qmp, Stream) {
         let qmp_path = dir.join("qmp.sock");
+        let maint_path = dir.join("maint.sock");
         let _ = std::fs::remove_file(&qmp_path);
+        let _ = std::fs::remove_file(&maint_path);
         let mut cmd = Command::new("bash");
         cmd.arg(repo_root().join("scripts/run-image"))
             .args(["--board", BOARD, "--", "-qmp"])
@@ -136,6 +141,7 @@ impl Launch {
             .args(&self.extra)
             .current_dir(repo_root())
             .env("RUN_DIR", dir)
+            .env("MAINT_SOCKET", &maint_path)
             .env("HOST_API_PORT", self.api_port.to_string());
         if let Some(disk) = &self.disk {
             cmd.env("IMAGE_DISK", disk);
@@ -145,7 +151,8 @@ impl Launch {
         }
         let qemu = Qemu::spawn_command(cmd).expect("start scripts/run-image");
         let qmp = Qmp::connect(&qmp_path, Duration::from_secs(60)).expect("QMP");
-        (qemu, qmp)
+        let maint = connect_maint(&maint_path, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        (qemu, qmp, maint)
     }
 }
 
@@ -168,8 +175,8 @@ impl Appliance {
             ]);
         }
         let launch = Launch { api_port, extra, disk: opts.disk.clone(), bays: opts.bays };
-        let (qemu, qmp) = launch.start(dir.path());
-        Appliance { qemu, qmp, api_port, started: Instant::now(), dir, launch, console_activated_at: None, commands: 0 }
+        let (qemu, qmp, maint) = launch.start(dir.path());
+        Appliance { qemu, qmp, api_port, started: Instant::now(), dir, maint, launch, activation: None, commands: 0 }
     }
 
     /// Pulls the plug (QMP `quit`: QEMU stops at once, nothing the guest had not written
@@ -182,11 +189,11 @@ impl Appliance {
 
     /// Powers the same VM on again (its disks and flash as they were).
     pub fn power_on(&mut self) {
-        let (qemu, qmp) = self.launch.start(self.dir.path());
-        (self.qemu, self.qmp, self.started, self.console_activated_at) = (qemu, qmp, Instant::now(), None);
+        let (qemu, qmp, maint) = self.launch.start(self.dir.path());
+        (self.qemu, self.qmp, self.maint, self.started, self.activation) = (qemu, qmp, maint, Instant::now(), None);
     }
 
-    /// Waits for a console line containing `pattern`; panics with the console's tail.
+    /// Waits for a line of the serial port containing `pattern`; panics with the port's tail.
     pub fn expect(&mut self, pattern: &str, timeout: Duration) -> String {
         self.qemu.expect(pattern, timeout).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -195,79 +202,6 @@ impl Appliance {
     pub fn wait_ready(&mut self, timeout: Duration) -> (String, Duration) {
         let line = self.expect(READY, timeout);
         (line, self.started.elapsed())
-    }
-
-    /// Runs `cmd` in the console's shell; its exit status and the lines it printed
-    /// (with whatever the kernel or the services logged meanwhile).
-    pub fn shell(&mut self, cmd: &str, timeout: Duration) -> (i32, Vec<String>) {
-        if self.activate_console() {
-            // kernel messages on the console could land inside a command's output line, and
-            // the shell's line editing would wrap a long command's echo at 80 columns
-            self.command("dmesg -n 1; stty columns 4000", timeout);
-        }
-        self.command(cmd, timeout)
-    }
-
-    fn command(&mut self, cmd: &str, timeout: Duration) -> (i32, Vec<String>) {
-        self.commands += 1;
-        let n = self.commands;
-        // the echo of the typed line shows `"@@""done1`, the output `@@done1 <status>`
-        let sep = if cmd.trim_end().ends_with('&') { " " } else { "; " };
-        self.qemu.send(&format!("{cmd}{sep}echo \"@@\"\"done{n} $?\"\n")).unwrap_or_else(|e| panic!("{e}"));
-        let tag = format!("@@done{n} ");
-        let (before, matched) = self.qemu.expect_collect(&tag, timeout).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-        let rc = matched.split(&tag).nth(1).and_then(|r| r.trim().parse().ok()).unwrap_or(-1);
-        let out = before.into_iter().filter(|l| !l.contains("\"@@\"\"done")).collect();
-        (rc, out)
-    }
-
-    /// [`Appliance::shell`], asserting exit status 0.
-    pub fn shell_ok(&mut self, cmd: &str, timeout: Duration) -> Vec<String> {
-        let (rc, out) = self.shell(cmd, timeout);
-        assert_eq!(rc, 0, "{cmd:?} exited with {rc}:\n{}", out.join("\n"));
-        out
-    }
-
-    /// Presses Enter on busybox's `askfirst` of the current boot (once per boot); true when
-    /// it did now.
-    fn activate_console(&mut self) -> bool {
-        let t = &self.qemu.transcript;
-        let boot = t.iter().rposition(|l| l.contains(UBOOT_BANNER)).unwrap_or(0);
-        let prompt = match t.iter().rposition(|l| l.contains(ASKFIRST)).filter(|&p| p > boot) {
-            Some(p) => p,
-            None => {
-                self.expect(ASKFIRST, Duration::from_secs(120));
-                self.qemu.transcript.len() - 1
-            }
-        };
-        if self.console_activated_at == Some(prompt) {
-            return false;
-        }
-        self.qemu.send("\n").unwrap_or_else(|e| panic!("{e}"));
-        self.console_activated_at = Some(prompt);
-        true
-    }
-
-    /// The bytes of a file in the VM, sent by the guest's `nc` to a listener on the host
-    /// (10.0.2.2 on QEMU's user network).
-    pub fn fetch_file(&mut self, guest_path: &str) -> Vec<u8> {
-        use std::io::Read;
-        let size: usize = self
-            .shell_ok(&format!("wc -c < {guest_path}"), Duration::from_secs(30))
-            .iter()
-            .find_map(|l| l.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no size of {guest_path}"));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let reader = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().expect("the guest's nc connects");
-            conn.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-            let mut buf = vec![0u8; size];
-            conn.read_exact(&mut buf).map(|()| buf)
-        });
-        // busybox nc keeps the connection until the host closes it: the host reads `size`
-        self.shell_ok(&format!("nc 10.0.2.2 {port} < {guest_path}"), Duration::from_secs(120));
-        reader.join().expect("reader thread").unwrap_or_else(|e| panic!("receiving {guest_path}: {e}"))
     }
 
     /// `GET path` on the spare's API as the NVR's admin (board/qemu-virt/failover.toml).

@@ -9,6 +9,8 @@
 pub mod appliance;
 pub mod qemu;
 pub mod qmp;
+pub mod shell;
+pub mod stream;
 pub mod uboot;
 
 use std::path::PathBuf;

@@ -351,6 +351,13 @@ critical = false
         let c = SupervisorConfig::load(&path).unwrap();
         let b = c.boot.unwrap();
         assert_eq!((b.state_dir.as_path(), b.cmdline.as_path()), (Path::new("/boot"), Path::new("/proc/cmdline")));
+        // the serial console: a service the supervisor restarts, not one the box resets for
+        let console = c.services.iter().find(|s| s.spec.name == "console").expect("the console service");
+        assert!(
+            !console.spec.critical
+                && console.spec.heartbeat_deadline.is_none()
+                && console.args[..3] == ["console", "--tty", "/dev/ttyAMA0"]
+        );
     }
 
     #[test]

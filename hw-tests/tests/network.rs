@@ -81,6 +81,16 @@ impl Net {
     }
 }
 
+/// Waits for rcS's run of apply-network (in the background) to finish; its log.
+fn boot_apply_finished(vm: &mut Appliance) -> String {
+    let wait = "i=0; until grep -q finished /var/log/apply-network.log 2>/dev/null || [ $i -ge 120 ]; do \
+        sleep 1; i=$((i + 1)); done; cat /var/log/apply-network.log";
+    let log = vm.shell_ok(wait, CMD * 3).join("\n");
+    let took = log.lines().rev().find_map(|l| l.split("finished (").nth(1)).unwrap_or("?");
+    eprintln!("apply-network at boot: finished ({took}");
+    log
+}
+
 fn snapshot(vm: &mut Appliance) -> Net {
     Net::parse(&vm.shell_ok(SNAPSHOT, CMD))
 }
@@ -109,11 +119,11 @@ fn network_host_name_and_time_of_the_settings_are_applied_now_and_at_boot() {
     eprintln!("ready {:.1} s after power-on", took.as_secs_f64());
 
     // a fresh box: the defaults (DHCP, host name hotspare, pool.ntp.org) applied by rcS
+    let log = boot_apply_finished(&mut vm);
+    assert!(log.contains("eth0: DHCP") && log.contains("finished ("), "{log}");
     let n = snapshot(&mut vm);
     assert!(n.is_dhcp(), "{n:#?}");
     assert_eq!((n.host.as_str(), n.ntp.as_slice()), ("hotspare", ["pool.ntp.org".to_string()].as_slice()), "{n:#?}");
-    let log = vm.shell_ok("cat /var/log/apply-network.log", CMD).join("\n");
-    assert!(log.contains("eth0: DHCP") && log.contains("done"), "{log}");
 
     // static, as the console or the panel would save it, then the script
     vm.shell_ok(STATIC, CMD);
@@ -161,6 +171,8 @@ fn network_host_name_and_time_of_the_settings_are_applied_now_and_at_boot() {
     vm.power_on();
     let (_, took) = vm.wait_ready(BOOT);
     eprintln!("ready again {:.1} s after power-on", took.as_secs_f64());
+    let log = boot_apply_finished(&mut vm);
+    assert!(log.contains("eth0: static 10.0.2.15/24"), "{log}");
     let n = snapshot(&mut vm);
     assert!(n.is_static(), "{n:#?}");
     assert_eq!(n.host, "spare-7");

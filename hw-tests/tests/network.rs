@@ -20,6 +20,9 @@ const CMD: Duration = Duration::from_secs(60);
 const APPLY: &str = "/etc/hotspare/board/apply-network /data/settings";
 const STATIC: &str = "hotspare settings set hostname=spare-7 network.mode=static network.address=10.0.2.15 \
     network.prefix=24 network.gateway=10.0.2.2 network.dns=10.0.2.3 time.ntp=10.0.2.2 time.timezone=Europe/Paris";
+/// DHCP: the static fields go (the settings refuse them with mode = "dhcp").
+const DHCP: &str =
+    "hotspare settings set network.mode=dhcp network.address= network.prefix= network.gateway= network.dns=";
 /// Prints the state of eth0, DNS, host name and the daemons as `net <what> <value>` lines.
 const SNAPSHOT: &str = "echo \"net host $(hostname)\"; \
     ip -4 -o addr show dev eth0 | awk '{ print \"net addr\", $4 }'; \
@@ -79,7 +82,7 @@ impl Net {
     fn is_dhcp(&self) -> bool {
         self.has_qemu_address()
             && self.udhcpc == 1
-            && self.resolv.first().is_some_and(|l| l == "# DHCP on eth0 (udhcpc)")
+            && self.resolv.first().is_some_and(|l| l.starts_with("# DHCP on eth0 (udhcpc)"))
     }
 }
 
@@ -159,19 +162,27 @@ fn network_host_name_and_time_of_the_settings_are_applied_now_and_at_boot() {
     assert!(snapshot(&mut vm).is_static(), "eth0 untouched");
 
     // back to DHCP: one udhcpc and a lease, also after a second run
-    vm.shell_ok("hotspare settings set network.mode=dhcp", CMD);
+    vm.shell_ok(DHCP, CMD);
     // through a pipe, as the console runs it (it reads the output to the end): udhcpc, left
     // running, must not keep the pipe open
     vm.shell_ok(&format!("{APPLY} 2>&1 | cat"), CMD);
     let n = snapshot(&mut vm);
     assert!(n.is_dhcp(), "{n:#?}");
+    assert_eq!(n.resolv[0], "# DHCP on eth0 (udhcpc)", "the lease's DNS");
+    // run again, with DNS servers of the settings (they replace the lease's): still one udhcpc
+    vm.shell_ok("hotspare settings set network.dns=10.0.2.3,10.0.2.4", CMD);
     vm.shell_ok(APPLY, CMD);
     let n = snapshot(&mut vm);
     assert!(n.is_dhcp(), "no second udhcpc: {n:#?}");
+    assert_eq!(
+        n.resolv,
+        ["# DHCP on eth0 (udhcpc), DNS of the settings", "nameserver 10.0.2.3", "nameserver 10.0.2.4"],
+        "{n:#?}"
+    );
     api_answers(&vm);
 
     // static saved (not applied now), power cut: the next boot applies it
-    vm.shell_ok("hotspare settings set network.mode=static", CMD);
+    vm.shell_ok(STATIC, CMD);
     vm.shell_ok("sync", CMD);
     vm.power_cut();
     vm.power_on();

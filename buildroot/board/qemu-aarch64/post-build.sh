@@ -25,6 +25,10 @@ rm -f "$TARGET_DIR"/etc/init.d/S[0-9][0-9]*
 grep -v "^#" "$BOARD_DIR/modules" > "$TARGET_DIR/etc/modules"
 mkdir -p "$TARGET_DIR/etc/hotspare/board"
 cp "$BOARD_DIR/bays.toml" "$BOARD_DIR/board.toml" "$BOARD_DIR/leds.toml" "$TARGET_DIR/etc/hotspare/board/"
+# network, host name and time from the settings (rcS at boot, the console and the panel)
+install -m 0755 "$BOARD_DIR/apply-network" "$TARGET_DIR/etc/hotspare/board/apply-network"
+# apply-network runs OpenNTPD's ntpd (package openntpd); Buildroot's busybox ntpd is not used
+[ -x "$TARGET_DIR/usr/sbin/ntpd" ] || { echo "post-build: no /usr/sbin/ntpd (openntpd)" >&2; exit 1; }
 cp "$BOARD_DIR/supervisor.toml" "$BOARD_DIR/failover.toml" "$TARGET_DIR/etc/hotspare/"
 chmod 0600 "$TARGET_DIR/etc/hotspare/failover.toml"
 git -C "$REPO" describe --always --dirty > "$TARGET_DIR/etc/hotspare/version" 2>/dev/null ||

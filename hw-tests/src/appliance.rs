@@ -69,7 +69,15 @@ pub struct Options {
     pub disk: Option<PathBuf>,
     /// How the two bay disks are attached.
     pub bays: BayKind,
+    /// A box as it leaves the factory: no settings saved, so the console shows the first-boot
+    /// wizard and the API lets nobody in. Otherwise [`Appliance::wait_ready`] gives the box
+    /// the test site ([`TEST_SITE_ADMIN`]) over the maintenance shell.
+    pub fresh: bool,
 }
+
+/// The admin account (user, password) of the test site: what [`Appliance::api_get`] logs in
+/// with. The spare takes its accounts from the box's settings (`failover --settings`).
+pub const TEST_SITE_ADMIN: (&str, &str) = ("admin", "admin");
 
 /// The bay disks of a test's VM (`BAYS=` of `scripts/run-image`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +115,8 @@ pub struct Appliance {
     /// The maintenance port (hvc0: busybox's `askfirst` shell).
     pub maint: Stream,
     launch: Launch,
+    /// No test site ([`Options::fresh`]).
+    fresh: bool,
     /// Which `askfirst` of the maintenance port was answered last.
     pub(crate) activation: Option<Activation>,
     pub(crate) commands: u32,
@@ -176,7 +186,19 @@ impl Appliance {
         }
         let launch = Launch { api_port, extra, disk: opts.disk.clone(), bays: opts.bays };
         let (qemu, qmp, maint) = launch.start(dir.path());
-        Appliance { qemu, qmp, api_port, started: Instant::now(), dir, maint, launch, activation: None, commands: 0 }
+        let fresh = opts.fresh;
+        Appliance {
+            qemu,
+            qmp,
+            api_port,
+            started: Instant::now(),
+            dir,
+            maint,
+            launch,
+            fresh,
+            activation: None,
+            commands: 0,
+        }
     }
 
     /// Pulls the plug (QMP `quit`: QEMU stops at once, nothing the guest had not written
@@ -199,16 +221,54 @@ impl Appliance {
     }
 
     /// Waits for [`READY`]; returns the line and the time since power-on.
+    /// Waits for the supervisor's "ready"; then, unless [`Options::fresh`], gives a box with
+    /// no settings saved yet the test site.
     pub fn wait_ready(&mut self, timeout: Duration) -> (String, Duration) {
         let line = self.expect(READY, timeout);
-        (line, self.started.elapsed())
+        let took = self.started.elapsed();
+        if !self.fresh {
+            self.provision();
+        }
+        (line, took)
     }
 
-    /// `GET path` on the spare's API as the NVR's admin (board/qemu-virt/failover.toml).
+    /// The test site, imported as the box's settings with `hotspare settings import` (one
+    /// generation, channel `hw-tests`) when none are saved yet: the defaults plus the admin account
+    /// [`TEST_SITE_ADMIN`]; then waits until the spare has reloaded with it (it reads its
+    /// settings every second; a login before that would count as a failed one).
+    fn provision(&mut self) {
+        static SITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let site = SITE.get_or_init(|| {
+            let mut s = hotspare_settings::Settings::default();
+            s.set_account(TEST_SITE_ADMIN.0, hotspare_http::Role::Admin, TEST_SITE_ADMIN.1);
+            let text = toml::to_string(&s).expect("the test site as TOML");
+            // one line over the maintenance shell (the guest's busybox `base64 -d` reads it)
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text.as_bytes())
+        });
+        // only on a box with no settings saved yet: a test's own changes (and a box powered on
+        // again) keep theirs
+        let import = format!(
+            "if ls /data/settings/settings.*.toml >/dev/null 2>&1; then echo 'settings kept'; else \
+             echo {site} | base64 -d > /tmp/site.toml && \
+             hotspare settings --dir /data/settings --channel hw-tests import /tmp/site.toml; fi"
+        );
+        let out = self.shell_ok(&import, Duration::from_secs(60)).join("\n");
+        // a new generation: the spare (polling its settings every second) reloads with it and
+        // says so in its log, which the supervisor's services write to the serial port
+        if let Some(seq) = out.split("saved generation ").nth(1).and_then(|r| r.lines().next()).map(str::trim) {
+            self.expect(&format!("settings generation {seq}: reloading"), Duration::from_secs(60));
+            self.expect("NVRs, licence allows", Duration::from_secs(60));
+        } else {
+            assert!(out.contains("settings kept") || out.contains("nothing changed"), "importing the test site: {out}");
+        }
+    }
+
+    /// `GET path` on the spare's API as the test site's admin ([`TEST_SITE_ADMIN`]).
     pub fn api_get(&self, path: &str) -> Result<Value, String> {
         let url = format!("http://127.0.0.1:{}{path}", self.api_port);
+        let who = format!("{}:{}", TEST_SITE_ADMIN.0, TEST_SITE_ADMIN.1);
         let out = Command::new("curl")
-            .args(["-sS", "-m", "10", "--fail-with-body", "-u", "admin:admin", &url])
+            .args(["-sS", "-m", "10", "--fail-with-body", "-u", &who, &url])
             .output()
             .map_err(|e| format!("curl: {e}"))?;
         if !out.status.success() {

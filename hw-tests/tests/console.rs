@@ -47,7 +47,7 @@ fn a_fresh_image_shows_the_wizard_then_a_menu_that_survives_ctrl_c_and_kill_9() 
     if skip() {
         return;
     }
-    let mut vm = Appliance::boot(&Options::default());
+    let mut vm = Appliance::boot(&Options { fresh: true, ..Options::default() });
     // the wizard comes first (a new system disk: no settings, no admin account)
     vm.console_expect("=== First boot: set the admin password, the network and the NVRs ===", BOOT);
     let (_, took) = vm.wait_ready(BOOT);

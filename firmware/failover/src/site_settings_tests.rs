@@ -180,3 +180,12 @@ fn the_box_file_refuses_site_keys_naming_them() {
     let e = Config::parse(BOX, path).unwrap_err().to_string();
     assert!(e.contains("spare") && e.contains("missing field `name`"), "{e}");
 }
+
+#[test]
+fn the_qemu_boards_file_is_box_only_and_a_fresh_box_runs_on_it() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../board/qemu-virt/failover.toml");
+    let b = Config::load_box(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((b.spare.serial.as_str(), b.spare.listen.port()), ("QEMU-SPARE", 8090));
+    let site = apply(&b, &Settings::default(), 0).unwrap();
+    assert!(site.config.nvrs.is_empty() && site.config.api_accounts().is_empty());
+}

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hotspare_base::config_error::{ConfigError, ConfigText};
 use hotspare_base::fs::{write_atomic, FsError};
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +226,16 @@ fn read(path: &Path, seq: u64) -> Result<File, String> {
 /// settings valid. `Err`: why it cannot be used (the store then falls back to an older
 /// generation). Pure: the fuzz target `settings` drives it.
 pub fn parse(text: &str, seq: u64) -> Result<(Meta, Settings), String> {
-    let f: File = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    // the base's TOML reading: the place and key of a syntax error, never an empty message
+    let f: File = ConfigText::new(Path::new(""), text).deserialize().map_err(|e| match e {
+        ConfigError::Invalid { line, column, key, problem, .. } if key.is_empty() => {
+            format!("line {line}, column {column}: {problem}")
+        }
+        ConfigError::Invalid { line, column, key, problem, .. } => {
+            format!("line {line}, column {column}: {key}: {problem}")
+        }
+        other => other.to_string(),
+    })?;
     if f.meta.seq != seq {
         return Err(format!("its meta.seq is {}, its name says {seq}", f.meta.seq));
     }
@@ -297,6 +307,15 @@ mod tests {
         assert_eq!(c.skipped.len(), 1);
         // the next save does not reuse number 3
         assert_eq!(st.save(&c.settings, 2, "cli", "again").unwrap(), 4);
+    }
+
+    #[test]
+    fn a_refused_generation_says_where_and_why() {
+        // found by the fuzz target `settings`: a comment with a control character
+        let why = parse("#\u{2}", 1).unwrap_err();
+        assert!(why.starts_with("line 1, column 2: ") && why.len() > "line 1, column 2: ".len(), "{why}");
+        let why = parse("[meta]\nseq = 1\nsaved_us = 0\nchannel = \"cli\"\nsummary = \"\"\n", 1).unwrap_err();
+        assert!(why.contains("settings"), "{why}");
     }
 
     #[test]

@@ -8,3 +8,7 @@ QEMU_MACHINE=(-M virt,acpi=off -cpu cortex-a53 -m 512)
 KERNEL_CMDLINE="console=ttyAMA0 root=/dev/vda panic=-1 quiet"
 # U-Boot of the board (scripts/run-image without --direct), from Debian's u-boot-qemu.
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+# The board's own devices (scripts/run-image adds them): a virtio keyboard, the front panel's
+# six keys (the PL061 has lines for Enter and Escape only); the hw-tests press keys on it with
+# QMP input-send-event.
+QEMU_BOARD_DEVICES=(-device virtio-keyboard-device)

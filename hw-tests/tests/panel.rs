@@ -47,7 +47,8 @@ fn wait_screen(vm: &mut Appliance, what: &str, pred: impl Fn(&[String]) -> bool)
         }
         if Instant::now() >= deadline {
             let log = vm.shell("tail -5 /run/lcdd/LCDd.log", CMD).1;
-            panic!("timeout waiting for the panel to show {what}; last: {s:#?}; LCDd.log: {log:#?}");
+            let console: Vec<&str> = ["lcdd", "panel", "supervisor", "service"].iter().flat_map(|p| vm.qemu.lines_with(p)).collect();
+            panic!("timeout waiting for the panel to show {what}; last: {s:#?}; LCDd.log: {log:#?}; console: {console:#?}");
         }
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -163,7 +163,10 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                         inputs.push(Input::Key(k));
                     }
                 }
-                keys::KeyMsg::Gone(_) => repeater.release_all(),
+                keys::KeyMsg::Gone(node) => {
+                    log::debug!("{}: its keys released", node.display());
+                    repeater.release_all();
+                }
             },
             _ = tokio::time::sleep(wake) => {
                 if let Some(k) = repeater.tick(now_us()) {

@@ -47,8 +47,11 @@ fn wait_screen(vm: &mut Appliance, what: &str, pred: impl Fn(&[String]) -> bool)
         }
         if Instant::now() >= deadline {
             let log = vm.shell("tail -5 /run/lcdd/LCDd.log", CMD).1;
-            let console: Vec<&str> = ["lcdd", "panel", "supervisor", "service"].iter().flat_map(|p| vm.qemu.lines_with(p)).collect();
-            panic!("timeout waiting for the panel to show {what}; last: {s:#?}; LCDd.log: {log:#?}; console: {console:#?}");
+            let console: Vec<&str> =
+                ["lcdd", "panel", "supervisor", "service"].iter().flat_map(|p| vm.qemu.lines_with(p)).collect();
+            panic!(
+                "timeout waiting for the panel to show {what}; last: {s:#?}; LCDd.log: {log:#?}; console: {console:#?}"
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -88,13 +91,21 @@ fn the_panel_shows_the_status_and_keys_from_the_virtio_keyboard_walk_its_menu() 
     // the status screen, with its title line (4 lines): the spare's state and the address
     let states = ["ARMED", "COVERING", "STANDBY", "NO STATUS", "FAULT"];
     let status = wait_screen(&mut vm, "the status screen", |r| {
-        r.first().is_some_and(|t| t.starts_with("Hotspare ")) && r.iter().any(|l| states.iter().any(|s| l.starts_with(s)))
+        r.first().is_some_and(|t| t.starts_with("Hotspare "))
+            && r.iter().any(|l| states.iter().any(|s| l.starts_with(s)))
     });
     eprintln!("status screen: {status:?}");
     // the panel found both key devices: the board's gpio-keys and the virtio keyboard
+    // (the panel looks for them every 2 s: the console's shell lets the log through meanwhile)
     for name in ["hotspare front panel", "QEMU Virtio Keyboard"] {
-        let seen = vm.qemu.transcript.iter().any(|l| l.contains("panel keys: /dev/input/event") && l.contains(name));
-        assert!(seen, "the panel did not open the input device {name:?}");
+        let deadline = Instant::now() + SHOW * timeout_factor();
+        while !vm.qemu.transcript.iter().any(|l| l.contains("panel keys: /dev/input/event") && l.contains(name)) {
+            if Instant::now() >= deadline {
+                let devices = vm.shell("cat /proc/bus/input/devices; lsmod", CMD).1;
+                panic!("the panel did not open the input device {name:?}; {devices:#?}");
+            }
+            vm.shell("sleep 1", CMD);
+        }
     }
 
     // Right: the next screen (ip) to the front, the address QEMU's DHCP gave
@@ -125,7 +136,8 @@ fn the_panel_shows_the_status_and_keys_from_the_virtio_keyboard_walk_its_menu() 
     press(&mut vm, "esc");
     wait_screen(&mut vm, "the menu again", |r| has(r, ">Network"));
     press(&mut vm, "esc");
-    let back = wait_screen(&mut vm, "the rotating screens", |r| !has(r, "Menu") && !r.iter().any(|l| l.starts_with('>')));
+    let back =
+        wait_screen(&mut vm, "the rotating screens", |r| !has(r, "Menu") && !r.iter().any(|l| l.starts_with('>')));
     eprintln!("after Escape, Escape: {back:?}");
     let gens = vm.shell_ok("ls /data/settings", CMD).join(" ");
     assert!(!gens.contains("panel-pending"), "no change waits for a confirmation: {gens}");

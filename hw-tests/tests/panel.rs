@@ -5,12 +5,13 @@
 //! `input-send-event` and reach the panel as Linux input events (evdev), as the board's
 //! gpio-keys do. The gpio-keys themselves (Enter, Escape on PL061 lines 6, 7) cannot be pressed
 //! here: QEMU drives no PL061 input line but the power button's (line 3), and QMP has no command
-//! to set a GPIO line; the test checks the panel opened that device.
+//! to set a GPIO line; the test checks the panel opened that device. Last, the long press:
+//! Enter held 3.5 s (QMP key down, key up) then a fresh Enter factory-resets and reboots.
 //! Needs the image (`scripts/build-image`; `scripts/test` builds it).
 
 use std::time::{Duration, Instant};
 
-use hotspare_hw_tests::appliance::{skip_reason, Appliance, Options};
+use hotspare_hw_tests::appliance::{skip_reason, Appliance, Options, UBOOT_BANNER};
 use hotspare_hw_tests::timeout_factor;
 use serde_json::json;
 
@@ -57,12 +58,18 @@ fn wait_screen(vm: &mut Appliance, what: &str, pred: impl Fn(&[String]) -> bool)
     }
 }
 
-/// A press and release of `qcode` (QEMU's key names: `ret`, `esc`, `up`, `down`, `left`,
-/// `right`) on the virtio keyboard, 100 ms apart.
+/// Key `qcode` (QEMU's key names: `ret`, `esc`, `up`, `down`, `left`, `right`) down or up on
+/// the virtio keyboard.
+fn key(vm: &mut Appliance, qcode: &str, down: bool) {
+    let ev =
+        json!({ "events": [{ "type": "key", "data": { "down": down, "key": { "type": "qcode", "data": qcode } } }] });
+    vm.qmp.execute("input-send-event", ev).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A press and release of `qcode`, 100 ms apart (a short press).
 fn press(vm: &mut Appliance, qcode: &str) {
     for down in [true, false] {
-        let ev = json!({ "events": [{ "type": "key", "data": { "down": down, "key": { "type": "qcode", "data": qcode } } }] });
-        vm.qmp.execute("input-send-event", ev).unwrap_or_else(|e| panic!("{e}"));
+        key(vm, qcode, down);
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -141,4 +148,25 @@ fn the_panel_shows_the_status_and_keys_from_the_virtio_keyboard_walk_its_menu() 
     eprintln!("after Escape, Escape: {back:?}");
     let gens = vm.shell_ok("ls /data/settings", CMD).join(" ");
     assert!(!gens.contains("panel-pending"), "no change waits for a confirmation: {gens}");
+
+    // the long press: Factory reset asks for Enter held 3 s (the panel makes repeats of the
+    // held key: evdev reports the release), then a fresh Enter erases and reboots
+    press(&mut vm, "ret");
+    for _ in 0..3 {
+        press(&mut vm, "down");
+    }
+    wait_screen(&mut vm, "Factory reset selected", |r| has(r, ">Factory reset"));
+    press(&mut vm, "ret");
+    wait_screen(&mut vm, "the hold prompt", |r| has(r, "Hold Enter 3s"));
+    let t = Instant::now();
+    key(&mut vm, "ret", true);
+    std::thread::sleep(Duration::from_millis(3500));
+    key(&mut vm, "ret", false);
+    let erase = wait_screen(&mut vm, "the last question", |r| has(r, "ERASE ALL?"));
+    eprintln!("Enter held 3.5 s ({:.1} s): {erase:?}", t.elapsed().as_secs_f64());
+    std::thread::sleep(Duration::from_millis(1000));
+    press(&mut vm, "ret");
+    vm.expect("factory reset from the panel", CMD);
+    vm.expect(UBOOT_BANNER, BOOT);
+    eprintln!("factory reset and reboot {:.1} s after the hold began", t.elapsed().as_secs_f64());
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotspare_panel::evdev::{Decoder, Event, RECORD};
+use hotspare_panel::evdev::{Decoder, Event, KeyMap, RECORD};
 use tokio::sync::mpsc;
 
 /// How often the input devices are looked for again.
@@ -25,6 +25,30 @@ pub enum KeyMsg {
     Event(Event),
     /// The device was removed (or cannot be read any more): its keys are released.
     Gone(PathBuf),
+}
+
+/// The input device names (`keys_input`, else the board profile's `keys.input`) and the key
+/// map (the board's codes over a keyboard's).
+pub fn devices(keys_input: &[String], board: Option<&Path>) -> Result<(Vec<String>, KeyMap), String> {
+    let (names, map) = match board {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            KeyMap::from_board(&text).map_err(|e| format!("{}: {e}", f.display()))?
+        }
+        None => (Vec::new(), KeyMap::default()),
+    };
+    Ok((if keys_input.is_empty() { names } else { keys_input.to_vec() }, map))
+}
+
+/// The next message of the key devices (never, without any).
+pub async fn next(rx: &mut Option<mpsc::UnboundedReceiver<KeyMsg>>) -> KeyMsg {
+    match rx {
+        Some(rx) => match rx.recv().await {
+            Some(m) => m,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// The device nodes (`<dev>/eventN`) of the input devices under `sys` (`/sys/class/input`)
@@ -138,6 +162,21 @@ mod tests {
             ]
         );
         assert!(matching(&sys.path().join("none"), Path::new("/dev/input"), &names).is_empty());
+    }
+
+    #[test]
+    fn the_devices_come_from_the_flag_or_the_board_profile() {
+        let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../board/qemu-virt/board.toml");
+        let (names, map) = devices(&[], Some(&board)).unwrap();
+        assert_eq!(
+            (names, map.key(1)),
+            (vec!["hotspare front panel".to_string()], Some(hotspare_panel::menu::Key::Escape))
+        );
+        let flag = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(devices(&flag, Some(&board)).unwrap().0, flag);
+        assert_eq!(devices(&[], None).unwrap(), (vec![], KeyMap::default()));
+        let e = devices(&[], Some(Path::new("/nonexistent/board.toml"))).unwrap_err();
+        assert!(e.starts_with("/nonexistent/board.toml: "), "{e}");
     }
 
     async fn next(rx: &mut mpsc::UnboundedReceiver<KeyMsg>) -> KeyMsg {

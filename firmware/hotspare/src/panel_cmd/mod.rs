@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hotspare_base::{clock::now_us, Backoff};
-use hotspare_panel::evdev::{KeyMap, Repeater};
+use hotspare_panel::evdev::Repeater;
 use hotspare_panel::lcdproc::wire::{self, Reply};
 use hotspare_panel::menu::Key;
 use hotspare_panel::{view, Input, Output, Panel};
@@ -71,7 +71,7 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let mut panel = Panel::with_window(i64::try_from(a.confirm_within.as_micros()).unwrap_or(i64::MAX));
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Result<u64, String>>();
     let mut io = Io { a: &a, store, conn: None, probe_tx };
-    let (names, keymap) = key_devices(&a)?;
+    let (names, keymap) = keys::devices(&a.keys_input, a.board.as_deref()).map_err(CliError::new)?;
     let mut key_rx = (!names.is_empty()).then(|| keys::spawn(names, "/sys/class/input".into(), "/dev/input".into()));
     let mut repeater = Repeater::default();
     let mut inputs = vec![];
@@ -156,7 +156,7 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                 inputs.push(Input::View(v));
             }
             Some(r) = probe_rx.recv() => inputs.push(Input::Probed(r)),
-            m = next_key(&mut key_rx) => match m {
+            m = keys::next(&mut key_rx) => match m {
                 keys::KeyMsg::Event(e) => {
                     if let Some(k) = repeater.event(now_us(), &keymap, e) {
                         log::debug!("key {k:?} (input device)");
@@ -175,29 +175,6 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                 inputs.push(Input::Tick);
             }
         }
-    }
-}
-
-/// The input device names (`--keys-input`, else the board's `keys.input`) and the key map
-/// (the board's codes over a keyboard's).
-fn key_devices(a: &PanelArgs) -> Result<(Vec<String>, KeyMap), CliError> {
-    let (names, map) = match &a.board {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).map_err(|e| CliError::new(format!("{}: {e}", f.display())))?;
-            KeyMap::from_board(&text).map_err(|e| CliError::new(format!("{}: {e}", f.display())))?
-        }
-        None => (Vec::new(), KeyMap::default()),
-    };
-    Ok((if a.keys_input.is_empty() { names } else { a.keys_input.clone() }, map))
-}
-
-async fn next_key(rx: &mut Option<mpsc::UnboundedReceiver<keys::KeyMsg>>) -> keys::KeyMsg {
-    match rx {
-        Some(rx) => match rx.recv().await {
-            Some(m) => m,
-            None => std::future::pending().await,
-        },
-        None => std::future::pending().await,
     }
 }
 

@@ -15,3 +15,10 @@ UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 QEMU_MAINT_PORT=(-device virtio-serial-pci,id=maint0
   -chardev socket,id=maint,path="$MAINT_SOCKET",server=on,wait=off
   -device virtconsole,bus=maint0.0,chardev=maint,name=hotspare.maint)
+
+# The board's own devices (scripts/run-image adds them): a virtio keyboard, the front panel's
+# six keys (the PL061 has lines for Enter and Escape only); the hw-tests press keys on it with
+# QMP input-send-event.
+# On PCI: the virtio-mmio variant (virtio-keyboard-device) did not show up in the guest when
+# booted through U-Boot (virtio_mmio loaded, no device), the PCI one does.
+QEMU_BOARD_DEVICES=(-device virtio-keyboard-pci)

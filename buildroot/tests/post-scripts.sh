@@ -22,7 +22,8 @@ OUT=$CACHE/out/qemu-virt
 DEB_ROOT=$CACHE/work/qemu-virt/rootfs
 X=$CACHE/extract
 for f in "$OUT/disk.img" "$OUT/initrd.cpio.gz" "$OUT/rootfs.squashfs" "$OUT/boot.scr" \
-  "$OUT/vmlinuz" "$OUT/kernel-version" "$DEB_ROOT/etc/hotspare" "$X/busybox-static/bin/busybox"; do
+  "$OUT/vmlinuz" "$OUT/kernel-version" "$DEB_ROOT/etc/hotspare" "$X/busybox-static/bin/busybox" \
+  "$X/lcdproc/usr/sbin/LCDd" "$X/coreutils/usr/bin/stdbuf"; do
   [ -e "$f" ] || { echo "post-scripts: skipped: no $f (run scripts/build-image first)"; exit 77; }
 done
 for t in genimage sfdisk mdir cpio; do
@@ -38,6 +39,12 @@ mkdir -p "$T"/{target/bin,target/sbin,target/usr/bin,host,build,images,top/suppo
 # --- the stand-in target: what Buildroot's packages would have installed ---
 cp "$X/busybox-static/bin/busybox" "$T/target/bin/"
 cp "$X/e2fsprogs/sbin/mke2fs" "$X/e2fsprogs/sbin/e2fsck" "$T/target/sbin/"
+# lcdproc (LCDd; Buildroot installs its drivers in /usr/lib/lcdproc) and coreutils (stdbuf)
+mkdir -p "$T/target/usr/sbin" "$T/target/usr/lib/lcdproc" "$T/target/usr/libexec/coreutils"
+cp "$X/lcdproc/usr/sbin/LCDd" "$T/target/usr/sbin/"
+cp "$X"/lcdproc/usr/lib/aarch64-linux-gnu/lcdproc/*.so "$T/target/usr/lib/lcdproc/"
+cp "$X/coreutils/usr/bin/stdbuf" "$T/target/usr/bin/"
+cp "$X/coreutils/usr/libexec/coreutils/libstdbuf.so" "$T/target/usr/libexec/coreutils/"
 printf '#!/bin/sh\n' > "$T/target/usr/bin/hotspare" && chmod 0755 "$T/target/usr/bin/hotspare"
 mkdir -p "$T/target/lib/modules/$kver" "$T/target/etc/init.d"
 cp "$KDIR"/modules.* "$T/target/lib/modules/$kver/"

@@ -1,12 +1,31 @@
 //! LCDd's replies (`hotspare_panel::lcdproc::wire::parse`): lines from the LCDd the panel
 //! connects to (TCP, by default on the box itself). The input is cut into lines; each also
-//! goes through the request renderer as text to show (`quote`).
+//! goes through the request renderer as text to show (`quote`). The same bytes are also read as
+//! a Linux input device's records (`hotspare_panel::evdev`: the panel's keys from gpio-keys or
+//! a keyboard), fed in pieces, each decoded event through the key map and the long press.
 #![no_main]
 
+use hotspare_panel::evdev::{Decoder, KeyMap, Repeater, RECORD};
 use hotspare_panel::lcdproc::wire::{parse, quote, Reply, Request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // input events: as many as whole records, whatever the cut of the reads
+    let (map, mut rep, mut d) = (KeyMap::default(), Repeater::default(), Decoder::default());
+    let cut = data.first().map_or(1, |&b| usize::from(b).max(1));
+    let mut events = 0;
+    for (i, piece) in data.chunks(cut).enumerate() {
+        for e in d.feed(piece) {
+            events += 1;
+            let now = i64::try_from(i).unwrap_or(i64::MAX) * 100_000;
+            rep.event(now, &map, e);
+            if let Some(t) = rep.poll_at() {
+                assert!(t > now);
+                assert!(rep.tick(t).is_some());
+            }
+        }
+    }
+    assert_eq!(events, data.len() / RECORD);
     let text = String::from_utf8_lossy(data);
     for line in text.split('\n') {
         match parse(line) {

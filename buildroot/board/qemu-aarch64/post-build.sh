@@ -31,6 +31,20 @@ install -m 0755 "$BOARD_DIR/apply-network" "$TARGET_DIR/etc/hotspare/board/apply
 [ -x "$TARGET_DIR/usr/sbin/ntpd" ] || { echo "post-build: no /usr/sbin/ntpd (openntpd)" >&2; exit 1; }
 cp "$BOARD_DIR/supervisor.toml" "$BOARD_DIR/failover.toml" "$TARGET_DIR/etc/hotspare/"
 chmod 0600 "$TARGET_DIR/etc/hotspare/failover.toml"
+# The front panel's display server: Buildroot's lcdproc puts the drivers in /usr/lib/lcdproc,
+# LCDd.conf's DriverPath is Debian's multiarch directory (as scripts/build-image installs them).
+if [ -f "$BOARD_DIR/LCDd.conf" ]; then
+  install -m 0644 "$BOARD_DIR/LCDd.conf" "$TARGET_DIR/etc/LCDd.conf"
+  mkdir -p "$TARGET_DIR/usr/lib/aarch64-linux-gnu/lcdproc"
+  for d in $(sed -n 's/^Driver=\([A-Za-z0-9_]*\)$/\1/p' "$BOARD_DIR/LCDd.conf"); do
+    [ -f "$TARGET_DIR/usr/lib/lcdproc/$d.so" ] ||
+      { echo "post-build: no LCDd driver $d (BR2_PACKAGE_LCDPROC_DRIVERS)" >&2; exit 1; }
+    mv "$TARGET_DIR/usr/lib/lcdproc/$d.so" "$TARGET_DIR/usr/lib/aarch64-linux-gnu/lcdproc/"
+  done
+  mkdir -p "$TARGET_DIR/usr/libexec/coreutils"
+  [ -f "$TARGET_DIR/usr/libexec/coreutils/libstdbuf.so" ] ||
+    { echo "post-build: no libstdbuf.so (BR2_PACKAGE_COREUTILS)" >&2; exit 1; }
+fi
 git -C "$REPO" describe --always --dirty > "$TARGET_DIR/etc/hotspare/version" 2>/dev/null ||
   echo "unknown" > "$TARGET_DIR/etc/hotspare/version"
 [ -x "$TARGET_DIR/usr/bin/hotspare" ] || { echo "post-build: no /usr/bin/hotspare" >&2; exit 1; }

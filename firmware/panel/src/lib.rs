@@ -8,6 +8,8 @@
 //! - [`lcdproc::wire`]: requests rendered with the protocol's quoting; server lines parsed.
 //! - [`view`]: what the screens show, from `status_view::Report` and the settings.
 //! - [`screens`]: the screens' lines for a display of `wid × hgt`.
+//! - [`evdev`]: the keys from Linux input events (gpio-keys, a keyboard): records decoded
+//!   from bytes, the board profile's key map, a held key as repeated presses (long press).
 //! - [`menu`]: the state machine `Panel::handle(now, Input) -> Vec<Output>`: screen
 //!   rotation and priorities, browsing, the menu (DHCP/static IP with digit entry and
 //!   confirm-or-revert, NVR reachability, reboot, factory reset behind a long press).
@@ -15,6 +17,7 @@
 //! Design record: docs/design/panel.md.
 
 pub mod entry;
+pub mod evdev;
 pub mod lcdproc;
 pub mod menu;
 pub mod screens;

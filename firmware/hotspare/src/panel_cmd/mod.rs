@@ -7,11 +7,14 @@
 //! `<settings>/pending-panel.toml`, `hotspare_settings::pending`, so a restart reverts it), NVR reachability
 //! (a TCP connect to the URL's host and port), reboot, factory reset. Runs
 //! until SIGTERM/SIGINT; the confirm window keeps running while LCDd is away.
+//! Keys come from LCDd and, with `--keys-input` or the board profile's `keys`, from Linux
+//! input devices ([`keys`]: gpio-keys, a keyboard), both into the same menu.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hotspare_base::{clock::now_us, Backoff};
+use hotspare_panel::evdev::Repeater;
 use hotspare_panel::lcdproc::wire::{self, Reply};
 use hotspare_panel::menu::Key;
 use hotspare_panel::{view, Input, Output, Panel};
@@ -24,6 +27,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::CliError;
+
+mod keys;
 
 #[derive(clap::Args, Debug)]
 pub struct PanelArgs {
@@ -49,6 +54,14 @@ pub struct PanelArgs {
     /// How long a network change made on the panel waits for its confirmation there.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub confirm_within: Duration,
+    /// Read the panel's keys from the Linux input devices of these names (evdev, e.g. the
+    /// board's gpio-keys); default: the board profile's `keys.input`.
+    #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME…]")]
+    pub keys_input: Vec<String>,
+    /// The board profile (board.toml): its `keys` table names the input device of the
+    /// panel's keys and their codes.
+    #[arg(long)]
+    pub board: Option<PathBuf>,
 }
 
 type Conn = (Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf);
@@ -58,6 +71,9 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     let mut panel = Panel::with_window(i64::try_from(a.confirm_within.as_micros()).unwrap_or(i64::MAX));
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Result<u64, String>>();
     let mut io = Io { a: &a, store, conn: None, probe_tx };
+    let (names, keymap) = keys::devices(&a.keys_input, a.board.as_deref()).map_err(CliError::new)?;
+    let mut key_rx = (!names.is_empty()).then(|| keys::spawn(names, "/sys/class/input".into(), "/dev/input".into()));
+    let mut repeater = Repeater::default();
     let mut inputs = vec![];
     if let Some(p) = pending::read(&a.settings, pending::PANEL).unwrap_or_else(|e| {
         log::warn!("{e}: ignored");
@@ -77,8 +93,10 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
             let out = panel.handle(now_us(), i);
             io.carry_out(out, &mut panel).await;
         }
-        let wake = panel
-            .poll_at()
+        let wake = [panel.poll_at(), repeater.poll_at()]
+            .into_iter()
+            .flatten()
+            .min()
             .map_or(Duration::from_secs(3600), |t| Duration::from_micros(u64::try_from(t - now_us()).unwrap_or(0)));
         let connected = io.conn.is_some();
         tokio::select! {
@@ -135,7 +153,24 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                 inputs.push(Input::View(v));
             }
             Some(r) = probe_rx.recv() => inputs.push(Input::Probed(r)),
-            _ = tokio::time::sleep(wake) => inputs.push(Input::Tick),
+            m = keys::next(&mut key_rx) => match m {
+                keys::KeyMsg::Event(e) => {
+                    if let Some(k) = repeater.event(now_us(), &keymap, e) {
+                        log::debug!("key {k:?} (input device)");
+                        inputs.push(Input::Key(k));
+                    }
+                }
+                keys::KeyMsg::Gone(node) => {
+                    log::debug!("{}: its keys released", node.display());
+                    repeater.release_all();
+                }
+            },
+            _ = tokio::time::sleep(wake) => {
+                if let Some(k) = repeater.tick(now_us()) {
+                    inputs.push(Input::Key(k));
+                }
+                inputs.push(Input::Tick);
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hotspare_base::LockExt;
 use hotspare_panel::evdev::{Decoder, Event, KeyMap, RECORD};
 use tokio::sync::mpsc;
 
@@ -103,7 +104,7 @@ pub fn spawn(names: Vec<String>, sys: PathBuf, dev: PathBuf) -> mpsc::UnboundedR
 }
 
 fn lock(open: &Mutex<HashSet<PathBuf>>) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
-    open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    open.lock_or_recover()
 }
 
 fn read_device(

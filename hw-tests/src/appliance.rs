@@ -234,13 +234,23 @@ impl Appliance {
 
     /// The test site, imported as the box's settings with `hotspare settings import` (one
     /// generation, channel `hw-tests`) when none are saved yet: the defaults plus the admin account
-    /// [`TEST_SITE_ADMIN`]; then waits until the spare has reloaded with it (it reads its
+    /// [`TEST_SITE_ADMIN`] and the NVR `nvr1` on the host; then waits until the spare has reloaded with it (it reads its
     /// settings every second; a login before that would count as a failed one).
     fn provision(&mut self) {
         static SITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let site = SITE.get_or_init(|| {
             let mut s = hotspare_settings::Settings::default();
             s.set_account(TEST_SITE_ADMIN.0, hotspare_http::Role::Admin, TEST_SITE_ADMIN.1);
+            // an NVR to protect, so the spare is armed (the LEDs, the panel's status): the
+            // host (10.0.2.2), where no test runs one
+            s.nvrs.push(hotspare_settings::model::Nvr {
+                id: "nvr1".into(),
+                url: "http://10.0.2.2:8081".into(),
+                admin_user: "admin".into(),
+                admin_password: "admin".into(),
+                priority: 1,
+                fingerprint: None,
+            });
             let text = toml::to_string(&s).expect("the test site as TOML");
             // one line over the maintenance shell (the guest's busybox `base64 -d` reads it)
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text.as_bytes())

@@ -143,9 +143,12 @@ fn network_host_name_and_time_of_the_settings_are_applied_now_and_at_boot() {
     assert!(out.contains("time zone: Europe/Paris"), "{out}");
     api_answers(&vm);
 
-    // idempotent: the same state after a second run
+    // idempotent: the same state after a second run (OpenNTPD's count of processes varies
+    // while its engines start: running is what counts)
     vm.shell_ok(APPLY, CMD);
-    assert_eq!(snapshot(&mut vm), st);
+    let again = snapshot(&mut vm);
+    assert!(again.ntpd >= 1, "no ntpd after a second run: {again:#?}");
+    assert_eq!(Net { ntpd: st.ntpd, ..again }, st);
 
     // a static address that cannot be set: exit 1, the last line naming the interface
     let (rc, out) = vm.shell(&format!("APPLY_NETWORK_IF=eth9 {APPLY} 2>&1 >/dev/null | tail -n 1"), CMD);

@@ -43,7 +43,8 @@ RUNTIME_APT=(ffmpeg gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-tools python3-aiosmtpd
   libudev-dev # libudev-dev: the supervisor's hot-plug monitor links libudev
-  lcdproc tmux) # the front panel's tests: a real LCDd (curses driver) inside tmux
+  lcdproc tmux # the front panel's tests: a real LCDd (curses driver) inside tmux
+  rauc openssl squashfs-tools) # the update agent's test: bundles made and verified by RAUC
 
 # Packages the hw-tests use: QEMU (aarch64 system emulation), Debian's U-Boot for
 # `-M virt` (/usr/lib/u-boot/qemu_arm64/u-boot.bin), mkimage for boot.scr, the

@@ -49,6 +49,7 @@ pub enum Command {
     Console(crate::console_cmd::ConsoleArgs),
     /// The front panel: screens and a small menu on any display LCDd drives (runs until SIGTERM).
     Panel(crate::panel_cmd::PanelArgs),
+    Update(crate::update_cmd::UpdateArgs),
     /// Issue, verify and make keys for licences.
     #[command(alias = "license")]
     Licence(crate::licence_cmd::LicenceArgs),

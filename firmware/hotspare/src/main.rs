@@ -25,6 +25,7 @@ mod spare_heartbeat;
 mod status_cmd;
 mod supervisor_cmd;
 mod times;
+mod update_cmd;
 
 use clap::Parser;
 
@@ -59,6 +60,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Failover(a) => runtime().and_then(|rt| rt.block_on(failover_cmd::run(a))),
         cli::Command::Licence(a) => licence_cmd::run(a),
         cli::Command::Panel(a) => runtime().and_then(|rt| rt.block_on(panel_cmd::run(a))),
+        cli::Command::Update(a) => runtime().and_then(|rt| rt.block_on(update_cmd::run(a))),
         cli::Command::Supervisor(a) => runtime().and_then(|rt| rt.block_on(supervisor_cmd::run(a))),
         #[cfg(feature = "dev-tools")]
         cli::Command::DevHeartbeat(a) => runtime().and_then(|rt| rt.block_on(supervisor_cmd::dev_heartbeat(a))),

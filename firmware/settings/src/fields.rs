@@ -24,6 +24,8 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("monitoring.failures", "failed checks in a row before a takeover, 1–10"),
     ("announcement.server_name", "the name the box announces"),
     ("announcement.ssdp", "on or off"),
+    ("update.manifest_url", "the fleet's update manifest, http://host[:port]/path; empty: no updates"),
+    ("update.check_every_s", "seconds between checks of the manifest, 60–86400"),
 ];
 
 /// The value of field `name` as text (`None`: no such field).
@@ -44,6 +46,8 @@ pub fn get(s: &Settings, name: &str) -> Option<String> {
         "monitoring.failures" => s.monitoring.failures.to_string(),
         "announcement.server_name" => s.announcement.server_name.clone(),
         "announcement.ssdp" => if s.announcement.ssdp { "on" } else { "off" }.into(),
+        "update.manifest_url" => s.update.manifest_url.clone(),
+        "update.check_every_s" => s.update.check_every_s.to_string(),
         _ => return None,
     })
 }
@@ -94,6 +98,8 @@ pub fn set(s: &mut Settings, name: &str, text: &str) -> Result<(), FieldError> {
                 _ => return Err(err("on or off")),
             }
         }
+        "update.manifest_url" => s.update.manifest_url = t.into(),
+        "update.check_every_s" => s.update.check_every_s = num(t)?,
         _ => return Err(FieldError::new(name, "no such setting")),
     }
     Ok(())
@@ -135,6 +141,8 @@ mod tests {
             ("monitoring.failures", "5"),
             ("announcement.server_name", "Spare 2"),
             ("announcement.ssdp", "off"),
+            ("update.manifest_url", "http://10.0.2.2:8000/fleet/manifest.json"),
+            ("update.check_every_s", "600"),
         ];
         assert_eq!(values.len(), FIELDS.len());
         for (name, v) in values {
@@ -154,6 +162,7 @@ mod tests {
             ("network.dns", "1.1.1.1,x", "not an IPv4 address"),
             ("monitoring.failures", "-1", "whole number"),
             ("announcement.ssdp", "maybe", "on or off"),
+            ("update.check_every_s", "hourly", "whole number"),
             ("nope", "1", "no such setting"),
         ] {
             let e = set(&mut s, name, v).unwrap_err();

@@ -33,6 +33,33 @@ pub struct Settings {
     /// Who may use the box (API, web): admin and viewer accounts.
     #[serde(default, rename = "account", skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<Account>,
+    /// Fleet updates (`hotspare update`); absent in generations saved before it existed.
+    #[serde(default)]
+    pub update: Update,
+}
+
+/// Where the box looks for updates (docs/design/update.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    /// The fleet's update manifest (http:// or https://); empty: no updates.
+    #[serde(default)]
+    pub manifest_url: String,
+    /// Seconds between two checks of the manifest.
+    #[serde(default = "Update::default_check_every_s")]
+    pub check_every_s: u32,
+}
+
+impl Update {
+    fn default_check_every_s() -> u32 {
+        3600
+    }
+}
+
+impl Default for Update {
+    fn default() -> Update {
+        Update { manifest_url: String::new(), check_every_s: Update::default_check_every_s() }
+    }
 }
 
 /// How the box gets its address.
@@ -133,6 +160,7 @@ impl Default for Settings {
             email: None,
             nvrs: Vec::new(),
             accounts: Vec::new(),
+            update: Update::default(),
         }
     }
 }

@@ -101,6 +101,14 @@ pub fn validate(s: &Settings) -> Vec<FieldError> {
     if let Err(p) = printable("a name", &s.announcement.server_name, 1, 64) {
         bad("announcement.server_name", p);
     }
+    if !s.update.manifest_url.is_empty() {
+        if let Err(p) = manifest_url(&s.update.manifest_url) {
+            bad("update.manifest_url", format!("{:?}: {p}", s.update.manifest_url));
+        }
+    }
+    if !CHECK_EVERY_RANGE.contains(&s.update.check_every_s) {
+        bad("update.check_every_s", format!("{}: allowed 60–86400 s", s.update.check_every_s));
+    }
     if let Some(e) = &s.email {
         if let Err((key, p)) = hotspare_email::check_settings(e) {
             bad(&format!("email.{key}"), p);
@@ -214,6 +222,23 @@ fn printable(what: &str, s: &str, min: usize, max: usize) -> Result<(), String> 
 }
 
 /// `https://host[:port]` or `http://host[:port]`: no user, path, query or fragment.
+/// Seconds between two checks of the update manifest.
+const CHECK_EVERY_RANGE: std::ops::RangeInclusive<u32> = 60..=86_400;
+
+/// An update manifest's URL: http://host[:port]/path, printable, no user part. (Not https
+/// yet: the agent has no trust store; RAUC's signature is what makes a bundle trusted.)
+fn manifest_url(u: &str) -> Result<(), String> {
+    if u.starts_with("https://") {
+        return Err("http:// only for now (the bundle's signature, checked by RAUC, is what is trusted)".into());
+    }
+    let Some(rest) = u.strip_prefix("http://") else { return Err("expected http://host[:port]/path".into()) };
+    if u.len() > 256 || !u.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("at most 256 printable characters, no spaces".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    nvr_url(&format!("http://{authority}")).map_err(|e| e.replace("https://host:port", "http://host[:port]/path"))
+}
+
 fn nvr_url(u: &str) -> Result<(), String> {
     let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
     let Some(rest) = rest else { return Err("expected https://host:port".into()) };
@@ -325,6 +350,31 @@ mod tests {
         s.monitoring.profile = Profile::Fast;
         s.monitoring.interval_s = 1;
         assert_eq!(validate(&s), vec![]);
+    }
+
+    #[test]
+    fn the_update_manifest_url_and_interval_are_checked() {
+        let mut s = Settings::default();
+        for ok in ["", "http://10.0.2.2:8000/fleet/manifest.json", "http://updates.example.com/hs/stable.json"] {
+            s.update.manifest_url = ok.into();
+            assert_eq!(validate(&s), vec![], "{ok}");
+        }
+        for (bad, says) in [
+            ("ftp://x/m.json", "expected http://host[:port]/path"),
+            ("https://x/m.json", "http:// only for now"),
+            ("http://user@host/m.json", "no user, path"),
+            ("http://host:0/m.json", "the port is 1–65535"),
+            ("http://ho st/m.json", "printable"),
+        ] {
+            s.update.manifest_url = bad.into();
+            let e = validate(&s);
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert_eq!(e[0].field, "update.manifest_url");
+            assert!(e[0].problem.contains(says), "{bad}: {}", e[0].problem);
+        }
+        s = Settings::default();
+        s.update.check_every_s = 59;
+        assert_eq!(fields(&s), ["update.check_every_s"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hotspare_base::LockExt;
 use rustix::fs::FlockOperation;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -39,7 +39,7 @@ pub(crate) fn lock_store(root: &Path) -> Result<Arc<StoreLock>, StoreError> {
         return Ok(l);
     }
     let path = canon.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
@@ -47,18 +47,28 @@ pub(crate) fn lock_store(root: &Path) -> Result<Arc<StoreLock>, StoreError> {
         .mode(0o644)
         .open(&path)
         .map_err(|e| StoreError::io(&path, "open lock file", e))?;
-    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let holder = match text.trim().parse::<u32>() {
-                Ok(pid) => format!("pid {pid}"),
-                Err(_) => "a process that wrote no pid".to_owned(),
-            };
-            return Err(StoreError::Locked { root: canon, holder });
+    // This process's own lock, just released, can still be held for a moment by a copy of its
+    // file descriptor in a child between fork and exec (another thread starting a program):
+    // then the lock file names this process, and the lock is tried again for up to 2 s.
+    let mut own_retries = 400;
+    loop {
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => break,
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let pid = holder_pid(&file);
+                if pid == Some(std::process::id()) && own_retries > 0 {
+                    own_retries -= 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                }
+                let holder = match pid {
+                    Some(pid) => format!("pid {pid}"),
+                    None => "a process that wrote no pid".to_owned(),
+                };
+                return Err(StoreError::Locked { root: canon, holder });
+            }
+            Err(e) => return Err(StoreError::io(&path, "flock lock file", e.into())),
         }
-        Err(e) => return Err(StoreError::io(&path, "flock lock file", e.into())),
     }
     // Only the holder writes the file: its pid, for the error above.
     let pid = format!("{}\n", std::process::id());
@@ -69,4 +79,11 @@ pub(crate) fn lock_store(root: &Path) -> Result<Arc<StoreLock>, StoreError> {
     held.retain(|_, w| w.strong_count() > 0);
     held.insert(canon, Arc::downgrade(&l));
     Ok(l)
+}
+
+/// The pid the holder wrote into the lock file (read from its start).
+fn holder_pid(file: &File) -> Option<u32> {
+    let mut buf = [0u8; 32];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }

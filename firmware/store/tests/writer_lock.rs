@@ -31,3 +31,35 @@ fn held_lock_refuses_a_writer_and_names_the_holder() {
     let other = std::fs::OpenOptions::new().read(true).write(true).open(&lock_path).unwrap();
     rustix::fs::flock(&other, FlockOperation::NonBlockingLockExclusive).expect("released on drop");
 }
+
+/// A copy of this process's own lock descriptor still open for a moment (a child between
+/// fork and exec, started by another thread) does not refuse the next open: the lock file
+/// names this process, so the open waits for it (up to 2 s). One that stays is refused,
+/// naming this process.
+#[test]
+fn own_lock_held_by_a_moment_s_copy_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock_path = dir.path().join(LOCK_FILE);
+    drop(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let me = std::process::id().to_string();
+    assert_eq!(std::fs::read_to_string(&lock_path).unwrap().trim(), me);
+    let copy = std::fs::OpenOptions::new().read(true).write(true).open(&lock_path).unwrap();
+    rustix::fs::flock(&copy, FlockOperation::NonBlockingLockExclusive).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(copy);
+    });
+    let t = std::time::Instant::now();
+    let store = Store::open(dir.path(), StoreConfig::default()).expect("waited for the copy to close");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(150), "{:?}", t.elapsed());
+    release.join().unwrap();
+    drop(store);
+
+    let stays = std::fs::OpenOptions::new().read(true).write(true).open(&lock_path).unwrap();
+    rustix::fs::flock(&stays, FlockOperation::NonBlockingLockExclusive).unwrap();
+    match Store::open(dir.path(), StoreConfig::default()) {
+        Err(e @ StoreError::Locked { .. }) => assert!(e.to_string().contains(&format!("pid {me}")), "{e}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a lock that stays held was ignored"),
+    }
+}

@@ -63,6 +63,14 @@ impl Appliance {
         out
     }
 
+    /// The pid of the firmware process `hotspare ROLE …` (`supervisor`, `console`, …), if
+    /// one runs (`ps` on the maintenance shell).
+    pub fn pid_of(&mut self, role: &str) -> Option<u32> {
+        let cmd = format!("ps -o pid,args | awk '/^ *[0-9]+ [^ ]*hotspare {role}/ {{ print $1 }}'");
+        let out = self.shell_ok(&cmd, Duration::from_secs(60));
+        out.iter().find_map(|l| l.trim().parse().ok())
+    }
+
     /// Presses Enter on busybox's `askfirst` of the current boot (once per boot); true when
     /// it did now. The prompt ends without a new line: it is looked for in the text.
     fn activate_shell(&mut self) -> bool {

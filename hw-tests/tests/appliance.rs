@@ -40,10 +40,9 @@ fn takeovers_allowed(h: &HealthReport) -> Option<bool> {
     h.supervisor.as_ref().map(|s| s.takeovers_allowed)
 }
 
-/// The supervisor's pid, from the console.
+/// The supervisor's pid.
 fn supervisor_pid(vm: &mut Appliance) -> u32 {
-    let out = vm.shell_ok("ps -o pid,args | awk '/^ *[0-9]+ [^ ]*hotspare supervisor/ { print $1 }'", CMD);
-    out.iter().find_map(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("no supervisor pid in {out:?}"))
+    vm.pid_of("supervisor").expect("the supervisor runs")
 }
 
 #[test]

@@ -37,11 +37,6 @@ fn answer(vm: &mut Appliance, label: &str, answer: &str) -> String {
 }
 
 /// The pid of the `hotspare <role>` process (`None`: not running).
-fn pid_of(vm: &mut Appliance, role: &str) -> Option<u32> {
-    let out = vm.shell_ok(&format!("ps -o pid,args | awk '/^ *[0-9]+ [^ ]*hotspare {role}/ {{ print $1 }}'"), CMD);
-    out.iter().find_map(|l| l.trim().parse().ok())
-}
-
 #[test]
 fn a_fresh_image_shows_the_wizard_then_a_menu_that_survives_ctrl_c_and_kill_9() {
     if skip() {
@@ -52,7 +47,7 @@ fn a_fresh_image_shows_the_wizard_then_a_menu_that_survives_ctrl_c_and_kill_9() 
     vm.console_expect("=== First boot: set the admin password, the network and the NVRs ===", BOOT);
     let (_, took) = vm.wait_ready(BOOT);
     eprintln!("ready {:.1} s after power-on, the console in the supervisor's services", took.as_secs_f64());
-    let console = pid_of(&mut vm, "console").expect("the console runs");
+    let console = vm.pid_of("console").expect("the console runs");
 
     answer(&mut vm, "New password for admin", PASSWORD);
     answer(&mut vm, "The same password again", PASSWORD);
@@ -98,14 +93,14 @@ fn a_fresh_image_shows_the_wizard_then_a_menu_that_survives_ctrl_c_and_kill_9() 
     assert!(out.contains("Cancelled: nothing changed"), "{out}");
     vm.console_send("\x03");
     vm.console_expect(MENU, SCREEN);
-    assert_eq!(pid_of(&mut vm, "console"), Some(console), "Ctrl-C ended the console");
+    assert_eq!(vm.pid_of("console"), Some(console), "Ctrl-C ended the console");
 
     // SIGKILL: the supervisor starts it again and the menu answers
     vm.console_skip();
     vm.shell_ok(&format!("kill -9 {console}"), CMD);
     let again = vm.console_expect(MENU, SCREEN);
     assert!(again.contains("=== Hotspare console"), "{again}");
-    let restarted = pid_of(&mut vm, "console").expect("the console runs again");
+    let restarted = vm.pid_of("console").expect("the console runs again");
     assert_ne!(restarted, console);
     vm.console_send("1\r");
     vm.console_expect("Enter: next page, q: back: ", SCREEN);

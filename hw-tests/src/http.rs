@@ -57,7 +57,11 @@ fn answer(conn: TcpStream, files: &HashMap<String, PathBuf>, served: &AtomicUsiz
         out.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")?;
         return Ok(());
     };
-    write!(out, "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n", bytes.len())?;
+    write!(
+        out,
+        "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        bytes.len()
+    )?;
     out.write_all(&bytes)?;
     out.flush()?;
     served.fetch_add(1, Ordering::SeqCst);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/build-image: RAUC in the root filesystem (docs/design/update.md).
 # install_rauc ROOTFS: Debian's `rauc` (built with its D-Bus service), `dbus-daemon` for the
 # system bus it needs, the bus policy of the rauc name (package rauc-service) and the keyring

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/build-image and scripts/build-bundle: the development signing keys of RAUC
 # bundles, made on demand in .cache/rauc-keys/ (never committed, like a developer's own keys).
 # Usage: source scripts/lib/rauc-keys.sh; rauc_dev_keys DIR NAME

@@ -42,20 +42,25 @@ fn bundles() -> Option<HashMap<String, PathBuf>> {
     Some(files)
 }
 
-/// `rauc status --output-format=json`, parsed.
-fn rauc_status(vm: &mut Appliance) -> Value {
-    let out = vm.shell_ok("rauc status --output-format=json", CMD);
+/// `rauc status --output-format=json`, parsed; None while the client cannot reach the
+/// service (exit 1).
+fn rauc_status(vm: &mut Appliance) -> Option<Value> {
+    let (rc, out) = vm.shell("rauc status --output-format=json", CMD);
+    if rc != 0 {
+        eprintln!("rauc status exited with {rc}: {}", out.join("\n"));
+        return None;
+    }
     let line = out.iter().find(|l| l.trim_start().starts_with('{')).unwrap_or_else(|| panic!("no JSON in {out:?}"));
-    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("rauc status: {e}: {line}"))
+    Some(serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("rauc status: {e}: {line}")))
 }
 
 /// (booted bootname, primary slot name) of `rauc status`. Right after the supervisor's
-/// "ready" `rauc service` may not own its bus name yet (the client then gets no properties:
-/// `booted` null): asked again for up to a minute.
+/// "ready" `rauc service` may not own its bus name yet (the client then fails, or gets no
+/// properties: `booted` null): asked again for up to a minute.
 fn booted_and_primary(vm: &mut Appliance) -> (String, String) {
     let deadline = Instant::now() + CMD;
     loop {
-        let s = rauc_status(vm);
+        let s = rauc_status(vm).unwrap_or_default();
         if let (Some(b), Some(p)) = (s["booted"].as_str(), s["boot_primary"].as_str()) {
             return (b.to_string(), p.to_string());
         }
@@ -137,6 +142,8 @@ fn a_bundle_whose_root_cannot_boot_falls_back_to_the_old_slot_after_three_tries(
     let mut vm = Appliance::boot(&Options::default());
     let (line, _) = vm.wait_ready(BOOT);
     assert!(line.contains("slot A marked good"), "{line}");
+    // (also waits for `rauc service` to be on the bus: an install before fails to reach it)
+    assert_eq!(booted_and_primary(&mut vm), ("A".into(), "rootfs.0".into()));
     let (rc, out, _) = fetch_and_install(&mut vm, &server, "broken.raucb");
     assert_eq!(rc, 0, "rauc install failed:\n{out}");
     assert_eq!(booted_and_primary(&mut vm), ("A".into(), "rootfs.1".into()));

@@ -7,6 +7,7 @@
 //! is missing; `scripts/test` installs it.
 
 pub mod appliance;
+pub mod http;
 pub mod qemu;
 pub mod qmp;
 pub mod shell;

@@ -9,15 +9,15 @@
 //! 1 time passes (`arg` minutes) and a tick, 2 a manifest (version `arg % 4`, a rollout stage
 //! at `arg` minutes from now when `arg >= 128`), 3 the manifest body of the first part,
 //! 4 downloaded (ok when `arg` is even), 5 RAUC's check (ok with the offered version when
-//! `arg % 3 == 0`, another version when 1, a refusal when 2), 6 installed (ok when even),
-//! 7 a fetch error.
+//! `arg % 3 == 0`, another version when 1, a refusal when 2), 6 installed (ok, failed, or
+//! RAUC out of reach, by `arg % 3`), 7 a fetch error.
 #![no_main]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hotspare_update::agent::BundleInfo;
-use hotspare_update::{Agent, AgentConfig, Effect, Input, Manifest, Memory, Now};
+use hotspare_update::{Agent, AgentConfig, Effect, Input, InstallError, Manifest, Memory, Now};
 use libfuzzer_sys::fuzz_target;
 
 const T0: i64 = 1_800_000_000_000_000;
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let cfg = AgentConfig {
         manifest_url: "http://fleet/m.json".into(),
         compatible: "c".into(),
-        box_id: "HS-1".into(),
+        box_id: Some("HS-1".into()),
         check_every: Duration::from_secs(3600),
         retry_min: Duration::from_secs(60),
     };
@@ -77,7 +77,11 @@ fuzz_target!(|data: &[u8]| {
                 1 => Ok(BundleInfo { compatible: "c".into(), version: "9".into() }),
                 _ => Err("signature verification failed".into()),
             }),
-            6 => Input::Installed(if arg % 2 == 0 { Ok(()) } else { Err("no space".into()) }),
+            6 => Input::Installed(match arg % 3 {
+                0 => Ok(()),
+                1 => Err(InstallError::Failed("no space".into())),
+                _ => Err(InstallError::Unreachable("ServiceUnknown".into())),
+            }),
             _ => Input::Manifest(Err("refused".into())),
         };
         for e in agent.handle(now, input) {

@@ -1,69 +1,80 @@
-//! A file server for the guest (QEMU's user network reaches the host at 10.0.2.2): plain
-//! HTTP/1.0 `GET /<name>` of the files a test names, with `Content-Length`, on an ephemeral
-//! port of 127.0.0.1, from a thread that lives as long as the test process. Enough for
-//! busybox `wget`; what it served is counted so a test can see the guest fetched it.
+//! The fleet's update server for the guest (QEMU's user network reaches the host at
+//! 10.0.2.2): Python's `http.server`, a real HTTP/1.1 server we did not write, on an
+//! ephemeral port of 127.0.0.1, serving a temporary directory that holds links to the files a
+//! test names and the files it writes (the update manifest). Its access log tells which
+//! files the guest fetched. Stopped when the [`FileServer`] is dropped.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub struct FileServer {
     pub port: u16,
-    /// Files served whole so far.
-    pub served: Arc<AtomicUsize>,
+    dir: tempfile::TempDir,
+    child: Child,
+    log: Arc<Mutex<String>>,
 }
 
-/// Serves `files` (URL name → file on the host) until the process ends.
+/// Serves `files` (URL name → file on the host) until the server is dropped.
 pub fn serve_files(files: HashMap<String, PathBuf>) -> FileServer {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the file server");
-    let port = listener.local_addr().expect("file server address").port();
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = served.clone();
+    let dir = tempfile::Builder::new().prefix("hw-http").tempdir().expect("temp dir");
+    for (name, path) in &files {
+        std::os::unix::fs::symlink(path, dir.path().join(name)).expect("link a served file");
+    }
+    let mut child = Command::new("python3")
+        .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 -m http.server");
+    // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+    let mut first = String::new();
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut first).expect("http.server's first line");
+    let port = first.split_whitespace().nth(5).and_then(|p| p.parse().ok());
+    let port = port.unwrap_or_else(|| panic!("http.server said {first:?}"));
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let log = Arc::new(Mutex::new(String::new()));
+    let (mut err, sink) = (child.stderr.take().expect("stderr"), log.clone());
     std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let files = files.clone();
-            let count = count.clone();
-            std::thread::spawn(move || {
-                if let Err(e) = answer(conn, &files, &count) {
-                    eprintln!("file server: {e}");
-                }
-            });
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    FileServer { port, served }
+    FileServer { port, dir, child, log }
 }
 
-fn answer(conn: TcpStream, files: &HashMap<String, PathBuf>, served: &AtomicUsize) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    // the headers up to the empty line
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        line.clear();
+impl FileServer {
+    /// Writes (or replaces, atomically) a served file.
+    pub fn put(&self, name: &str, bytes: &[u8]) {
+        let tmp = self.dir.path().join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes).expect("write a served file");
+        std::fs::rename(&tmp, self.dir.path().join(name)).expect("rename a served file");
     }
-    let mut out = conn;
-    let name = match request.split_whitespace().collect::<Vec<_>>()[..] {
-        ["GET", path, _] => path.trim_start_matches('/').to_string(),
-        _ => {
-            out.write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")?;
-            return Ok(());
-        }
-    };
-    let Some(bytes) = files.get(&name).and_then(|p| std::fs::read(p).ok()) else {
-        out.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")?;
-        return Ok(());
-    };
-    write!(
-        out,
-        "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        bytes.len()
-    )?;
-    out.write_all(&bytes)?;
-    out.flush()?;
-    served.fetch_add(1, Ordering::SeqCst);
-    Ok(())
+
+    /// How many times `name` was answered 200 (from the server's access log).
+    pub fn fetched(&self, name: &str) -> usize {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        log.lines().filter(|l| l.contains(&format!("\"GET /{name} HTTP/")) && l.contains("\" 200 ")).count()
+    }
+
+    /// The server's access log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

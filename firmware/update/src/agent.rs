@@ -25,8 +25,9 @@ pub struct AgentConfig {
     pub manifest_url: String,
     /// This box's RAUC `compatible` (bundles for another board are refused).
     pub compatible: String,
-    /// The box's identity (the licence's box id): the rollout bucket.
-    pub box_id: String,
+    /// The box's identity (the licence's box id): the rollout bucket. A box without one is
+    /// in the last bucket (99): it takes a staged version only once it reaches 100 %.
+    pub box_id: Option<String>,
     /// Between two manifest checks when nothing is happening.
     pub check_every: Duration,
     /// The first retry after a failure (doubling up to `check_every`).
@@ -54,7 +55,17 @@ pub enum Input {
     /// What RAUC read from the bundle once its signature verified, or RAUC's refusal.
     Checked(Result<BundleInfo, String>),
     /// `rauc install` succeeded (the other slot is primary now), or its error.
-    Installed(Result<(), String>),
+    Installed(Result<(), InstallError>),
+}
+
+/// Why `rauc install` failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstallError {
+    /// RAUC could not be asked (its service not on the bus yet, D-Bus down): the bundle is
+    /// kept and the install tried again after a backoff, not refused.
+    Unreachable(String),
+    /// RAUC tried and failed: the bundle is refused.
+    Failed(String),
 }
 
 /// What a verified bundle says of itself (`rauc info`).
@@ -112,7 +123,7 @@ pub struct Refused {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Status {
     /// `idle`, `checking`, `waiting-rollout`, `waiting-covering`, `downloading`, `checking-bundle`,
-    /// `installing`, `reboot-waiting-covering`, `rebooting`.
+    /// `installing`, `waiting-rauc`, `reboot-waiting-covering`, `rebooting`.
     pub state: &'static str,
     pub installed: String,
     /// The version the manifest offers, once read.
@@ -142,6 +153,8 @@ enum State {
     /// Checked, waiting for the spare to stop covering before installing.
     InstallWaitCovering(Manifest, PathBuf),
     Installing(Manifest, PathBuf),
+    /// RAUC could not be reached: try the install again at this time.
+    InstallRetry(Manifest, PathBuf, Duration),
     RebootWaitCovering,
     Rebooting,
 }
@@ -198,7 +211,7 @@ impl Agent {
     /// When the agent next wants a [`Input::Tick`] (monotonic); `None`: only inputs wake it.
     pub fn poll_at(&self) -> Option<Duration> {
         match self.state {
-            State::Idle { next } | State::WaitCovering(_, next) => Some(next),
+            State::Idle { next } | State::WaitCovering(_, next) | State::InstallRetry(_, _, next) => Some(next),
             _ => None,
         }
     }
@@ -245,14 +258,28 @@ impl Agent {
             },
             (State::InstallWaitCovering(m, path), Input::Covering(false)) => self.install(m, path, &mut out),
             (State::Installing(m, path), Input::Installed(Ok(()))) => {
+                self.backoff.succeeded();
                 self.memory.attempted = Some(m.version.clone());
                 out.push(Effect::Save(self.memory.clone()));
                 out.push(Effect::Discard { path });
                 self.status.last_error = None;
                 self.reboot_unless_covering(&mut out)
             }
-            (State::Installing(m, path), Input::Installed(Err(e))) => {
+            (State::Installing(m, path), Input::Installed(Err(InstallError::Failed(e)))) => {
                 self.refused(now, &m, path, format!("rauc install failed: {e}"), &mut out)
+            }
+            (State::Installing(m, path), Input::Installed(Err(InstallError::Unreachable(e)))) => {
+                self.status.last_error = Some(format!("{}: RAUC could not be reached (trying again): {e}", m.version));
+                self.set("waiting-rauc");
+                State::InstallRetry(m, path, now.mono + self.backoff.failed())
+            }
+            (State::InstallRetry(m, path, next), Input::Tick) if now.mono >= next => {
+                if self.covering {
+                    self.set("waiting-covering");
+                    State::InstallWaitCovering(m, path)
+                } else {
+                    self.install(m, path, &mut out)
+                }
             }
             (State::RebootWaitCovering, Input::Covering(false)) => self.reboot_unless_covering(&mut out),
             // A takeover just before the reboot was carried out: the command does not reboot
@@ -308,7 +335,7 @@ impl Agent {
             self.status.last_error = Some(format!("{} was refused: {}", r.version, r.why));
             return self.idle(now, every);
         }
-        let bucket = rollout::bucket(&self.cfg.box_id, &m.version);
+        let bucket = self.cfg.box_id.as_deref().map_or(99, |id| rollout::bucket(id, &m.version));
         self.status.bucket = Some(bucket);
         if let Err(at) = rollout::eligible(&m.rollout, bucket, now.wall_us) {
             self.status.rollout_at_us = at;

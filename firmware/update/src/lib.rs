@@ -16,5 +16,5 @@ pub mod agent;
 pub mod manifest;
 pub mod rollout;
 
-pub use agent::{Agent, AgentConfig, Effect, Input, Memory, Now, Status};
+pub use agent::{Agent, AgentConfig, Effect, Input, InstallError, Memory, Now, Status};
 pub use manifest::{Manifest, ManifestError, Stage};

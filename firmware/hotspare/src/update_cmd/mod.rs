@@ -79,10 +79,12 @@ pub async fn run(a: UpdateArgs) -> Result<(), CliError> {
         return Err(CliError::new(format!("{}: empty (the version this slot runs)", a.version_file.display())));
     }
     let compatible = rauc::compatible(&a.rauc_conf).map_err(CliError::new)?;
+    // Without an identity the box is in the last rollout bucket (takes a version at 100 %).
     let box_id = match a.box_id.clone() {
-        Some(id) => id,
+        Some(id) => Some(id),
         None => hotspare_failover::licence::box_id()
-            .map_err(|e| CliError::new(format!("no box identity for the rollout stages: {e}")))?,
+            .inspect_err(|e| log::warn!("update: no box identity ({e}): staged versions reach this box last"))
+            .ok(),
     };
     let store = SettingsStore::open(&a.settings).map_err(CliError::wrap)?;
     std::fs::create_dir_all(&a.state).map_err(|e| CliError::new(format!("{}: {e}", a.state.display())))?;
@@ -93,7 +95,10 @@ pub async fn run(a: UpdateArgs) -> Result<(), CliError> {
     let mut memory = files.load_memory();
     let clock = Clock::new();
     let mut stop = Box::pin(crate::record::terminated());
-    log::info!("update: this slot runs {installed} ({compatible}, box {box_id})");
+    log::info!(
+        "update: this slot runs {installed} ({compatible}, box {})",
+        box_id.as_deref().unwrap_or("without identity")
+    );
 
     let mut current: Option<(String, Duration)> = None;
     let mut agent: Option<Agent> = None;
@@ -205,7 +210,7 @@ async fn carry_out(
             let r = rauc::install(&a.rauc, &path).await;
             match &r {
                 Ok(()) => log::info!("update: installed in {:.1} s", t.elapsed().as_secs_f64()),
-                Err(e) => log::error!("update: {e}"),
+                Err(e) => log::error!("update: {e:?}"),
             }
             Some(Input::Installed(r))
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use hotspare_update::agent::BundleInfo;
+use hotspare_update::InstallError;
 use tokio::process::Command;
 
 /// `compatible=` of the `[system]` section of RAUC's system.conf.
@@ -38,10 +39,26 @@ pub async fn info(rauc: &Path, system_conf: &Path, bundle: &Path) -> Result<Bund
     }
 }
 
-/// `rauc install`: writes the other slot and makes it the primary one.
-pub async fn install(rauc: &Path, bundle: &Path) -> Result<(), String> {
-    run(rauc, &["install"], bundle).await.map(drop)
+/// `rauc install`: writes the other slot and makes it the primary one. The client asks
+/// RAUC's service over D-Bus: when it cannot (the service not on the bus yet, which happens
+/// just after boot, or busy), the error is [`InstallError::Unreachable`] and the agent tries
+/// again; anything else is RAUC's verdict on the bundle.
+pub async fn install(rauc: &Path, bundle: &Path) -> Result<(), InstallError> {
+    match run(rauc, &["install"], bundle).await {
+        Ok(_) => Ok(()),
+        Err(e) if UNREACHABLE.iter().any(|m| e.contains(m)) => Err(InstallError::Unreachable(e)),
+        Err(e) => Err(InstallError::Failed(e)),
+    }
 }
+
+/// What the rauc client prints when it could not ask the service (RAUC 1.8).
+const UNREACHABLE: [&str; 5] = [
+    "Error creating proxy",
+    "D-Bus error while installing",
+    "ServiceUnknown",
+    "Could not connect",
+    "already in progress",
+];
 
 async fn run(rauc: &Path, args: &[&str], bundle: &Path) -> Result<Output, String> {
     let out = Command::new(rauc)

@@ -11,7 +11,7 @@ fn cfg() -> AgentConfig {
     AgentConfig {
         manifest_url: "http://fleet/hs/manifest.json".into(),
         compatible: "hotspare-qemu-virt".into(),
-        box_id: "HS-000042".into(),
+        box_id: Some("HS-000042".into()),
         check_every: HOUR,
         retry_min: MIN,
     }
@@ -157,7 +157,8 @@ fn a_failed_install_is_refused() {
     a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
     a.handle(t, Input::Downloaded(Ok(bundle())));
     a.handle(t, info("2"));
-    let e = a.handle(t, Input::Installed(Err("writing slot rootfs.1 failed: No space left on device".into())));
+    let e =
+        a.handle(t, Input::Installed(Err(InstallError::Failed("writing slot rootfs.1 failed: No space left".into()))));
     assert!(!e.contains(&Effect::Reboot));
     assert!(a.memory().refused[0].why.contains("rauc install failed: writing slot"), "{:?}", a.memory());
 }
@@ -249,4 +250,50 @@ fn refusals_are_bounded() {
     }
     assert_eq!(a.memory().refused.len(), MAX_REFUSED);
     assert_eq!(a.memory().refused[0].version, "24", "the newest are kept");
+}
+
+#[test]
+fn rauc_out_of_reach_is_retried_with_the_same_bundle_not_refused() {
+    let mut a = started();
+    let t = at(Duration::from_secs(1));
+    a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
+    a.handle(t, Input::Downloaded(Ok(bundle())));
+    a.handle(t, info("2"));
+    let e = a.handle(t, Input::Installed(Err(InstallError::Unreachable("ServiceUnknown".into()))));
+    assert!(e.is_empty(), "nothing saved, nothing discarded: {e:?}");
+    assert_eq!(a.status().state, "waiting-rauc");
+    assert!(a.memory().refused.is_empty());
+    let next = a.poll_at().unwrap();
+    assert_eq!(next, t.mono + MIN);
+    assert!(a.handle(at(next - Duration::from_secs(1)), Input::Tick).is_empty());
+    assert_eq!(a.handle(at(next), Input::Tick), vec![Effect::Install { path: bundle() }], "the same file, no download");
+    // Covering meanwhile: the retry waits for the failback.
+    a.handle(at(next), Input::Installed(Err(InstallError::Unreachable("ServiceUnknown".into()))));
+    a.handle(at(next), Input::Covering(true));
+    let next = a.poll_at().unwrap();
+    assert!(a.handle(at(next), Input::Tick).is_empty());
+    assert_eq!(a.status().state, "waiting-covering");
+    assert_eq!(a.handle(at(next), Input::Covering(false)), vec![Effect::Install { path: bundle() }]);
+    let e = a.handle(at(next), Input::Installed(Ok(())));
+    assert_eq!(e.last(), Some(&Effect::Reboot));
+}
+
+#[test]
+fn a_box_without_an_identity_waits_for_the_whole_fleet() {
+    let mut cfg = cfg();
+    cfg.box_id = None;
+    let (mut a, _) = Agent::new(cfg, "1".into(), Memory::default(), at(Duration::ZERO));
+    a.handle(at(Duration::ZERO), Input::Tick);
+    let t = at(Duration::from_secs(1));
+    let stage = |p: u8| {
+        format!(
+            r#","rollout":[{{"at":"{}","percent":{p}}}]"#,
+            humantime_rfc3339(std::time::UNIX_EPOCH + Duration::from_micros((t.wall_us - 1_000_000) as u64))
+        )
+    };
+    assert!(a.handle(t, Input::Manifest(Ok(manifest("2", &stage(99))))).is_empty());
+    assert_eq!((a.status().state, a.status().bucket), ("waiting-rollout", Some(99)));
+    let t = at(a.poll_at().unwrap());
+    a.handle(t, Input::Tick);
+    assert!(matches!(a.handle(t, Input::Manifest(Ok(manifest("2", &stage(100)))))[..], [Effect::Download { .. }]));
 }

@@ -169,6 +169,9 @@ fn a_signed_bundle_is_installed_booted_and_marked_good_and_foreign_ones_are_refu
     let s = agent_status(&mut vm, CMD, "the outcome of the update", |s| s["last_outcome"].is_string());
     assert_eq!(s["last_outcome"], format!("updated to {update_version}"), "{s}");
     assert_eq!(s["installed"], update_version.as_str(), "{s}");
+    let (_, status) = vm.shell("hotspare status", CMD);
+    let want = format!("update: idle, runs {update_version}: updated to {update_version}");
+    assert!(status.iter().any(|l| l.trim() == want), "`hotspare status` has no {want:?}:\n{}", status.join("\n"));
     assert_eq!(server.fetched("update.raucb"), 1, "{}", server.log());
 
     let before = boot_fingerprint(&mut vm);

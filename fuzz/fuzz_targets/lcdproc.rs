@@ -2,10 +2,11 @@
 //! connects to (TCP, by default on the box itself). The input is cut into lines; each also
 //! goes through the request renderer as text to show (`quote`). The same bytes are also read as
 //! a Linux input device's records (`hotspare_panel::evdev`: the panel's keys from gpio-keys or
-//! a keyboard), fed in pieces, each decoded event through the key map and the long press.
+//! a keyboard), fed in pieces, each decoded event through the key map and the long press (made-up
+//! presses in time order, never later than asked for, bounded in number).
 #![no_main]
 
-use hotspare_panel::evdev::{Decoder, KeyMap, Repeater, RECORD};
+use hotspare_panel::evdev::{Decoder, KeyMap, Repeater, MAX_DUE, RECORD};
 use hotspare_panel::lcdproc::wire::{parse, quote, Reply, Request};
 use libfuzzer_sys::fuzz_target;
 
@@ -18,10 +19,14 @@ fuzz_target!(|data: &[u8]| {
         for e in d.feed(piece) {
             events += 1;
             let now = i64::try_from(i).unwrap_or(i64::MAX) * 100_000;
-            rep.event(now, &map, e);
+            // presses come in time order, never after the event that brought them
+            let got = rep.event(now, &map, e);
+            assert!(got.len() <= MAX_DUE as usize && got.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(got.iter().all(|&(at, _)| at <= now), "{got:?} at {now}");
             if let Some(t) = rep.poll_at() {
                 assert!(t > now);
-                assert!(rep.tick(t).is_some());
+                let due = rep.tick(t);
+                assert!(!due.is_empty() && due.len() <= MAX_DUE as usize && due.iter().all(|&(at, _)| at <= t));
             }
         }
     }

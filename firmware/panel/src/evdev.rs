@@ -3,7 +3,8 @@
 //! which panel key ([`KeyMap`], the defaults plus the board profile's `keys` table); and the
 //! long press ([`Repeater`]): evdev reports presses *and releases*, the menu knows presses
 //! that repeat while a key is held (as LCDd reports them), so a held key is turned into
-//! presses every [`REPEAT_US`] after [`FIRST_REPEAT_US`] until its release. The kernel's own
+//! presses every [`REPEAT_US`] after [`FIRST_REPEAT_US`] until its release, each stamped with
+//! the time it was due (a late reader still sees an unbroken hold). The kernel's own
 //! autorepeat (value 2) is ignored: gpio-keys without `autorepeat` has none, a keyboard has
 //! its own rate, and one rate for every device keeps the long press the same on all of them.
 //! The reading (sysfs names, the device files, hot-plug) is `hotspare panel`'s.
@@ -25,6 +26,8 @@ pub const FIRST_REPEAT_US: i64 = 400_000;
 /// Made-up repeats of a held key follow each other this often (within the menu's
 /// `REPEAT_GAP_US`, so the hold counts as one long press).
 pub const REPEAT_US: i64 = 200_000;
+/// At most this many made-up presses at once (5 s of a hold, more than the long press).
+pub const MAX_DUE: i64 = 25;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -158,7 +161,12 @@ impl KeyMap {
     }
 }
 
-/// Presses of held keys, made up in simulated time (µs).
+/// Presses of held keys, made up on a fixed schedule (µs): the press, [`FIRST_REPEAT_US`]
+/// after it, then every [`REPEAT_US`] until the release. Each made-up press comes with the
+/// time it was due, not the time it was asked for, and the presses due before a release come
+/// with that release: a panel loop that wakes late (a busy box) sees the same steady hold as
+/// one that wakes on time, so a long press never breaks into short ones. Event times are when
+/// the device's events were read, not when the loop got round to them.
 #[derive(Debug, Default)]
 pub struct Repeater {
     /// The key held now and when its next made-up press is due.
@@ -166,31 +174,31 @@ pub struct Repeater {
 }
 
 impl Repeater {
-    /// An event of a device: the panel key pressed now, if any.
-    pub fn event(&mut self, now: i64, map: &KeyMap, e: Event) -> Option<Key> {
+    /// An event of a device read at `at`: the panel key presses it brings, with their times
+    /// (a press; or, for a release, the made-up presses of the hold still due before it).
+    pub fn event(&mut self, at: i64, map: &KeyMap, e: Event) -> Vec<(i64, Key)> {
         match e {
             Event::Key { code, value } => {
-                let key = map.key(code)?;
+                let Some(key) = map.key(code) else { return Vec::new() };
                 match value {
                     1 => {
-                        self.held = Some((key, now + FIRST_REPEAT_US));
-                        Some(key)
+                        self.held = Some((key, at.saturating_add(FIRST_REPEAT_US)));
+                        vec![(at, key)]
                     }
-                    0 => {
-                        if self.held.is_some_and(|(k, _)| k == key) {
-                            self.held = None;
-                        }
-                        None
+                    0 if self.held.is_some_and(|(k, _)| k == key) => {
+                        let due = self.due(at.saturating_sub(1));
+                        self.held = None;
+                        due
                     }
-                    _ => None,
+                    _ => Vec::new(),
                 }
             }
             // a lost release must not hold a key for ever
             Event::Dropped => {
                 self.held = None;
-                None
+                Vec::new()
             }
-            Event::Other => None,
+            Event::Other => Vec::new(),
         }
     }
 
@@ -203,14 +211,31 @@ impl Repeater {
         self.held.map(|(_, at)| at)
     }
 
-    /// The made-up press due at `now`, if any.
-    pub fn tick(&mut self, now: i64) -> Option<Key> {
-        let (key, at) = self.held?;
-        if now < at {
-            return None;
+    /// The made-up presses due by `now`, each with the time it was due.
+    pub fn tick(&mut self, now: i64) -> Vec<(i64, Key)> {
+        self.due(now)
+    }
+
+    /// The made-up presses due by `until` (at most [`MAX_DUE`], the latest: a clock that
+    /// jumped forward must not make up hours of presses).
+    fn due(&mut self, until: i64) -> Vec<(i64, Key)> {
+        let Some((key, mut at)) = self.held else { return Vec::new() };
+        let behind = until.saturating_sub(at) / REPEAT_US + 1;
+        if behind > MAX_DUE {
+            at = at.saturating_add((behind - MAX_DUE).saturating_mul(REPEAT_US));
         }
-        self.held = Some((key, now + REPEAT_US));
-        Some(key)
+        let mut out = Vec::new();
+        while at <= until && out.len() < MAX_DUE as usize {
+            out.push((at, key));
+            let next = at.saturating_add(REPEAT_US);
+            if next == at {
+                self.held = None;
+                return out;
+            }
+            at = next;
+        }
+        self.held = Some((key, at));
+        out
     }
 }
 

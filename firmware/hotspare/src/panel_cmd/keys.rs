@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotspare_base::LockExt;
+use hotspare_base::{clock::now_us, LockExt};
 use hotspare_panel::evdev::{Decoder, Event, KeyMap, RECORD};
 use tokio::sync::mpsc;
 
@@ -23,7 +23,9 @@ pub const RESCAN: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum KeyMsg {
-    Event(Event),
+    /// An event and when it was read (µs, [`now_us`]): on the reader's own thread, so a busy
+    /// panel loop does not make a held key look shorter or broken.
+    Event(Event, i64),
     /// The device was removed (or cannot be read any more): its keys are released.
     Gone(PathBuf),
 }
@@ -119,8 +121,9 @@ fn read_device(
         match f.read(&mut buf) {
             Ok(0) => break "end of file".to_string(),
             Ok(n) => {
+                let at = now_us();
                 for e in decoder.feed(&buf[..n]) {
-                    if tx.send(KeyMsg::Event(e)).is_err() {
+                    if tx.send(KeyMsg::Event(e, at)).is_err() {
                         return;
                     }
                 }
@@ -198,9 +201,9 @@ mod tests {
         press.extend_from_slice(&1i32.to_le_bytes());
         std::fs::write(dev.path().join("event3"), &press).unwrap();
         let mut rx = spawn(vec!["panel".into()], sys.path().to_path_buf(), dev.path().to_path_buf());
-        assert!(matches!(next(&mut rx).await, KeyMsg::Event(Event::Key { code: 28, value: 1 })));
+        assert!(matches!(next(&mut rx).await, KeyMsg::Event(Event::Key { code: 28, value: 1 }, _)));
         assert!(matches!(next(&mut rx).await, KeyMsg::Gone(p) if p == dev.path().join("event3")));
         // the rescan opens it again
-        assert!(matches!(next(&mut rx).await, KeyMsg::Event(Event::Key { code: 28, value: 1 })));
+        assert!(matches!(next(&mut rx).await, KeyMsg::Event(Event::Key { code: 28, value: 1 }, _)));
     }
 }

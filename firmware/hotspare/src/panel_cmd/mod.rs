@@ -88,7 +88,14 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
     tokio::pin!(terminated);
     let mut last_seq = None;
     let spare_state = crate::failover_cmd::spare_state_dir(a.failover_config.as_deref());
+    // the presses of the input devices, with when they happened (a hold keeps its rhythm
+    // however late this loop gets round to it)
+    let mut keys_at = vec![];
     loop {
+        for (at, k) in keys_at.drain(..) {
+            let out = panel.handle(at, Input::Key(k));
+            io.carry_out(out, &mut panel).await;
+        }
         for i in inputs.drain(..) {
             let out = panel.handle(now_us(), i);
             io.carry_out(out, &mut panel).await;
@@ -154,10 +161,10 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
             }
             Some(r) = probe_rx.recv() => inputs.push(Input::Probed(r)),
             m = keys::next(&mut key_rx) => match m {
-                keys::KeyMsg::Event(e) => {
-                    if let Some(k) = repeater.event(now_us(), &keymap, e) {
+                keys::KeyMsg::Event(e, at) => {
+                    for (at, k) in repeater.event(at, &keymap, e) {
                         log::debug!("key {k:?} (input device)");
-                        inputs.push(Input::Key(k));
+                        keys_at.push((at, k));
                     }
                 }
                 keys::KeyMsg::Gone(node) => {
@@ -166,9 +173,7 @@ pub async fn run(a: PanelArgs) -> Result<(), CliError> {
                 }
             },
             _ = tokio::time::sleep(wake) => {
-                if let Some(k) = repeater.tick(now_us()) {
-                    inputs.push(Input::Key(k));
-                }
+                keys_at.extend(repeater.tick(now_us()));
                 inputs.push(Input::Tick);
             }
         }

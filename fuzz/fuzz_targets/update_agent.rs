@@ -10,7 +10,7 @@
 //! at `arg` minutes from now when `arg >= 128`), 3 the manifest body of the first part,
 //! 4 downloaded (ok when `arg` is even), 5 RAUC's check (ok with the offered version when
 //! `arg % 3 == 0`, another version when 1, a refusal when 2), 6 installed (ok, failed, or
-//! RAUC out of reach, by `arg % 3`), 7 a fetch error.
+//! RAUC out of reach, by `arg % 3`), 7 a failed reboot (`arg` odd) or a fetch error.
 #![no_main]
 
 use std::path::PathBuf;
@@ -82,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
                 1 => Err(InstallError::Failed("no space".into())),
                 _ => Err(InstallError::Unreachable("ServiceUnknown".into())),
             }),
+            _ if arg & 1 == 1 => Input::RebootFailed("exited 1".into()),
             _ => Input::Manifest(Err("refused".into())),
         };
         for e in agent.handle(now, input) {

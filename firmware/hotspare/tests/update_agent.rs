@@ -17,7 +17,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -116,6 +116,12 @@ fn covering(state: &Path, on: bool) {
     dir.save_nvrs(&nvrs).unwrap();
 }
 
+/// The partial downloads in the agent's download directory.
+fn parts(state: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(state.join("download")) else { return vec![] };
+    dir.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.extension().is_some_and(|x| x == "part")).collect()
+}
+
 fn status(state: &Path) -> Value {
     std::fs::read(state.join("update.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null)
 }
@@ -188,7 +194,7 @@ fn the_agent_follows_rollout_refuses_what_rauc_refuses_and_never_acts_while_cove
     assert_eq!(text(&s, "installed"), "1");
     assert_eq!(text(&s, "offered"), "2");
     assert!(s["rollout_at_us"].as_i64().is_some(), "{s:#}");
-    assert!(!state.join("download/bundle.part").exists(), "nothing downloaded before the stage");
+    assert!(parts(&state).is_empty(), "nothing downloaded before the stage");
 
     // 2. Signed by a key the box does not trust: RAUC refuses it, the refusal is remembered.
     let (sha3, size3) = bundle(d, "intruder", "3", "hs-3.raucb");
@@ -216,7 +222,12 @@ fn the_agent_follows_rollout_refuses_what_rauc_refuses_and_never_acts_while_cove
     });
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(text(&status(&state), "state"), "waiting-covering");
-    assert!(!state.join("download/bundle.part").exists() && !state.join("download/bundle.raucb").exists());
+    assert!(parts(&state).is_empty() && !state.join("download/bundle.raucb").exists());
+    // a part left by an interrupted download of another bundle (withdrawn since): never
+    // resumed into, deleted
+    std::fs::create_dir_all(state.join("download")).unwrap();
+    let stale = state.join(format!("download/bundle-{}.part", &"cd".repeat(8)));
+    std::fs::write(&stale, vec![0x55; 4096]).unwrap();
 
     // 5. The takeover ends: downloaded, verified by RAUC, `rauc install` asked. On the host
     //    the client cannot reach RAUC's service (none runs here): the agent keeps the bundle and
@@ -226,6 +237,8 @@ fn the_agent_follows_rollout_refuses_what_rauc_refuses_and_never_acts_while_cove
     assert!(text(&s, "last_error").starts_with("5: RAUC could not be reached"), "{s:#}");
     assert!(state.join("download/bundle.raucb").exists(), "the verified bundle is kept for the retry");
     let log = agent.stderr.text();
+    assert!(!stale.exists() && !log.contains("resuming"), "{log}");
+    assert!(log.contains("is of another bundle: deleted"), "{log}");
     assert!(log.contains("update: downloading") && log.contains("update: installing"), "{log}");
     assert!(!d.join("no-reboot-expected").exists());
     assert!(!log.contains("rebooting into the new slot"), "{log}");

@@ -56,6 +56,9 @@ pub enum Input {
     Checked(Result<BundleInfo, String>),
     /// `rauc install` succeeded (the other slot is primary now), or its error.
     Installed(Result<(), InstallError>),
+    /// The reboot command failed (why): the box still runs the old slot with the new one
+    /// primary; the reboot is asked again after a backoff.
+    RebootFailed(String),
 }
 
 /// Why `rauc install` failed.
@@ -123,7 +126,7 @@ pub struct Refused {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Status {
     /// `idle`, `checking`, `waiting-rollout`, `waiting-covering`, `downloading`, `checking-bundle`,
-    /// `installing`, `waiting-rauc`, `reboot-waiting-covering`, `rebooting`.
+    /// `installing`, `waiting-rauc`, `reboot-waiting-covering`, `rebooting`, `reboot-retry`.
     pub state: &'static str,
     pub installed: String,
     /// The version the manifest offers, once read.
@@ -157,6 +160,8 @@ enum State {
     InstallRetry(Manifest, PathBuf, Duration),
     RebootWaitCovering,
     Rebooting,
+    /// The reboot command failed: ask again at this time.
+    RebootRetry(Duration),
 }
 
 /// The update agent.
@@ -211,7 +216,10 @@ impl Agent {
     /// When the agent next wants a [`Input::Tick`] (monotonic); `None`: only inputs wake it.
     pub fn poll_at(&self) -> Option<Duration> {
         match self.state {
-            State::Idle { next } | State::WaitCovering(_, next) | State::InstallRetry(_, _, next) => Some(next),
+            State::Idle { next }
+            | State::WaitCovering(_, next)
+            | State::InstallRetry(_, _, next)
+            | State::RebootRetry(next) => Some(next),
             _ => None,
         }
     }
@@ -288,6 +296,12 @@ impl Agent {
                 self.set("reboot-waiting-covering");
                 State::RebootWaitCovering
             }
+            (State::Rebooting, Input::RebootFailed(e)) => {
+                self.status.last_error = Some(format!("installed, but the reboot failed (trying again): {e}"));
+                self.set("reboot-retry");
+                State::RebootRetry(now.mono + self.backoff.failed())
+            }
+            (State::RebootRetry(next), Input::Tick) if now.mono >= next => self.reboot_unless_covering(&mut out),
             (state, _) => state,
         };
         out

@@ -1,7 +1,9 @@
 //! The update agent's HTTP: the manifest (a bounded body) and the bundle, downloaded to
-//! `<dir>/bundle.part` with bounded memory, resumed by offset (`Range`) after an interruption
-//! or a restart, and renamed to `bundle.raucb` only once its size and SHA-256 are the
-//! manifest's. Errors say what went wrong in words the status file shows.
+//! `<dir>/bundle-<SHA-256 prefix>.part` with bounded memory, resumed by offset (`Range`) after
+//! an interruption or a restart (only a part of the same bundle: the part of a bundle the
+//! manifest no longer offers is deleted, not resumed into), and renamed to `bundle.raucb` only
+//! once its size and SHA-256 are the manifest's. Errors say what went wrong in words the
+//! status file shows.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Without a byte for this long, a transfer is given up (and resumed at the next try).
 const STALL: Duration = Duration::from_secs(60);
-const PART: &str = "bundle.part";
 pub const BUNDLE: &str = "bundle.raucb";
 
 pub fn client() -> Result<Client, String> {
@@ -42,9 +43,10 @@ pub async fn manifest(client: &Client, url: &str) -> Result<Vec<u8>, String> {
 /// Downloads the bundle into `dir`; returns the path of the complete, checked bundle.
 pub async fn bundle(client: &Client, url: &str, dir: &Path, sha256: [u8; 32], size: u64) -> Result<PathBuf, String> {
     tokio::fs::create_dir_all(dir).await.map_err(|e| format!("{}: {e}", dir.display()))?;
-    let part = dir.join(PART);
+    let part = dir.join(part_name(&sha256));
     let done = dir.join(BUNDLE);
     let _ = tokio::fs::remove_file(&done).await;
+    remove_other_parts(dir, &part).await;
     let (mut file, mut hash, mut have) = resume(&part, size).await?;
     if have < size {
         let mut req = client.get(url);
@@ -94,6 +96,23 @@ pub async fn bundle(client: &Client, url: &str, dir: &Path, sha256: [u8; 32], si
     }
     tokio::fs::rename(&part, &done).await.map_err(|e| format!("{}: {e}", done.display()))?;
     Ok(done)
+}
+
+/// The partial download of the bundle whose SHA-256 is `sha256`.
+pub fn part_name(sha256: &[u8; 32]) -> String {
+    format!("bundle-{}.part", &hex::encode(sha256)[..16])
+}
+
+/// Deletes the partial downloads of other bundles (a version withdrawn or replaced meanwhile).
+async fn remove_other_parts(dir: &Path, keep: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let p = e.path();
+        if p != keep && p.extension().is_some_and(|x| x == "part") {
+            log::info!("update: {} is of another bundle: deleted", p.display());
+            let _ = tokio::fs::remove_file(&p).await;
+        }
+    }
 }
 
 /// The partial download and the hash of what it holds (a part longer than the bundle, or

@@ -229,12 +229,13 @@ async fn carry_out(
                 return Some(Input::Covering(true));
             }
             log::info!("update: rebooting into the new slot");
-            match tokio::process::Command::new(&a.reboot).status().await {
-                Ok(s) if s.success() => {}
-                Ok(s) => log::error!("update: {} exited {s}", a.reboot.display()),
-                Err(e) => log::error!("update: {}: {e}", a.reboot.display()),
-            }
-            None
+            let failed = match tokio::process::Command::new(&a.reboot).status().await {
+                Ok(s) if s.success() => return None,
+                Ok(s) => format!("{} exited {s}", a.reboot.display()),
+                Err(e) => format!("{}: {e}", a.reboot.display()),
+            };
+            log::error!("update: {failed}");
+            Some(Input::RebootFailed(failed))
         }
     }
 }

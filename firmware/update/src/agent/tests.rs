@@ -297,3 +297,29 @@ fn a_box_without_an_identity_waits_for_the_whole_fleet() {
     a.handle(t, Input::Tick);
     assert!(matches!(a.handle(t, Input::Manifest(Ok(manifest("2", &stage(100)))))[..], [Effect::Download { .. }]));
 }
+
+#[test]
+fn a_failed_reboot_is_asked_again_after_a_backoff_and_not_while_covering() {
+    let mut a = started();
+    let t = at(Duration::from_secs(1));
+    a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
+    a.handle(t, Input::Downloaded(Ok(bundle())));
+    a.handle(t, info("2"));
+    assert_eq!(a.handle(t, Input::Installed(Ok(()))).last(), Some(&Effect::Reboot));
+    assert!(a.handle(t, Input::RebootFailed("/sbin/reboot exited 1".into())).is_empty());
+    assert_eq!(a.status().state, "reboot-retry");
+    assert!(a.status().last_error.as_deref().is_some_and(|e| e.contains("exited 1")), "{:?}", a.status());
+    assert_eq!(a.memory().attempted.as_deref(), Some("2"), "the install stands");
+    let next = a.poll_at().unwrap();
+    assert_eq!(next, t.mono + MIN);
+    assert!(a.handle(at(next - Duration::from_secs(1)), Input::Tick).is_empty());
+    assert_eq!(a.handle(at(next), Input::Tick), vec![Effect::Reboot]);
+    // failed again, and a takeover before the retry: the reboot waits for the failback
+    a.handle(at(next), Input::RebootFailed("again".into()));
+    let next = a.poll_at().unwrap();
+    assert_eq!(next, at(Duration::from_secs(1)).mono + MIN + 2 * MIN, "the backoff doubles");
+    a.handle(at(next), Input::Covering(true));
+    assert!(a.handle(at(next), Input::Tick).is_empty());
+    assert_eq!(a.status().state, "reboot-waiting-covering");
+    assert_eq!(a.handle(at(next), Input::Covering(false)), vec![Effect::Reboot]);
+}

@@ -98,8 +98,14 @@ pub fn validate(s: &Settings) -> Vec<FieldError> {
     if !FAILURES_RANGE.contains(&m.failures) {
         bad("monitoring.failures", format!("{}: allowed 1–10", m.failures));
     }
-    if let Err(p) = printable("a name", &s.announcement.server_name, 1, 64) {
-        bad("announcement.server_name", p);
+    // Trimmed like every field the menus set (`fields::set`): a name kept as shown stays the same.
+    let name = &s.announcement.server_name;
+    match printable("a name", name, 1, 64) {
+        Err(p) => bad("announcement.server_name", p),
+        Ok(()) if name.trim() != name => {
+            bad("announcement.server_name", format!("{name:?}: a name without spaces at its start or end"))
+        }
+        Ok(()) => {}
     }
     if !s.update.manifest_url.is_empty() {
         if let Err(p) = manifest_url(&s.update.manifest_url) {
@@ -349,6 +355,21 @@ mod tests {
         s = Settings::default();
         s.monitoring.profile = Profile::Fast;
         s.monitoring.interval_s = 1;
+        assert_eq!(validate(&s), vec![]);
+    }
+
+    /// Found by the `settings` fuzz campaign: a stored name with a leading space was accepted,
+    /// and then kept as shown on the console (trimmed) it changed.
+    #[test]
+    fn a_server_name_has_no_spaces_at_its_ends() {
+        let mut s = Settings::default();
+        for bad in [" Hotspare", "Hotspare ", "\u{a0}Spare", " "] {
+            s.announcement.server_name = bad.into();
+            let e = validate(&s);
+            assert_eq!(e.len(), 1, "{bad:?}");
+            assert_eq!(e[0].field, "announcement.server_name");
+        }
+        s.announcement.server_name = "Spare 2 (rack B)".into();
         assert_eq!(validate(&s), vec![]);
     }
 

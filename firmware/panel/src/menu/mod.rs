@@ -132,7 +132,10 @@ enum Mode {
     Nvrs(usize),
     Probing(String),
     Reboot,
-    ResetHold { since: i64 },
+    /// Factory reset asks for Enter held: since when (`None`: no hold begun yet).
+    ResetHold {
+        since: Option<i64>,
+    },
     ResetConfirm,
     Message(String, String),
 }
@@ -273,14 +276,6 @@ impl Panel {
         }
     }
 
-    /// Enter events held since when (`None`: this press starts a new hold).
-    fn held_since(&self, now: i64, k: Key, since: i64) -> Option<i64> {
-        match self.last_key {
-            Some((last, at)) if last == k && now - at <= REPEAT_GAP_US => Some(since),
-            _ => None,
-        }
-    }
-
     fn key(&mut self, now: i64, k: Key, out: &mut Vec<Output>) {
         use Key::*;
         let repeat = matches!(self.last_key, Some((l, at)) if l == k && now - at <= REPEAT_GAP_US);
@@ -301,7 +296,7 @@ impl Panel {
                 0 => self.set(now, Mode::Net(usize::from(self.settings.network.mode == AddressMode::Static))),
                 1 => self.set(now, Mode::Nvrs(0)),
                 2 => self.set(now, Mode::Reboot),
-                3 => self.set(now, Mode::ResetHold { since: i64::MAX }),
+                3 => self.set(now, Mode::ResetHold { since: None }),
                 _ => self.set(now, Mode::Browse),
             },
             (Mode::Net(i), Up | Down) => self.set(now, Mode::Net(1 - i)),
@@ -378,12 +373,15 @@ impl Panel {
                 self.message(now, "Rebooting", "");
             }
             (Mode::Reboot, Escape) => self.set(now, Mode::Menu(2)),
+            // The hold begins at its first Enter, even one right after the Enter that opened
+            // this screen (within the repeat gap: that is not yet a hold), and goes on while
+            // the presses repeat.
             (Mode::ResetHold { since }, Enter) => {
-                let since = self.held_since(now, k, since).unwrap_or(now);
+                let since = since.filter(|_| repeat).unwrap_or(now);
                 if now - since >= LONG_PRESS_US {
                     self.set(now, Mode::ResetConfirm);
                 } else {
-                    self.mode = Some(Mode::ResetHold { since });
+                    self.mode = Some(Mode::ResetHold { since: Some(since) });
                 }
             }
             (Mode::ResetHold { .. }, _) => self.set(now, Mode::Menu(3)),

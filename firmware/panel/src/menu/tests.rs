@@ -146,6 +146,22 @@ fn factory_reset_needs_a_long_press_then_a_fresh_enter_and_reboot_a_confirmation
     assert!(sends(&out).contains(&"widget_set menu l1 1 1 \"ERASE ALL?\"".into()));
     now += S;
     assert!(p.handle(now, Input::Key(Key::Enter)).contains(&Output::FactoryReset));
+    // a hold that begins 300 ms after the Enter that opened the screen (within the repeat gap:
+    // the case that failed in the image, where the hold never counted)
+    let mut p = connected();
+    let mut now = 0;
+    keys(&mut p, &mut now, &[Key::Enter, Key::Down, Key::Down, Key::Down]);
+    p.handle(now, Input::Key(Key::Enter));
+    let start = now + 300_000;
+    let mut out = Vec::new();
+    now = start;
+    while now <= start + LONG_PRESS_US {
+        out.extend(p.handle(now, Input::Key(Key::Enter)));
+        now += 200_000;
+    }
+    assert!(sends(&out).contains(&"widget_set menu l1 1 1 \"ERASE ALL?\"".into()), "{:?}", sends(&out));
+    now += S;
+    assert!(p.handle(now, Input::Key(Key::Enter)).contains(&Output::FactoryReset));
     // reboot asks first; Escape goes back
     let mut p = connected();
     let mut now = 0;

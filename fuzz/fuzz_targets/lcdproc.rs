@@ -23,6 +23,11 @@ fuzz_target!(|data: &[u8]| {
             let got = rep.event(now, &map, e);
             assert!(got.len() <= MAX_DUE as usize && got.windows(2).all(|w| w[0].0 < w[1].0));
             assert!(got.iter().all(|&(at, _)| at <= now), "{got:?} at {now}");
+            // a loop that wakes late (events far apart) gets the presses due meanwhile, on
+            // their schedule; then the next one is in the future
+            let late = rep.tick(now);
+            assert!(late.len() <= MAX_DUE as usize && late.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(late.iter().all(|&(at, _)| at <= now), "{late:?} at {now}");
             if let Some(t) = rep.poll_at() {
                 assert!(t > now);
                 let due = rep.tick(t);

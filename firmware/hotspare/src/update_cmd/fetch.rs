@@ -99,7 +99,7 @@ pub async fn bundle(client: &Client, url: &str, dir: &Path, sha256: [u8; 32], si
 }
 
 /// The partial download of the bundle whose SHA-256 is `sha256`.
-pub fn part_name(sha256: &[u8; 32]) -> String {
+fn part_name(sha256: &[u8; 32]) -> String {
     format!("bundle-{}.part", &hex::encode(sha256)[..16])
 }
 

@@ -48,6 +48,17 @@ fn started() -> Agent {
     a
 }
 
+/// A started agent that was offered version 2, downloaded it and had RAUC check it (its
+/// install asked next), and the time of those steps.
+fn checked_version_2() -> (Agent, Now) {
+    let mut a = started();
+    let t = at(Duration::from_secs(1));
+    a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
+    a.handle(t, Input::Downloaded(Ok(bundle())));
+    a.handle(t, info("2"));
+    (a, t)
+}
+
 #[test]
 fn up_to_date_checks_again_after_the_interval() {
     let mut a = started();
@@ -152,11 +163,7 @@ fn a_signed_bundle_that_disagrees_with_the_manifest_is_refused() {
 
 #[test]
 fn a_failed_install_is_refused() {
-    let mut a = started();
-    let t = at(Duration::from_secs(1));
-    a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
-    a.handle(t, Input::Downloaded(Ok(bundle())));
-    a.handle(t, info("2"));
+    let (mut a, t) = checked_version_2();
     let e =
         a.handle(t, Input::Installed(Err(InstallError::Failed("writing slot rootfs.1 failed: No space left".into()))));
     assert!(!e.contains(&Effect::Reboot));
@@ -254,11 +261,7 @@ fn refusals_are_bounded() {
 
 #[test]
 fn rauc_out_of_reach_is_retried_with_the_same_bundle_not_refused() {
-    let mut a = started();
-    let t = at(Duration::from_secs(1));
-    a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
-    a.handle(t, Input::Downloaded(Ok(bundle())));
-    a.handle(t, info("2"));
+    let (mut a, t) = checked_version_2();
     let e = a.handle(t, Input::Installed(Err(InstallError::Unreachable("ServiceUnknown".into()))));
     assert!(e.is_empty(), "nothing saved, nothing discarded: {e:?}");
     assert_eq!(a.status().state, "waiting-rauc");
@@ -300,11 +303,7 @@ fn a_box_without_an_identity_waits_for_the_whole_fleet() {
 
 #[test]
 fn a_failed_reboot_is_asked_again_after_a_backoff_and_not_while_covering() {
-    let mut a = started();
-    let t = at(Duration::from_secs(1));
-    a.handle(t, Input::Manifest(Ok(manifest("2", ""))));
-    a.handle(t, Input::Downloaded(Ok(bundle())));
-    a.handle(t, info("2"));
+    let (mut a, t) = checked_version_2();
     assert_eq!(a.handle(t, Input::Installed(Ok(()))).last(), Some(&Effect::Reboot));
     assert!(a.handle(t, Input::RebootFailed("/sbin/reboot exited 1".into())).is_empty());
     assert_eq!(a.status().state, "reboot-retry");
